@@ -1,0 +1,225 @@
+// The manager's half of the disk-node frame codec (docs/PROTOCOL.md): it
+// encodes request batches and decodes HELLO and reply frames. The layouts and
+// codes are the disk node's own (disk-node/wire.ts), imported so the two sides
+// cannot drift. Replies come from the network, so decoding checks every length
+// against the request it answers and refuses anything else with E_FRAME.
+import {
+  FrameType,
+  Op,
+  Status,
+  type Command,
+  batchSignatureDomain,
+  challengeBytes,
+  helloHeaderBytes,
+  nonceBytes,
+  replyHeaderBytes,
+  requestHeaderBytes,
+  sha256,
+  signatureBytes,
+  statusCodes,
+  statusPayloadBytes,
+} from '../../disk-node/wire.ts';
+import { deathRecordBytesMax, protocolVersion } from '../../disk-node/limits.ts';
+
+export { Op, Status, type Command };
+
+export class NodeError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(`${code}: ${message}`);
+  }
+}
+
+export interface RequestIds {
+  counter: bigint;
+  session: Uint8Array;
+  nonce: Uint8Array;
+}
+
+function commandBytes(c: Command): number {
+  switch (c.op) {
+    case Op.read:
+    case Op.trim:
+      return 9;
+    case Op.write:
+      return 9 + c.data.length;
+    case Op.copy:
+      return 13;
+    case Op.status:
+    case Op.deathRead:
+      return 1;
+    case Op.deathWrite:
+      return 13 + c.record.length;
+  }
+}
+
+/** Encodes a request batch; `sign` signs the domain label followed by the frame digest. */
+export function encodeRequest(ids: RequestIds, commands: Command[], sign: (message: Buffer) => Uint8Array): Buffer {
+  let size = requestHeaderBytes + signatureBytes;
+  for (const c of commands) size += commandBytes(c);
+  const frame = Buffer.allocUnsafe(size);
+  frame[0] = protocolVersion;
+  frame[1] = FrameType.request;
+  frame.writeUInt16BE(commands.length, 2);
+  frame.writeUInt32BE(0, 4);
+  frame.writeBigUInt64BE(ids.counter, 8);
+  frame.set(ids.session, 16);
+  frame.set(ids.nonce, 48);
+  let at = requestHeaderBytes;
+  for (const c of commands) {
+    frame[at++] = c.op;
+    if (c.op === Op.read || c.op === Op.trim || c.op === Op.write) {
+      at = frame.writeUInt32BE(c.sector, at);
+      at = frame.writeUInt32BE(c.count, at);
+      if (c.op === Op.write) at += c.data.copy(frame, at);
+    } else if (c.op === Op.copy) {
+      at = frame.writeUInt32BE(c.src, at);
+      at = frame.writeUInt32BE(c.dst, at);
+      at = frame.writeUInt32BE(c.count, at);
+    } else if (c.op === Op.deathWrite) {
+      at = frame.writeBigUInt64BE(c.version, at);
+      at = frame.writeUInt32BE(c.record.length, at);
+      at += c.record.copy(frame, at);
+    }
+  }
+  const end = frame.length - signatureBytes;
+  frame.set(sign(Buffer.concat([batchSignatureDomain, sha256(frame.subarray(0, end))])), end);
+  return frame;
+}
+
+export interface Hello {
+  frameBytesMax: number;
+  batchCommandsMax: number;
+  inflightBatchesMax: number;
+  sectorBytes: number;
+  sectorCount: number;
+  challenge: Buffer;
+  evidence: Buffer;
+  /** Digest of the frame before its signature: the report data the node attested. */
+  digest: Buffer;
+  signature: Buffer;
+}
+
+export function decodeHello(frame: Buffer): Hello {
+  if (frame.length < helloHeaderBytes + signatureBytes) throw new NodeError('E_FRAME', 'HELLO shorter than header');
+  if (frame[0] !== protocolVersion || frame[1] !== FrameType.hello) {
+    throw new NodeError('E_VERSION', `expected HELLO v${protocolVersion}, got version ${frame[0]} type ${frame[1]}`);
+  }
+  const evidenceBytes = frame.readUInt32BE(56);
+  const end = helloHeaderBytes + evidenceBytes;
+  if (end + signatureBytes !== frame.length) throw new NodeError('E_FRAME', 'HELLO evidence length does not match frame');
+  return {
+    frameBytesMax: frame.readUInt32BE(4),
+    batchCommandsMax: frame.readUInt32BE(8),
+    inflightBatchesMax: frame.readUInt32BE(12),
+    sectorBytes: frame.readUInt32BE(16),
+    sectorCount: frame.readUInt32BE(20),
+    challenge: frame.subarray(24, 24 + challengeBytes),
+    evidence: frame.subarray(helloHeaderBytes, end),
+    digest: sha256(frame.subarray(0, end)),
+    signature: frame.subarray(end),
+  };
+}
+
+export interface NodeStatus {
+  instanceId: Buffer;
+  sectorBytes: number;
+  sectorCount: number;
+  batchesExecuted: bigint;
+  batchesRefused: bigint;
+  bytesRead: bigint;
+  bytesWritten: bigint;
+  deathVersion: bigint;
+  uptimeMs: bigint;
+}
+
+export type CommandResult =
+  | { op: typeof Op.read; data: Buffer }
+  | { op: typeof Op.status; status: NodeStatus }
+  | { op: typeof Op.deathRead; version: bigint; record: Buffer }
+  | { op: typeof Op.write | typeof Op.copy | typeof Op.trim | typeof Op.deathWrite };
+
+export interface Reply {
+  counter: bigint;
+  nonce: Buffer;
+  /** Status of the batch: OK, or the reason nothing in it ran. */
+  batchStatus: number;
+  /** Per-command status codes (empty when the batch was refused before parsing). */
+  statuses: number[];
+  results: CommandResult[];
+  digest: Buffer;
+  signature: Buffer;
+}
+
+function payloadBytes(c: Command, sectorBytes: number): number {
+  if (c.op === Op.read) return c.count * sectorBytes;
+  if (c.op === Op.status) return statusPayloadBytes;
+  if (c.op === Op.deathRead) return 12 + deathRecordBytesMax;
+  return 0;
+}
+
+function decodeStatus(p: Buffer): NodeStatus {
+  const u64 = (i: number): bigint => p.readBigUInt64BE(24 + 8 * i);
+  return {
+    instanceId: p.subarray(0, 16),
+    sectorBytes: p.readUInt32BE(16),
+    sectorCount: p.readUInt32BE(20),
+    batchesExecuted: u64(0),
+    batchesRefused: u64(1),
+    bytesRead: u64(2),
+    bytesWritten: u64(3),
+    deathVersion: u64(4),
+    uptimeMs: u64(5),
+  };
+}
+
+function decodeResult(c: Command, p: Buffer): CommandResult {
+  if (c.op === Op.read) return { op: c.op, data: p };
+  if (c.op === Op.status) return { op: c.op, status: decodeStatus(p) };
+  if (c.op === Op.deathRead) {
+    const length = p.readUInt32BE(8);
+    if (length > deathRecordBytesMax) throw new NodeError('E_FRAME', `death record length ${length} too large`);
+    return { op: c.op, version: p.readBigUInt64BE(0), record: p.subarray(12, 12 + length) };
+  }
+  return { op: c.op };
+}
+
+/** Decodes a reply to `commands`; any layout that does not match them is E_FRAME. */
+export function decodeReply(frame: Buffer, commands: Command[], sectorBytes: number): Reply {
+  if (frame.length < replyHeaderBytes + signatureBytes) throw new NodeError('E_FRAME', 'reply shorter than header');
+  if (frame[0] !== protocolVersion || frame[1] !== FrameType.reply) {
+    throw new NodeError('E_VERSION', `expected reply v${protocolVersion}, got version ${frame[0]} type ${frame[1]}`);
+  }
+  const count = frame.readUInt16BE(2);
+  const batchStatus = frame.readUInt16BE(4);
+  if (batchStatus >= statusCodes.length) throw new NodeError('E_FRAME', `unknown batch status ${batchStatus}`);
+  if (count !== 0 && count !== commands.length) throw new NodeError('E_FRAME', `reply has ${count} results for ${commands.length} commands`);
+  const end = frame.length - signatureBytes;
+  const statuses: number[] = [];
+  const results: CommandResult[] = [];
+  let at = replyHeaderBytes;
+  for (let i = 0; i < count; i++) {
+    if (at + 2 > end) throw new NodeError('E_FRAME', `result ${i} truncated`);
+    const [op, status] = [frame[at], frame[at + 1]];
+    if (op !== commands[i].op || status >= statusCodes.length) throw new NodeError('E_FRAME', `result ${i} does not answer its command`);
+    at += 2;
+    statuses.push(status);
+    if (batchStatus !== Status.ok) continue;
+    const n = payloadBytes(commands[i], sectorBytes);
+    if (at + n > end) throw new NodeError('E_FRAME', `result ${i} payload truncated`);
+    results.push(decodeResult(commands[i], frame.subarray(at, at + n)));
+    at += n;
+  }
+  if (at !== end) throw new NodeError('E_FRAME', `${end - at} unexpected bytes in reply`);
+  return {
+    counter: frame.readBigUInt64BE(8),
+    nonce: frame.subarray(16, 16 + nonceBytes),
+    batchStatus,
+    statuses,
+    results,
+    digest: sha256(frame.subarray(0, end)),
+    signature: frame.subarray(end),
+  };
+}

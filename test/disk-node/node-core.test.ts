@@ -1,0 +1,178 @@
+// The disk-node protocol core, driven in process: every command, every way a
+// batch is refused, and that a refused batch changes nothing.
+import t from 'tap';
+import fc from 'fast-check';
+import { createHash } from 'node:crypto';
+import { Op, Status, decodeReply, type Command } from '../../array-manager/node-client/frame-codec.ts';
+import { deathRecordBytesMax, batchCommandsMax } from '../../disk-node/limits.ts';
+import { fakeVerifyHello, managerKeys, openTestSession, pattern, testNode } from './fixtures.ts';
+
+const storeDigest = (node: ReturnType<typeof testNode>): string => {
+  const h = createHash('sha256');
+  for (const c of node.core.store.chunks) h.update(c);
+  h.update(String(node.core.store.deathVersion));
+  h.update(node.core.store.deathRecord);
+  return h.digest('hex');
+};
+
+function run(node: ReturnType<typeof testNode>, s: ReturnType<typeof openTestSession>, commands: Command[], over = {}) {
+  const { ids, frame } = s.frame(commands, over);
+  const replyFrame = node.core.handle(s.session, frame);
+  const reply = decodeReply(replyFrame, commands, node.config.sectorBytes);
+  t.ok(fakeVerifyHello(s.hello).verifyReport(reply.digest, reply.signature), 'reply attested');
+  t.ok(reply.nonce.equals(ids.nonce), 'reply echoes nonce');
+  return reply;
+}
+
+t.test('write, read, copy, trim, status, death record', async (t) => {
+  const node = testNode(32);
+  const s = openTestSession(node);
+  const data = pattern(4096, 3, 1);
+  let reply = run(node, s, [{ op: Op.write, sector: 5, count: 3, data }, { op: Op.read, sector: 5, count: 3 }]);
+  t.equal(reply.batchStatus, Status.ok);
+  const read = reply.results[1];
+  t.ok(read.op === Op.read && read.data.equals(data), 'read returns what was written in the same batch');
+
+  reply = run(node, s, [
+    { op: Op.copy, src: 5, dst: 20, count: 3 },
+    { op: Op.trim, sector: 6, count: 1 },
+    { op: Op.read, sector: 5, count: 3 },
+    { op: Op.read, sector: 20, count: 3 },
+  ]);
+  const [, , a, b] = reply.results;
+  t.ok(a.op === Op.read && a.data.subarray(4096, 8192).every((x) => x === 0), 'trim zeroes memory');
+  t.ok(a.op === Op.read && a.data.subarray(0, 4096).equals(data.subarray(0, 4096)));
+  t.ok(b.op === Op.read && b.data.equals(data), 'copy copies');
+
+  reply = run(node, s, [
+    { op: Op.deathWrite, version: 3n, record: Buffer.from('members v3') },
+    { op: Op.deathRead },
+    { op: Op.status },
+  ]);
+  const [, death, status] = reply.results;
+  t.ok(death.op === Op.deathRead && death.version === 3n && death.record.toString() === 'members v3');
+  t.ok(status.op === Op.status && status.status.deathVersion === 3n && status.status.sectorCount === 32);
+  t.ok(status.op === Op.status && status.status.bytesWritten === 3n * 4096n);
+});
+
+t.test('death record only moves forward', async (t) => {
+  const node = testNode(8);
+  const s = openTestSession(node);
+  t.equal(run(node, s, [{ op: Op.deathWrite, version: 5n, record: Buffer.from('a') }]).batchStatus, Status.ok);
+  for (const version of [5n, 4n, 0n]) {
+    const r = run(node, s, [{ op: Op.deathWrite, version, record: Buffer.from('b') }]);
+    t.equal(r.batchStatus, Status.deathVersion, `version ${version} refused`);
+  }
+  const twice = run(node, s, [
+    { op: Op.deathWrite, version: 7n, record: Buffer.from('c') },
+    { op: Op.deathWrite, version: 6n, record: Buffer.from('d') },
+  ]);
+  t.equal(twice.batchStatus, Status.deathVersion, 'second write in a batch must exceed the first');
+  t.equal(node.core.store.deathVersion, 5n, 'refused batch left the record alone');
+  const big = run(node, s, [{ op: Op.deathWrite, version: 9n, record: Buffer.alloc(deathRecordBytesMax + 1) }]);
+  t.equal(big.batchStatus, Status.tooLarge);
+});
+
+t.test('refused batches change nothing', async (t) => {
+  const node = testNode(16);
+  const s = openTestSession(node);
+  run(node, s, [{ op: Op.write, sector: 0, count: 2, data: pattern(4096, 2, 9) }]);
+  const before = storeDigest(node);
+  const writeAll: Command = { op: Op.write, sector: 0, count: 16, data: pattern(4096, 16, 3) };
+  const cases: [string, Command[], object, number][] = [
+    ['out of range read', [writeAll, { op: Op.read, sector: 15, count: 2 }], {}, Status.range],
+    ['out of range write', [{ op: Op.write, sector: 16, count: 1, data: pattern(4096, 1, 1) }], {}, Status.range],
+    ['empty range', [writeAll, { op: Op.trim, sector: 3, count: 0 }], {}, Status.range],
+    ['copy past end', [writeAll, { op: Op.copy, src: 0, dst: 10, count: 7 }], {}, Status.range],
+    ['forged signature', [writeAll], { sign: managerKeys().sign }, Status.signature],
+    ['cross-session', [writeAll], { sessionId: openTestSession(node).hello.challenge }, Status.session],
+  ];
+  for (const [name, commands, over, status] of cases) {
+    const r = run(node, s, commands, over);
+    t.equal(r.batchStatus, status, name);
+    t.equal(storeDigest(node), before, `${name}: store unchanged`);
+  }
+  const r = run(node, s, [writeAll, { op: Op.read, sector: 99, count: 1 }]);
+  t.same(r.statuses, [Status.notExecuted, Status.range], 'per-command codes name the culprit');
+});
+
+t.test('replayed and reordered batches are refused', async (t) => {
+  const node = testNode(4);
+  const s = openTestSession(node);
+  const write = (seed: number): Command[] => [{ op: Op.write, sector: 0, count: 1, data: pattern(4096, 1, seed) }];
+  const first = s.frame(write(1));
+  const second = s.frame(write(2));
+  t.equal(decodeReply(node.core.handle(s.session, second.frame), write(2), 4096).batchStatus, Status.ok);
+  const before = storeDigest(node);
+  t.equal(decodeReply(node.core.handle(s.session, first.frame), write(1), 4096).batchStatus, Status.replay, 'older counter');
+  t.equal(decodeReply(node.core.handle(s.session, second.frame), write(2), 4096).batchStatus, Status.replay, 'same frame again');
+  t.equal(storeDigest(node), before);
+  const other = openTestSession(node);
+  t.equal(decodeReply(node.core.handle(other.session, second.frame), write(2), 4096).batchStatus, Status.session);
+});
+
+t.test('a node launched for another manager refuses our batches', async (t) => {
+  const node = testNode(4, 4096, managerKeys());
+  const s = openTestSession(node);
+  const r = run(node, s, [{ op: Op.status }], { sign: managerKeys().sign });
+  t.equal(r.batchStatus, Status.signature);
+});
+
+t.test('bounds: too many commands, reply too large, malformed frames', async (t) => {
+  const node = testNode(1100);
+  const s = openTestSession(node);
+  const many: Command[] = Array.from({ length: batchCommandsMax + 1 }, () => ({ op: Op.status }));
+  t.equal(run(node, s, many).batchStatus, Status.tooLarge);
+  const huge: Command[] = [{ op: Op.read, sector: 0, count: 1024 }, { op: Op.read, sector: 0, count: 100 }];
+  t.equal(run(node, s, huge).batchStatus, Status.tooLarge, 'reply would exceed the frame bound');
+  const { frame } = s.frame([{ op: Op.status }]);
+  for (const bad of [Buffer.alloc(0), frame.subarray(0, 100), Buffer.concat([frame, Buffer.alloc(1)])]) {
+    const reply = decodeReply(node.core.handle(s.session, bad), [], 4096);
+    t.not(reply.batchStatus, Status.ok, `malformed frame of ${bad.length} bytes refused`);
+  }
+});
+
+t.test('property: any sequence of valid batches matches a model', async (t) => {
+  const sectors = 24;
+  const sectorBytes = 512;
+  const cmd = fc.oneof(
+    fc.record({ op: fc.constant(Op.write), sector: fc.nat(sectors - 1), count: fc.integer({ min: 1, max: 4 }), seed: fc.nat(255) }),
+    fc.record({ op: fc.constant(Op.copy), src: fc.nat(sectors - 1), dst: fc.nat(sectors - 1), count: fc.integer({ min: 1, max: 6 }) }),
+    fc.record({ op: fc.constant(Op.trim), sector: fc.nat(sectors - 1), count: fc.integer({ min: 1, max: 3 }) }),
+    fc.record({ op: fc.constant(Op.read), sector: fc.nat(sectors - 1), count: fc.integer({ min: 1, max: 5 }) }),
+  );
+  fc.assert(
+    fc.property(fc.array(fc.array(cmd, { minLength: 1, maxLength: 6 }), { maxLength: 12 }), (batches) => {
+      const node = testNode(sectors, sectorBytes);
+      const s = openTestSession(node);
+      const model = Buffer.alloc(sectors * sectorBytes);
+      for (const batch of batches) {
+        const commands = batch.map((c): Command =>
+          c.op === Op.write ? { op: Op.write, sector: c.sector, count: c.count, data: pattern(sectorBytes, c.count, c.seed) } : (c as Command),
+        );
+        const valid = commands.every((c) =>
+          c.op === Op.copy
+            ? c.src + c.count <= sectors && c.dst + c.count <= sectors
+            : 'sector' in c && c.sector + c.count <= sectors,
+        );
+        const { frame } = s.frame(commands);
+        const reply = decodeReply(node.core.handle(s.session, frame), commands, sectorBytes);
+        if (!valid) {
+          if (reply.batchStatus !== Status.range) return false;
+          continue;
+        }
+        let r = 0;
+        for (const c of commands) {
+          if (c.op === Op.write) model.set(c.data, c.sector * sectorBytes);
+          if (c.op === Op.copy) model.copyWithin(c.dst * sectorBytes, c.src * sectorBytes, (c.src + c.count) * sectorBytes);
+          if (c.op === Op.trim) model.fill(0, c.sector * sectorBytes, (c.sector + c.count) * sectorBytes);
+          const res = reply.results[r++];
+          if (c.op === Op.read && !(res.op === Op.read && res.data.equals(model.subarray(c.sector * sectorBytes, (c.sector + c.count) * sectorBytes)))) return false;
+        }
+      }
+      return Buffer.concat(node.core.store.chunks).equals(model);
+    }),
+    { numRuns: 200 },
+  );
+  t.pass('model agreed on every run');
+});
