@@ -1,0 +1,84 @@
+// Launches a disk node on the simulated TEE, the way a platform does: read
+// the bundle bytes once, measure them (build digest), create the provider for
+// that digest and launch config, then load exactly those bytes as a data: URL
+// module, so nothing can change between measuring and loading, and call its
+// startDiskNode with the provider. Node builtins resolve from a data: URL
+// module; nothing else does, and the bundle needs nothing else.
+// Trusts: the bundle file's contents are whatever they are; the evidence says
+// which bytes ran. Does not handle: isolation from the launching process
+// (the sim TEE shares it), unloading (Node keeps the module until exit).
+import { readFile, stat } from 'node:fs/promises';
+import { AttestationError } from './errors.ts';
+import { bundleBytesMax } from './limits.ts';
+import { buildDigest } from './measurement.ts';
+import type { AttestationProvider, LaunchConfig } from './provider.ts';
+import { createSimProvider } from './sim-provider.ts';
+import type { SimChip } from './sim-platform.ts';
+
+export interface RunningDiskNode {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** The entry point disk-node/main.ts exports. */
+export type StartDiskNode = (
+  opts: { config: LaunchConfig; host: string; port: number; log?: (line: string) => void },
+  provider: AttestationProvider,
+) => Promise<RunningDiskNode>;
+
+export interface LaunchOptions {
+  /** Path of the bundle file (disk-node-bundle.ts builds it). */
+  bundlePath: string;
+  chip: SimChip;
+  config: LaunchConfig;
+  host: string;
+  port: number;
+  log?: (line: string) => void;
+}
+
+export interface LaunchedDiskNode {
+  node: RunningDiskNode;
+  evidence: Uint8Array;
+  instanceId: Uint8Array;
+  /** SHA-256 of the bytes that were loaded. */
+  buildDigest: Uint8Array;
+}
+
+async function readBundle(path: string): Promise<Uint8Array> {
+  try {
+    const info = await stat(path);
+    if (info.size > bundleBytesMax) throw new AttestationError('E_ATT_BUNDLE', `${path} is larger than ${bundleBytesMax} bytes`);
+    const bytes = new Uint8Array(await readFile(path));
+    // The file may have grown between stat and read; the bound holds on what was read.
+    if (bytes.length > bundleBytesMax) throw new AttestationError('E_ATT_BUNDLE', `${path} is larger than ${bundleBytesMax} bytes`);
+    return bytes;
+  } catch (error) {
+    if (error instanceof AttestationError) throw error;
+    throw new AttestationError('E_ATT_BUNDLE', `cannot read bundle ${path}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** Loads `bundle` as a module and returns its startDiskNode. */
+export async function loadBundle(bundle: Uint8Array): Promise<StartDiskNode> {
+  const url = `data:text/javascript;base64,${Buffer.from(bundle.buffer, bundle.byteOffset, bundle.length).toString('base64')}`;
+  let module: { startDiskNode?: unknown };
+  try {
+    module = await import(url);
+  } catch (error) {
+    throw new AttestationError('E_ATT_BUNDLE', `bundle failed to load: ${(error as Error).message}`, { cause: error });
+  }
+  if (typeof module.startDiskNode !== 'function') throw new AttestationError('E_ATT_BUNDLE', 'bundle does not export startDiskNode');
+  return module.startDiskNode as StartDiskNode;
+}
+
+export async function launchDiskNode(options: LaunchOptions): Promise<LaunchedDiskNode> {
+  const bytes = await readBundle(options.bundlePath);
+  const digest = buildDigest(bytes);
+  const provider = createSimProvider({ chip: options.chip, buildDigest: digest, config: options.config });
+  const startDiskNode = await loadBundle(bytes);
+  const node = await startDiskNode(
+    { config: options.config, host: options.host, port: options.port, log: options.log },
+    provider,
+  );
+  return { node, evidence: provider.evidence, instanceId: provider.instanceId, buildDigest: digest };
+}

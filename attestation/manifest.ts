@@ -1,0 +1,131 @@
+// Reference values: the policy a verifier applies. A JSON document (schema in
+// docs/ATTESTATION.md) naming, per platform, the root keys trusted to certify
+// chips; the accepted disk-node builds by digest, with a name and version for
+// humans; and optionally the only manager keys a node may be launched for.
+// parseManifest trusts nothing: it bounds the text, every list and string,
+// refuses unknown keys and duplicates, and requires lowercase hex of exact
+// length, so one manifest has one meaning.
+import { fromHex, toHex } from './bytes.ts';
+import { AttestationError } from './errors.ts';
+import {
+  digestBytes,
+  manifestBuildsMax,
+  manifestBytesMax,
+  manifestLabelCharsMax,
+  manifestManagerKeysMax,
+  manifestPlatformsMax,
+  manifestRootsMax,
+  publicKeyBytes,
+} from './limits.ts';
+import { isPlatformName, platformNameRule } from './platform-name.ts';
+
+export const manifestFormat = 'teearray-reference-values-v1';
+
+export interface ManifestPlatform {
+  name: string;
+  /** Raw Ed25519 root public keys trusted to certify this platform's chips. */
+  roots: Uint8Array[];
+}
+
+export interface ManifestBuild {
+  name: string;
+  version: string;
+  buildDigest: Uint8Array;
+}
+
+export interface ReferenceManifest {
+  platforms: ManifestPlatform[];
+  builds: ManifestBuild[];
+  /** When present, the only manager public keys accepted in launch configs. */
+  managerKeys?: Uint8Array[];
+}
+
+function fail(field: string, why: string): never {
+  throw new AttestationError('E_ATT_MANIFEST', `${field} ${why}`);
+}
+
+function record(value: unknown, field: string, required: string[], optional: string[] = []): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(field, 'must be an object');
+  const obj = value as Record<string, unknown>;
+  for (const key of Object.keys(obj)) {
+    if (!required.includes(key) && !optional.includes(key)) fail(`${field}.${key}`, 'is not a known field');
+  }
+  for (const key of required) if (!(key in obj)) fail(`${field}.${key}`, 'is missing');
+  return obj;
+}
+
+function list(value: unknown, field: string, min: number, max: number): unknown[] {
+  if (!Array.isArray(value)) fail(field, 'must be an array');
+  if (value.length < min || value.length > max) fail(field, `must hold ${min}..${max} entries, has ${value.length}`);
+  return value;
+}
+
+function label(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value.length < 1 || value.length > manifestLabelCharsMax || !/^[\x21-\x7e]+$/.test(value)) {
+    fail(field, `must be 1..${manifestLabelCharsMax} printable ASCII characters without spaces`);
+  }
+  return value;
+}
+
+function hexList(value: unknown, field: string, min: number, max: number, bytes: number): Uint8Array[] {
+  const out = list(value, field, min, max).map((item, i) => hex(item, `${field}[${i}]`, bytes));
+  const seen = new Set<string>();
+  out.forEach((key, i) => {
+    if (seen.has(toHex(key))) fail(`${field}[${i}]`, 'is a duplicate');
+    seen.add(toHex(key));
+  });
+  return out;
+}
+
+function hex(value: unknown, field: string, bytes: number): Uint8Array {
+  const out = typeof value === 'string' ? fromHex(value, bytes) : null;
+  if (out === null) fail(field, `must be ${bytes * 2} lowercase hex digits`);
+  return out;
+}
+
+export function parseManifest(text: string): ReferenceManifest {
+  if (Buffer.byteLength(text, 'utf8') > manifestBytesMax) fail('manifest', `is larger than ${manifestBytesMax} bytes`);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new AttestationError('E_ATT_MANIFEST', `manifest is not JSON: ${(error as Error).message}`, { cause: error });
+  }
+  const top = record(json, 'manifest', ['format', 'platforms', 'builds'], ['managerKeys']);
+  if (top.format !== manifestFormat) fail('manifest.format', `must be "${manifestFormat}"`);
+  const platforms = list(top.platforms, 'platforms', 1, manifestPlatformsMax).map((item, i): ManifestPlatform => {
+    const field = `platforms[${i}]`;
+    const obj = record(item, field, ['name', 'roots']);
+    if (!isPlatformName(obj.name)) fail(`${field}.name`, `must be ${platformNameRule}`);
+    return { name: obj.name, roots: hexList(obj.roots, `${field}.roots`, 1, manifestRootsMax, publicKeyBytes) };
+  });
+  if (new Set(platforms.map((p) => p.name)).size !== platforms.length) fail('platforms', 'name a platform twice');
+  const builds = list(top.builds, 'builds', 1, manifestBuildsMax).map((item, i): ManifestBuild => {
+    const field = `builds[${i}]`;
+    const obj = record(item, field, ['name', 'version', 'buildDigest']);
+    return {
+      name: label(obj.name, `${field}.name`),
+      version: label(obj.version, `${field}.version`),
+      buildDigest: hex(obj.buildDigest, `${field}.buildDigest`, digestBytes),
+    };
+  });
+  if (new Set(builds.map((b) => toHex(b.buildDigest))).size !== builds.length) fail('builds', 'list a build digest twice');
+  const manifest: ReferenceManifest = { platforms, builds };
+  if (top.managerKeys !== undefined) {
+    manifest.managerKeys = hexList(top.managerKeys, 'managerKeys', 1, manifestManagerKeysMax, publicKeyBytes);
+  }
+  return manifest;
+}
+
+/** The JSON text of a manifest; parseManifest(formatManifest(m)) equals m. */
+export function formatManifest(manifest: ReferenceManifest): string {
+  const json = {
+    format: manifestFormat,
+    platforms: manifest.platforms.map((p) => ({ name: p.name, roots: p.roots.map(toHex) })),
+    builds: manifest.builds.map((b) => ({ name: b.name, version: b.version, buildDigest: toHex(b.buildDigest) })),
+    ...(manifest.managerKeys ? { managerKeys: manifest.managerKeys.map(toHex) } : {}),
+  };
+  const text = `${JSON.stringify(json, null, 2)}\n`;
+  parseManifest(text); // A manifest we write must be one we accept.
+  return text;
+}
