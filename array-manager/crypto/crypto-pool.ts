@@ -1,0 +1,234 @@
+// A bounded pool of worker threads that seals and opens large batches of
+// sectors in parallel with the calling thread.
+//
+// A batch of at least `inlineBelowSectors` sectors is cut into equal shares:
+// one per worker, copied into that worker's shared arena (crypto-pool-share.ts)
+// and announced with one message, and the last one done by the calling thread
+// while the workers run. Smaller batches run inline: below that size the
+// messages and copies cost more than the parallelism saves (bench/crypto.ts
+// measures where the line is). One batch is in the workers at a time; later
+// ones wait in a FIFO of at most `queuedBatchesMax`.
+//
+// Results equal sealSectors/openSectors (sector-crypto.ts), except that a
+// failed open() zero-fills `out` instead of leaving it untouched; either way
+// no unauthenticated plaintext is ever written.
+//
+// Secrets: one 64-byte SharedArrayBuffer holding the sector keys, shared with
+// the workers and zeroed by close(). Workers are unref'd while idle, so a pool
+// that is never closed does not keep the process alive.
+import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { batchSectorsMax, entryBytes, keyBytes, sectorBytes } from './crypto-constants.ts';
+import { CryptoError, SectorAuthError } from './crypto-errors.ts';
+import {
+  arenaBytes,
+  arenaViews,
+  runShare,
+  sharedSectorKeys,
+  type ArenaSlice,
+  type PoolJob,
+  type PoolReply,
+  type WorkerSetup,
+} from './crypto-pool-share.ts';
+import type { SectorKeys } from './key-set.ts';
+import { checkBatch } from './sector-crypto.ts';
+
+export interface CryptoPoolOptions {
+  /** Worker threads; default one fewer than the cores, at least 1. */
+  workers?: number;
+  /** Batches smaller than this run inline on the calling thread. */
+  inlineBelowSectors?: number;
+  /** Bound on batches waiting for the workers; more throw E_POOL_BUSY. */
+  queuedBatchesMax?: number;
+  /** The worker module; override when the program is bundled. */
+  workerUrl?: URL;
+}
+
+/** Measured by bench/crypto.ts on the 2-core reference machine (docs/PERFORMANCE.md). */
+export const inlineBelowSectorsDefault = 32;
+export const poolWorkersMax = 16;
+const queuedBatchesMaxDefault = 64;
+
+// The worker starts as a two-line script: it installs the TypeScript loader
+// when its entry is a .ts file (development and tests: tsx's --import hooks
+// do not reach worker threads), then imports the entry module.
+const workerBoot = `const { workerData: w } = require('node:worker_threads');
+(w.loader ? import(w.loader).then((m) => m.register()) : Promise.resolve()).then(() => import(w.entry));`;
+
+type Op = PoolJob['op'];
+
+interface Batch {
+  op: Op;
+  indices: ArrayLike<number>;
+  input: Uint8Array;
+  entries: Uint8Array;
+  out: Uint8Array;
+}
+
+interface PoolWorker {
+  thread: Worker;
+  arena: { slice(count: number): ArenaSlice };
+  /** Resolves the job in flight on this worker, if any. */
+  settle: ((reply: PoolReply) => void) | null;
+}
+
+export class CryptoPool {
+  readonly inlineBelowSectors: number;
+  private readonly keys: SectorKeys;
+  private readonly sharedKeys: Uint8Array;
+  private readonly workers: PoolWorker[];
+  private readonly shareSectorsMax: number;
+  private readonly queuedBatchesMax: number;
+  private tail: Promise<unknown> = Promise.resolve();
+  private queued = 0;
+  private closed = false;
+  private failure: Error | null = null;
+
+  constructor(keys: SectorKeys, options: CryptoPoolOptions = {}) {
+    const workerCount = options.workers ?? Math.max(1, availableParallelism() - 1);
+    assert(Number.isInteger(workerCount) && workerCount >= 1 && workerCount <= poolWorkersMax, 'workers');
+    this.inlineBelowSectors = Math.max(1, options.inlineBelowSectors ?? inlineBelowSectorsDefault);
+    this.queuedBatchesMax = options.queuedBatchesMax ?? queuedBatchesMaxDefault;
+    this.shareSectorsMax = Math.ceil(batchSectorsMax / (workerCount + 1));
+    const keyBuffer = new SharedArrayBuffer(2 * keyBytes);
+    this.sharedKeys = new Uint8Array(keyBuffer);
+    this.sharedKeys.set(keys.sectorEncryption, 0);
+    this.sharedKeys.set(keys.sectorMac, keyBytes);
+    this.keys = sharedSectorKeys(keyBuffer);
+    const workerUrl = options.workerUrl ?? new URL('./crypto-worker.ts', import.meta.url);
+    this.workers = Array.from({ length: workerCount }, () => this.spawn(workerUrl, keyBuffer));
+  }
+
+  get workerCount(): number {
+    return this.workers.length;
+  }
+
+  /** sealSectors (sector-crypto.ts), spread over the pool. */
+  async seal(indices: ArrayLike<number>, plaintexts: Uint8Array, out: Uint8Array, entries: Uint8Array): Promise<void> {
+    await this.run({ op: 'seal', indices, input: plaintexts, entries, out });
+  }
+
+  /** openSectors (sector-crypto.ts), spread over the pool; resolves to the number of blank sectors. */
+  open(indices: ArrayLike<number>, ciphertexts: Uint8Array, entries: Uint8Array, out: Uint8Array): Promise<number> {
+    return this.run({ op: 'open', indices, input: ciphertexts, entries, out });
+  }
+
+  /** Waits for queued batches, stops the workers and zeroes the pool's keys. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.tail;
+    this.sharedKeys.fill(0);
+    await Promise.all(this.workers.map((w) => w.thread.terminate()));
+  }
+
+  private spawn(url: URL, keys: SharedArrayBuffer): PoolWorker {
+    const arena = new SharedArrayBuffer(arenaBytes(this.shareSectorsMax));
+    const loader = url.pathname.endsWith('.ts') ? import.meta.resolve('tsx/esm/api') : undefined;
+    const workerData: WorkerSetup = { entry: url.href, loader, keys, arena, shareSectorsMax: this.shareSectorsMax };
+    const thread = new Worker(workerBoot, { eval: true, workerData });
+    const worker: PoolWorker = { thread, arena: arenaViews(arena, this.shareSectorsMax), settle: null };
+    thread.unref();
+    thread.on('message', (reply: PoolReply) => {
+      const settle = worker.settle;
+      assert(settle, 'crypto worker replied with no job in flight');
+      worker.settle = null;
+      thread.unref();
+      settle(reply);
+    });
+    const fail = (err: Error): void => {
+      this.failure ??= err;
+      worker.settle?.({ ok: false, message: err.message });
+      worker.settle = null;
+    };
+    thread.on('error', fail);
+    thread.on('exit', (code) => {
+      if (!this.closed) fail(new Error(`crypto worker exited with code ${code}`));
+    });
+    return worker;
+  }
+
+  private async run(batch: Batch): Promise<number> {
+    if (this.closed) throw new CryptoError('E_POOL_CLOSED', 'crypto pool is closed');
+    const count = checkBatch(batch.indices, batch.input, batch.out, batch.entries);
+    if (count < this.inlineBelowSectors) return this.settled(batch, [this.share(batch, 0, count)]);
+    if (this.queued >= this.queuedBatchesMax) {
+      throw new CryptoError('E_POOL_BUSY', `more than ${this.queuedBatchesMax} batches queued`);
+    }
+    this.queued++;
+    const job = this.tail.then(() => this.spread(batch, count));
+    this.tail = job.catch(() => undefined);
+    try {
+      return await job;
+    } finally {
+      this.queued--;
+    }
+  }
+
+  /** Runs one batch: one share per worker, the last share on this thread. */
+  private async spread(batch: Batch, count: number): Promise<number> {
+    if (this.failure) throw this.failure;
+    const share = Math.ceil(count / (this.workers.length + 1));
+    const span = (i: number): [number, number] => [Math.min(count, i * share), Math.min(count, (i + 1) * share)];
+    const posted = this.workers.map((w, i) => this.post(w, batch, ...span(i)));
+    const local = this.share(batch, ...span(this.workers.length));
+    // Wait for every worker even if this thread's share failed: a worker
+    // must be idle before the next batch reuses its arena.
+    const replies = [...(await Promise.all(posted)), local];
+    replies.forEach((reply, i) => {
+      if (reply.ok && i < this.workers.length) this.collect(this.workers[i], batch, ...span(i));
+    });
+    return this.settled(batch, replies);
+  }
+
+  /** Sums blank counts, or throws the failure of the first failed share in batch order. */
+  private settled(batch: Batch, replies: PoolReply[]): number {
+    let blank = 0;
+    for (const reply of replies) {
+      if (reply.ok) {
+        blank += reply.blank;
+        continue;
+      }
+      if (batch.op === 'open') batch.out.fill(0);
+      if ('authIndex' in reply) throw new SectorAuthError(reply.authIndex);
+      throw new Error(`crypto pool: ${reply.message}`);
+    }
+    return blank;
+  }
+
+  private share(batch: Batch, from: number, to: number): PoolReply {
+    const { op, indices, input, entries, out } = batch;
+    const ids = Array.prototype.slice.call(indices, from, to) as number[];
+    return runShare(this.keys, op, ids, sectors(input, from, to), entryRange(entries, from, to), sectors(out, from, to));
+  }
+
+  private post(w: PoolWorker, batch: Batch, from: number, to: number): Promise<PoolReply> {
+    const count = to - from;
+    if (count === 0) return Promise.resolve({ ok: true, blank: 0 });
+    const slice = w.arena.slice(count);
+    slice.data.set(sectors(batch.input, from, to));
+    if (batch.op === 'open') slice.entries.set(entryRange(batch.entries, from, to));
+    for (let i = 0; i < count; i++) slice.indices[i] = batch.indices[from + i];
+    return new Promise((resolve) => {
+      w.settle = resolve;
+      w.thread.ref();
+      w.thread.postMessage({ op: batch.op, count } satisfies PoolJob);
+    });
+  }
+
+  private collect(w: PoolWorker, batch: Batch, from: number, to: number): void {
+    if (to === from) return;
+    const slice = w.arena.slice(to - from);
+    batch.out.set(slice.data, from * sectorBytes);
+    if (batch.op === 'seal') batch.entries.set(slice.entries, from * entryBytes);
+  }
+}
+
+function sectors(buf: Uint8Array, from: number, to: number): Uint8Array {
+  return buf.subarray(from * sectorBytes, to * sectorBytes);
+}
+
+function entryRange(buf: Uint8Array, from: number, to: number): Uint8Array {
+  return buf.subarray(from * entryBytes, to * entryBytes);
+}
