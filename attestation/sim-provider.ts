@@ -39,12 +39,14 @@ export function createSimProvider({ chip, buildDigest, config }: SimProviderOpti
     chip.privateKey,
   );
   const attestationKey = attestation.privateKey;
+  // The signing path keeps its own copy: bytes handed out can be mutated.
+  const signedInstanceId = instanceId.slice();
   return Object.freeze({
     platform: chip.cert.platform,
     evidence,
     instanceId,
     sign(reportData: Uint8Array): Uint8Array {
-      return signMessage(attestationKey, reportMessage(instanceId, reportData));
+      return signMessage(attestationKey, reportMessage(signedInstanceId, reportData));
     },
   });
 }
