@@ -72,7 +72,7 @@ export class NodeClient {
   static open(channel: FrameChannel, opts: NodeClientOptions): Promise<NodeClient> {
     return new Promise((resolve, reject) => {
       let client: NodeClient | undefined;
-      const timer = setTimeout(() => fail(new NodeError('E_TIMEOUT', `no HELLO within ${opts.timeoutMs} ms`)), opts.timeoutMs);
+      const timer = setTimeout(() => fail(new NodeError('E_TIMEOUT', `no HELLO within ${opts.timeoutMs} ms`)), opts.timeoutMs).unref();
       const fail = (err: Error): void => {
         clearTimeout(timer);
         channel.close();
@@ -124,10 +124,11 @@ export class NodeClient {
       throw new NodeError('E_TOO_LARGE', `batch frame of ${frame.length} bytes > ${this.hello.frameBytesMax}`);
     }
     return new Promise((resolve, reject) => {
+      // Unreferenced: an abandoned session must not keep the process alive.
       const timer = setTimeout(
         () => this.poison(new NodeError('E_TIMEOUT', `no reply within ${this.opts.timeoutMs} ms`)),
         this.opts.timeoutMs,
-      );
+      ).unref();
       this.inflight.push({ counter, nonce, commands, resolve, reject, timer });
       this.channel.send(frame);
     });

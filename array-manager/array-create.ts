@@ -1,0 +1,108 @@
+// Creating an array on n fresh (or reused) disk nodes: choose the geometry
+// from the smallest node, wipe every node, write every table sector (blank
+// entries under a valid self-MAC, so an all-zero table is never valid), an
+// empty commit record, and last the membership record that pins each slot to
+// its node's attested instance. Creation is not journalled: a crash during
+// it leaves no membership record, and creating again starts over.
+import { randomBytes } from 'node:crypto';
+import { deriveKeySet } from './crypto/key-set.ts';
+import { encodeTable } from './crypto/table-sector.ts';
+import { ArrayState, ArrayError, type CacheLimits } from './array-state.ts';
+import { commitSector, journalPiecesDefault, planGeometry, rowSector, sectorBytes, slotOfShard, tableSectorsFor, type Geometry } from './geometry.ts';
+import { SlotState, arrayIdBytes, encodeMembership, type Membership } from './membership.ts';
+import { encodeCommit } from '../journal/journal-record.ts';
+import { Op } from './node-client/frame-codec.ts';
+import { NodeHandle, type NodeConnector } from './node-handle.ts';
+import { VirtualDisk } from './virtual-disk.ts';
+
+export interface CreateOptions {
+  connector: NodeConnector;
+  /** 32-byte data key; every array key is derived from it and the array id. */
+  dataKey: Uint8Array;
+  k: number;
+  m: number;
+  keyErasure?: boolean;
+  journalPieces?: number;
+  /** Use at most this many sectors of each node (default: all of the smallest). */
+  nodeSectors?: number;
+  caches?: CacheLimits;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Table rows written per batch during creation. */
+const formatRowsPerBatch = 256;
+
+export async function createArray(opts: CreateOptions): Promise<VirtualDisk> {
+  const n = opts.k + opts.m;
+  if (opts.connector.slots !== n) throw new ArrayError('E_CONFIG', `${opts.connector.slots} nodes configured for k + m = ${n}`);
+  if (opts.dataKey.length !== 32) throw new ArrayError('E_CONFIG', 'the data key must be 32 bytes');
+  const handles = Array.from({ length: n }, (_, slot) => new NodeHandle(slot, opts.connector, undefined));
+  const instanceIds: Buffer[] = [];
+  let smallest = Infinity;
+  for (const h of handles) {
+    try {
+      const session = await h.session();
+      smallest = Math.min(smallest, session.hello.sectorCount);
+      instanceIds.push(Buffer.from(session.peer.instanceId));
+      h.pinned = instanceIds[instanceIds.length - 1];
+    } catch (err) {
+      handles.forEach((x) => x.close());
+      throw new ArrayError('E_CREATE_NODE', `slot ${h.slot}: ${(err as Error).message}`);
+    }
+  }
+  const geometry = planGeometry(opts.k, opts.m, Math.min(smallest, opts.nodeSectors ?? smallest), opts.journalPieces ?? journalPiecesDefault);
+  const arrayId = randomBytes(arrayIdBytes);
+  const keys = deriveKeySet(opts.dataKey, arrayId);
+  const membership: Membership = {
+    version: 1n,
+    arrayId,
+    geometry,
+    keyErasure: opts.keyErasure ?? false,
+    slots: instanceIds.map((instanceId) => ({ state: SlotState.live, instanceId })),
+  };
+  const state = new ArrayState(geometry, keys, membership, handles, opts.caches);
+  try {
+    await format(state, opts.onProgress);
+  } catch (err) {
+    handles.forEach((h) => h.close());
+    throw err;
+  }
+  return new VirtualDisk(state);
+}
+
+/** Every node must take every write: a node that fails during creation fails the creation. */
+async function onAll(state: ArrayState, fn: (h: NodeHandle) => Promise<unknown>): Promise<void> {
+  await Promise.all(state.handles.map(fn));
+}
+
+async function format(state: ArrayState, onProgress?: (done: number, total: number) => void): Promise<void> {
+  const g = state.geometry;
+  await onAll(state, (h) => h.batch([{ op: Op.trim, sector: 0, count: g.nodeSectors }]));
+  for (let first = 0; first < g.tableRows; first += formatRowsPerBatch) {
+    const rows = Math.min(formatRowsPerBatch, g.tableRows - first);
+    const perSlot = tableRowShards(state, g, first, rows);
+    await onAll(state, (h) =>
+      h.batch([{ op: Op.write, sector: rowSector(g, 'table', first), count: rows, data: perSlot[h.slot] }]),
+    );
+    onProgress?.(first + rows, g.tableRows);
+  }
+  const commit = encodeCommit(state.keys.journalMac, state.arrayId, { version: 0n, headerDigests: new Array(state.n).fill(undefined) });
+  await onAll(state, (h) => h.batch([{ op: Op.write, sector: commitSector, count: 1, data: commit }]));
+  const record = encodeMembership(state.keys.membershipMac, state.membership);
+  await onAll(state, (h) => h.batch([{ op: Op.deathWrite, version: state.membership.version, record }]));
+}
+
+/** Blank table sectors for rows [first, first+rows), encoded, with parity: one buffer per slot. */
+function tableRowShards(state: ArrayState, g: Geometry, first: number, rows: number): Buffer[] {
+  const n = g.k + g.m;
+  const tables = tableSectorsFor(g.dataRows, g.k);
+  const perSlot = Array.from({ length: n }, () => Buffer.alloc(rows * sectorBytes));
+  for (let r = 0; r < rows; r++) {
+    const row = first + r;
+    const shards = Array.from({ length: n }, () => Buffer.alloc(sectorBytes));
+    for (let j = 0; j < g.k; j++) if (row * g.k + j < tables) encodeTable(state.keys, row * g.k + j, shards[j]);
+    state.code.encode(shards.slice(0, g.k), shards.slice(g.k));
+    shards.forEach((shard, j) => shard.copy(perSlot[slotOfShard(g, row, j)], r * sectorBytes));
+  }
+  return perSlot;
+}

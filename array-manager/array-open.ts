@@ -1,0 +1,136 @@
+// Opening an existing array after a manager start or crash:
+//
+//   1. ask every configured node for its membership record (nodes that do
+//      not answer simply do not count);
+//   2. adopt the highest valid version under the quorum rule
+//      (membership.ts), pin each live slot to its instance, and mark dead
+//      every live slot whose node is missing or came back as a new instance;
+//   3. bring nodes that missed the last membership update up to date;
+//   4. recover the journal: read every live node's commit record, header and
+//      payload, plan (journal/recovery.ts), apply the highest committed entry
+//      where it is still pending, and in key-erasure mode wipe what is left
+//      of uncommitted entries.
+import { deriveKeySet } from './crypto/key-set.ts';
+import { ArrayError, ArrayState, type CacheLimits } from './array-state.ts';
+import { commitSector, journalHeaderSector, journalPayloadStart } from './geometry.ts';
+import { applyEntry, type SlotApply } from './journal-apply.ts';
+import { SlotState, adoptMembership, decodeMembership, encodeMembership, type MembershipResponse } from './membership.ts';
+import { planRecovery } from '../journal/recovery.ts';
+import { Op } from './node-client/frame-codec.ts';
+import { NodeHandle, type NodeConnector } from './node-handle.ts';
+import { readNodeSectors } from './row-reader.ts';
+import { VirtualDisk } from './virtual-disk.ts';
+
+export interface OpenOptions {
+  connector: NodeConnector;
+  dataKey: Uint8Array;
+  /** Open only this array (a node from another array is ignored). */
+  arrayId?: Buffer;
+  caches?: CacheLimits;
+}
+
+interface RawRecord {
+  slot: number;
+  instanceId: Buffer;
+  version: bigint;
+  record: Buffer;
+}
+
+async function readRecords(handles: NodeHandle[]): Promise<RawRecord[]> {
+  const out: RawRecord[] = [];
+  await Promise.all(
+    handles.map(async (h) => {
+      try {
+        const [res] = await h.batch([{ op: Op.deathRead }]);
+        if (res.op === Op.deathRead) out.push({ slot: h.slot, instanceId: h.instanceId!, version: res.version, record: Buffer.from(res.record) });
+      } catch {
+        h.close(); // Unreachable or refusing: this node does not count.
+      }
+    }),
+  );
+  return out;
+}
+
+/** The array id most nodes claim (unauthenticated: it only selects the keys the MAC check then uses). */
+function chooseArrayId(records: RawRecord[], wanted?: Buffer): Buffer {
+  if (wanted) return wanted;
+  const votes = new Map<string, number>();
+  for (const r of records) {
+    if (r.record.length < 32) continue;
+    const id = r.record.subarray(16, 32).toString('hex');
+    votes.set(id, (votes.get(id) ?? 0) + 1);
+  }
+  const best = [...votes].sort((a, b) => b[1] - a[1])[0];
+  if (!best) throw new ArrayError('E_NO_ARRAY', 'no node holds a membership record');
+  return Buffer.from(best[0], 'hex');
+}
+
+export async function openArray(opts: OpenOptions): Promise<VirtualDisk> {
+  if (opts.dataKey.length !== 32) throw new ArrayError('E_CONFIG', 'the data key must be 32 bytes');
+  const handles = Array.from({ length: opts.connector.slots }, (_, slot) => new NodeHandle(slot, opts.connector, undefined));
+  const raw = await readRecords(handles);
+  const arrayId = chooseArrayId(raw, opts.arrayId);
+  const keys = deriveKeySet(opts.dataKey, arrayId);
+  const responses: MembershipResponse[] = raw.map((r) => {
+    try {
+      return { slot: r.slot, instanceId: r.instanceId, record: decodeMembership(keys.membershipMac, r.record, r.version) };
+    } catch {
+      return { slot: r.slot, instanceId: r.instanceId };
+    }
+  });
+  let adopted;
+  try {
+    adopted = adoptMembership(responses, arrayId);
+  } catch (err) {
+    handles.forEach((h) => h.close());
+    keys.destroy();
+    throw err;
+  }
+  const { membership, usable } = adopted;
+  if (membership.slots.length !== handles.length) {
+    throw new ArrayError('E_CONFIG', `${handles.length} nodes configured for an array of ${membership.slots.length}`);
+  }
+  membership.slots.forEach((s, slot) => (handles[slot].pinned = s.state === SlotState.live ? s.instanceId : undefined));
+  const state = new ArrayState(membership.geometry, keys, membership, handles, opts.caches);
+  const lost = state.liveSlots().filter((slot) => !usable.includes(slot));
+  if (lost.length) await state.markDead(lost);
+  else await catchUp(state, raw);
+  await recoverJournal(state);
+  return new VirtualDisk(state);
+}
+
+/** Rewrites the adopted membership to live nodes that hold an older version (an update the last manager did not finish). */
+async function catchUp(state: ArrayState, raw: RawRecord[]): Promise<void> {
+  const behind = raw.filter((r) => state.isLive(r.slot) && r.version < state.membership.version).map((r) => r.slot);
+  if (!behind.length) return;
+  const record = encodeMembership(state.keys.membershipMac, state.membership);
+  await state.eachSlot(behind, (slot) => state.handles[slot].batch([{ op: Op.deathWrite, version: state.membership.version, record }]));
+}
+
+async function recoverJournal(state: ArrayState): Promise<void> {
+  const g = state.geometry;
+  const sectors = Array.from({ length: 2 + g.journalPieces }, (_, i) => i);
+  const read = await state.eachSlot(state.liveSlots(), (slot) => readNodeSectors(state, slot, sectors));
+  state.checkWritable();
+  const plan = planRecovery(
+    state.keys.journalMac,
+    state.arrayId,
+    [...read].map(([slot, s]) => ({
+      slot,
+      commit: s[commitSector],
+      header: s[journalHeaderSector],
+      payload: Buffer.concat(s.slice(journalPayloadStart)),
+    })),
+  );
+  if (plan.corrupt.length) await state.markDead(plan.corrupt);
+  state.checkWritable();
+  const participants = new Map<number, SlotApply>();
+  for (const { slot, header } of plan.apply) participants.set(slot, { header: read.get(slot)![journalHeaderSector], homes: header.homes });
+  await state.lock.write(() => applyEntry(state, participants));
+  if (state.membership.keyErasure) {
+    await state.eachSlot(state.liveSlots(), (slot) =>
+      state.handles[slot].batch([{ op: Op.trim, sector: journalHeaderSector, count: 1 + g.journalPieces }]),
+    );
+  }
+  state.journalVersion = plan.version;
+}

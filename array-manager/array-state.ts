@@ -1,0 +1,169 @@
+// The state an open array shares between its reader, its journal writer and
+// its public API: geometry, keys, the erasure code, the adopted membership,
+// one handle per slot, the caches and the apply lock. It also owns the one
+// way a slot dies: a new membership version written to every node still
+// live and acknowledged by all of them before anything relies on it.
+import { LRUCache } from 'lru-cache';
+import { createErasureCode, type ErasureCode } from './erasure/erasure-code.ts';
+import type { KeySet } from './crypto/key-set.ts';
+import { slots, type Geometry, type Region } from './geometry.ts';
+import { SlotState, deadCount, encodeMembership, withDead, type Membership } from './membership.ts';
+import { Op } from './node-client/frame-codec.ts';
+import { NodeFailure, type NodeHandle } from './node-handle.ts';
+import { RwLock } from './rw-lock.ts';
+
+export class ArrayError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(`${code}: ${message}`);
+  }
+}
+
+export interface ArrayCounters {
+  reads: number;
+  writes: number;
+  bytesRead: number;
+  bytesWritten: number;
+  journalEntries: number;
+  journalApplies: number;
+  macFailures: number;
+  reconstructions: number;
+  repairs: number;
+  nodeFailures: number;
+  bytesSentToNodes: number;
+  bytesReceivedFromNodes: number;
+}
+
+export interface CacheLimits {
+  /** Rows whose shards (data and parity) the writer keeps to avoid re-reading them. */
+  rowsMax: number;
+  /** Verified table sectors kept in memory. */
+  tablesMax: number;
+}
+
+export const cacheDefaults: CacheLimits = { rowsMax: 1024, tablesMax: 4096 };
+
+export class ArrayState {
+  readonly code: ErasureCode;
+  readonly lock = new RwLock();
+  /** Shards of recently written or verified rows, keyed "region:row". */
+  readonly rows: LRUCache<string, Buffer[]>;
+  /** Verified table sectors by table index. */
+  readonly tables: LRUCache<number, Buffer>;
+  readonly counters: ArrayCounters = {
+    reads: 0,
+    writes: 0,
+    bytesRead: 0,
+    bytesWritten: 0,
+    journalEntries: 0,
+    journalApplies: 0,
+    macFailures: 0,
+    reconstructions: 0,
+    repairs: 0,
+    nodeFailures: 0,
+    bytesSentToNodes: 0,
+    bytesReceivedFromNodes: 0,
+  };
+  /** Version of the last journal entry committed. */
+  journalVersion = 0n;
+  private membershipUpdate: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly geometry: Geometry,
+    readonly keys: KeySet,
+    public membership: Membership,
+    readonly handles: NodeHandle[],
+    caches: CacheLimits = cacheDefaults,
+  ) {
+    this.code = createErasureCode({ k: geometry.k, m: geometry.m, shardBytes: 4096 });
+    this.rows = new LRUCache({ max: caches.rowsMax });
+    this.tables = new LRUCache({ max: caches.tablesMax });
+  }
+
+  get arrayId(): Buffer {
+    return this.membership.arrayId;
+  }
+
+  get n(): number {
+    return slots(this.geometry);
+  }
+
+  isLive(slot: number): boolean {
+    return this.membership.slots[slot].state === SlotState.live;
+  }
+
+  liveSlots(): number[] {
+    return this.membership.slots.map((_, i) => i).filter((i) => this.isLive(i));
+  }
+
+  rowKey(region: Region, row: number): string {
+    return `${region}:${row}`;
+  }
+
+  /** Throws unless the array can still take writes. */
+  checkWritable(): void {
+    const dead = deadCount(this.membership);
+    if (dead > this.geometry.m) {
+      throw new ArrayError('E_TOO_MANY_DEAD', `${dead} of ${this.n} nodes are dead; at most m = ${this.geometry.m} may be`);
+    }
+  }
+
+  /**
+   * Marks `failed` slots dead: writes the next membership version to every
+   * other live node and waits for all of them; nodes that fail that write die
+   * too, in the same loop. Updates are serialised.
+   */
+  markDead(failed: Iterable<number>): Promise<void> {
+    const toKill = new Set([...failed].filter((s) => this.isLive(s)));
+    const run = async (): Promise<void> => {
+      while (toKill.size > 0) {
+        const next = withDead(this.membership, toKill);
+        this.counters.nodeFailures += toKill.size;
+        for (const slot of toKill) this.handles[slot].close();
+        toKill.clear();
+        this.membership = next;
+        if (deadCount(next) > this.geometry.m) return;
+        const record = encodeMembership(this.keys.membershipMac, next);
+        const writes = this.liveSlots().map(async (slot) => {
+          try {
+            await this.handles[slot].batch([{ op: Op.deathWrite, version: next.version, record }], () =>
+              this.deathRecordAlreadyAt(slot, next.version),
+            );
+          } catch (err) {
+            if (!(err instanceof NodeFailure) && (err as { code?: string }).code !== 'E_DEATH_VERSION') throw err;
+            toKill.add(slot);
+          }
+        });
+        await Promise.all(writes);
+      }
+    };
+    this.membershipUpdate = this.membershipUpdate.then(run, run);
+    return this.membershipUpdate;
+  }
+
+  /** After a broken session: if the node already holds `version`, the write went through. */
+  private async deathRecordAlreadyAt(slot: number, version: bigint) {
+    const [res] = await (await this.handles[slot].session()).batch([{ op: Op.deathRead }]);
+    return res.op === Op.deathRead && res.version >= version ? [{ op: Op.deathWrite } as const] : undefined;
+  }
+
+  /** Runs `fn` for each slot in `slotsToUse`; slots whose node fails are marked dead. Returns the results of the rest. */
+  async eachSlot<T>(slotsToUse: number[], fn: (slot: number) => Promise<T>): Promise<Map<number, T>> {
+    const out = new Map<number, T>();
+    const failed: number[] = [];
+    await Promise.all(
+      slotsToUse.map(async (slot) => {
+        try {
+          out.set(slot, await fn(slot));
+        } catch (err) {
+          if (!(err instanceof NodeFailure)) throw err;
+          failed.push(slot);
+        }
+      }),
+    );
+    if (failed.length) await this.markDead(failed);
+    return out;
+  }
+}

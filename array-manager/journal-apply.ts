@@ -1,0 +1,48 @@
+// Applying a committed journal entry on one node: copy each journalled piece
+// from the journal payload to its home sector with the node's COPY command
+// (payloads cross the network once), then erase the header, and in
+// key-erasure mode the payloads too, all in one batch, which a node runs
+// whole or not at all. Erasing the header is what makes a retry safe: if the
+// session broke after the node ran the batch, the header is gone and the
+// retry is settled without copying (in key-erasure mode a second copy would
+// copy zeros home).
+import type { ArrayState } from './array-state.ts';
+import { journalHeaderSector, journalPayloadStart } from './geometry.ts';
+import { Op, type Command } from './node-client/frame-codec.ts';
+import { readNodeSectors } from './row-reader.ts';
+
+/** COPY commands for pieces j -> homes[j], merged where both runs are consecutive. */
+export function copyCommands(homes: number[]): Command[] {
+  const commands: Command[] = [];
+  homes.forEach((home, j) => {
+    const last = commands[commands.length - 1];
+    if (last && last.op === Op.copy && last.src + last.count === journalPayloadStart + j && last.dst + last.count === home) {
+      last.count++;
+    } else {
+      commands.push({ op: Op.copy, src: journalPayloadStart + j, dst: home, count: 1 });
+    }
+  });
+  return commands;
+}
+
+export interface SlotApply {
+  /** The header as written for this entry: a retry resends only while the node still holds it. */
+  header: Buffer;
+  homes: number[];
+}
+
+/** Applies an entry on every listed live slot; nodes that fail are marked dead. */
+export async function applyEntry(state: ArrayState, participants: Map<number, SlotApply>): Promise<void> {
+  const live = [...participants.keys()].filter((s) => state.isLive(s));
+  await state.eachSlot(live, async (slot) => {
+    const { header, homes } = participants.get(slot)!;
+    const commands = copyCommands(homes);
+    commands.push({ op: Op.trim, sector: journalHeaderSector, count: 1 });
+    if (state.membership.keyErasure) commands.push({ op: Op.trim, sector: journalPayloadStart, count: homes.length });
+    await state.handles[slot].batch(commands, async () => {
+      const [current] = await readNodeSectors(state, slot, [journalHeaderSector]);
+      return current.equals(header) ? undefined : [];
+    });
+  });
+  state.counters.journalApplies++;
+}

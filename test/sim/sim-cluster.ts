@@ -1,0 +1,124 @@
+// An in-process cluster of disk nodes for array tests and the simulator: the
+// real disk-node core behind channels that deliver frames asynchronously and
+// can be told to fail. Nodes can be killed (connections refused from then
+// on), restarted (a new, empty instance at the same slot) and frozen (frames
+// neither delivered nor answered, as when the manager process dies).
+import { randomBytes } from 'node:crypto';
+import { DiskNodeCore } from '../../disk-node/node-core.ts';
+import type { FrameChannel } from '../../array-manager/node-client/frame-channel.ts';
+import { NodeError } from '../../array-manager/node-client/frame-codec.ts';
+import { NodeClient } from '../../array-manager/node-client/node-client.ts';
+import type { NodeConnector } from '../../array-manager/node-handle.ts';
+import { fakeProvider, fakeVerifyHello, managerKeys, type ManagerKeys } from '../disk-node/fixtures.ts';
+
+/** Decides the fate of one frame; the default delivers everything. */
+export interface FaultPolicy {
+  /** Called for each frame the manager sends; return false to reset the connection instead. */
+  onSend?(slot: number, frame: Buffer): 'deliver' | 'reset' | 'corrupt' | 'duplicate';
+}
+
+export class SimCluster {
+  readonly manager: ManagerKeys;
+  readonly nodes: DiskNodeCore[];
+  private readonly dead = new Set<number>();
+  private readonly channels = new Set<{ frozen: boolean; close(): void }>();
+  faults: FaultPolicy = {};
+  /** Frames delivered to nodes so far (a step counter for crash points). */
+  delivered = 0;
+  /** When set, the cluster freezes every channel once `delivered` reaches it. */
+  crashAt: number | undefined;
+
+  constructor(
+    readonly n: number,
+    readonly sectorCount: number,
+  ) {
+    this.manager = managerKeys();
+    this.nodes = Array.from({ length: n }, () => this.newNode());
+  }
+
+  private newNode(): DiskNodeCore {
+    return new DiskNodeCore({ managerPublicKey: this.manager.publicRaw, sectorBytes: 4096, sectorCount: this.sectorCount }, fakeProvider());
+  }
+
+  /** The node dies: its memory is gone and connections to it fail. */
+  kill(slot: number): void {
+    this.dead.add(slot);
+  }
+
+  /** The node restarts: a new empty instance answers at the same slot. */
+  restart(slot: number): void {
+    this.nodes[slot] = this.newNode();
+    this.dead.delete(slot);
+  }
+
+  isDead(slot: number): boolean {
+    return this.dead.has(slot);
+  }
+
+  /** Stops all traffic of the current manager: its frames go nowhere from now on. */
+  freezeAll(): void {
+    for (const c of this.channels) c.frozen = true;
+    this.channels.clear();
+  }
+
+  connector(timeoutMs = 2000): NodeConnector {
+    return {
+      slots: this.n,
+      connect: async (slot) => {
+        if (this.dead.has(slot)) throw new NodeError('E_CONNECT', `slot ${slot} is down`);
+        return NodeClient.open(this.channel(slot), { sign: this.manager.sign, verifyHello: fakeVerifyHello, timeoutMs });
+      },
+    };
+  }
+
+  private channel(slot: number): FrameChannel {
+    const core = this.nodes[slot];
+    const { session, hello } = core.openSession();
+    let onFrame: ((f: Buffer) => void) | undefined;
+    let onClose: ((reason: string) => void) | undefined;
+    const state = { frozen: false, closed: false, close: () => {} };
+    const close = (reason: string) => {
+      if (state.closed) return;
+      state.closed = true;
+      setImmediate(() => onClose?.(reason));
+    };
+    state.close = () => close('closed');
+    this.channels.add(state);
+    const deliver = (frame: Buffer) => {
+      setImmediate(() => {
+        if (state.frozen || state.closed) return;
+        if (this.dead.has(slot) || this.nodes[slot] !== core) return close('node down');
+        if (this.crashAt !== undefined && this.delivered >= this.crashAt) {
+          this.freezeAll();
+          return;
+        }
+        this.delivered++;
+        const reply = core.handle(session, frame);
+        setImmediate(() => !state.frozen && !state.closed && onFrame?.(reply));
+      });
+    };
+    return {
+      send: (frame) => {
+        const fate = this.faults.onSend?.(slot, frame) ?? 'deliver';
+        if (fate === 'reset') return close('reset by fault');
+        if (fate === 'corrupt') {
+          const bad = Buffer.from(frame);
+          bad[Math.floor(bad.length / 2)] ^= 0x40;
+          return deliver(bad);
+        }
+        deliver(frame);
+        if (fate === 'duplicate') deliver(frame);
+      },
+      close: () => close('closed by manager'),
+      listen(f, c) {
+        onFrame = f;
+        onClose = c;
+        setImmediate(() => !state.frozen && f(hello));
+      },
+    };
+  }
+}
+
+export function dataKey(): Buffer {
+  return randomBytes(32);
+}
