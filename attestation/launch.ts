@@ -45,17 +45,19 @@ export interface LaunchedDiskNode {
 }
 
 async function readBundle(path: string): Promise<Uint8Array> {
+  const tooLarge = () => new AttestationError('E_ATT_BUNDLE', `${path} is larger than ${bundleBytesMax} bytes`);
+  let bytes: Uint8Array;
   try {
-    const info = await stat(path);
-    if (info.size > bundleBytesMax) throw new AttestationError('E_ATT_BUNDLE', `${path} is larger than ${bundleBytesMax} bytes`);
-    const bytes = new Uint8Array(await readFile(path));
-    // The file may have grown between stat and read; the bound holds on what was read.
-    if (bytes.length > bundleBytesMax) throw new AttestationError('E_ATT_BUNDLE', `${path} is larger than ${bundleBytesMax} bytes`);
-    return bytes;
+    // stat first so an oversized file is refused without reading it.
+    if ((await stat(path)).size > bundleBytesMax) throw tooLarge();
+    bytes = new Uint8Array(await readFile(path));
   } catch (error) {
     if (error instanceof AttestationError) throw error;
     throw new AttestationError('E_ATT_BUNDLE', `cannot read bundle ${path}: ${(error as Error).message}`, { cause: error });
   }
+  // The file may have grown between stat and read; the bound holds on what was read.
+  if (bytes.length > bundleBytesMax) throw tooLarge();
+  return bytes;
 }
 
 /** Loads `bundle` as a module and returns its startDiskNode. */

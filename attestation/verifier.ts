@@ -18,7 +18,7 @@ import { chipCertValid } from './chip-cert.ts';
 import { importPublicKey, verifyMessage } from './ed25519.ts';
 import { AttestationError } from './errors.ts';
 import { decodeEvidence, evidenceSignatureValid } from './evidence.ts';
-import { signatureBytes } from './limits.ts';
+import { reportDataBytes, signatureBytes } from './limits.ts';
 import type { ManifestBuild, ReferenceManifest } from './manifest.ts';
 import { measurement } from './measurement.ts';
 import type { LaunchConfig } from './provider.ts';
@@ -91,13 +91,24 @@ function checkConfig(config: LaunchConfig, manifest: ReferenceManifest, expected
   }
 }
 
+/**
+ * True iff `signature` is `node`'s report signature over `reportData`; false
+ * for any wrong length. For callers that branch rather than throw.
+ */
+export function reportSignatureValid(node: VerifiedNode, reportData: Uint8Array, signature: Uint8Array): boolean {
+  if (reportData.length !== reportDataBytes) return false;
+  return verifyMessage(attestationKeys.get(node) ?? node.attestationPublicKey, reportMessage(node.instanceId, reportData), signature);
+}
+
 /** Throws E_ATT_SIGNATURE unless `signature` is `node`'s report signature over `reportData`. */
 export function verifyReport(node: VerifiedNode, reportData: Uint8Array, signature: Uint8Array): void {
-  const message = reportMessage(node.instanceId, reportData);
-  if (signature.length !== signatureBytes) {
-    throw new AttestationError('E_ATT_FORMAT', `report signature must be ${signatureBytes} bytes, got ${signature.length}`);
+  if (reportData.length !== reportDataBytes || signature.length !== signatureBytes) {
+    throw new AttestationError(
+      'E_ATT_FORMAT',
+      `report data must be ${reportDataBytes} bytes and its signature ${signatureBytes}, got ${reportData.length} and ${signature.length}`,
+    );
   }
-  if (!verifyMessage(attestationKeys.get(node) ?? node.attestationPublicKey, message, signature)) {
-    throw new AttestationError('E_ATT_SIGNATURE', 'report signature does not verify under the node\'s attestation key');
+  if (!reportSignatureValid(node, reportData, signature)) {
+    throw new AttestationError('E_ATT_SIGNATURE', "report signature does not verify under the node's attestation key");
   }
 }

@@ -6,13 +6,14 @@
 import t from 'tap';
 import type { Test } from 'tap';
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { bundleDiskNode, diskNodeEntry, repoRoot } from '../../attestation/disk-node-bundle.ts';
 import { launchDiskNode, loadBundle } from '../../attestation/launch.ts';
 import type { LaunchedDiskNode } from '../../attestation/launch.ts';
 import { buildDigest } from '../../attestation/measurement.ts';
+import { bundleBytesMax } from '../../attestation/limits.ts';
 import { verifyEvidence, verifyReport } from '../../attestation/verifier.ts';
 import { fixtureRoot, tempDir } from './bundle-tree.ts';
 import { simSetup } from './sim-setup.ts';
@@ -78,6 +79,13 @@ t.test('unloadable bundles are E_ATT_BUNDLE', { timeout: testTimeoutMs }, async 
   await t.rejects(launchDiskNode({ bundlePath: missing, chip: s.chip, config: s.config, host: '127.0.0.1', port: 0 }), {
     code: 'E_ATT_BUNDLE',
     message: /cannot read bundle/,
+  });
+  const oversized = join(await tempDir(t, 'teearray-launch-big-'), 'big.mjs');
+  await writeFile(oversized, '');
+  await truncate(oversized, bundleBytesMax + 1); // sparse: no 16 MiB written
+  await t.rejects(launchDiskNode({ bundlePath: oversized, chip: s.chip, config: s.config, host: '127.0.0.1', port: 0 }), {
+    code: 'E_ATT_BUNDLE',
+    message: /larger than 16777216 bytes/,
   });
 });
 

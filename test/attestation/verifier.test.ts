@@ -12,7 +12,7 @@ import type { EvidenceBody } from '../../attestation/evidence.ts';
 import { measurement } from '../../attestation/measurement.ts';
 import { createSimProvider } from '../../attestation/sim-provider.ts';
 import { reportMessage } from '../../attestation/report.ts';
-import { verifyEvidence, verifyReport } from '../../attestation/verifier.ts';
+import { reportSignatureValid, verifyEvidence, verifyReport } from '../../attestation/verifier.ts';
 import { AttestationError } from '../../attestation/errors.ts';
 import { simSetup } from './sim-setup.ts';
 
@@ -160,6 +160,10 @@ t.test('report signatures', async (t) => {
   // The same key under another instance id does not verify: the id is signed.
   t.throws(() => verifyReport({ ...node, instanceId: sibling.instanceId }, data, signature), { code: 'E_ATT_SIGNATURE' });
 
+  t.ok(reportSignatureValid(node, data, signature));
+  t.notOk(reportSignatureValid(node, wrongData, signature));
+  t.notOk(reportSignatureValid(node, data.subarray(1), signature));
+  t.notOk(reportSignatureValid(node, data, signature.subarray(1)));
   t.throws(() => verifyReport(node, data.subarray(1), signature), { code: 'E_ATT_FORMAT' });
   t.throws(() => verifyReport(node, data, signature.subarray(1)), { code: 'E_ATT_FORMAT' });
   t.throws(() => provider.sign(new Uint8Array(31)), { code: 'E_ATT_FORMAT' });
