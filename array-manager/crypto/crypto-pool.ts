@@ -2,11 +2,12 @@
 // sectors in parallel with the calling thread.
 //
 // A batch of at least `inlineBelowSectors` sectors is cut into equal shares:
-// one per worker, copied into that worker's shared arena (crypto-pool-share.ts)
-// and announced with one message, and the last one done by the calling thread
-// while the workers run. Smaller batches run inline: below that size the
-// messages and copies cost more than the parallelism saves (bench/crypto.ts
-// measures where the line is). One batch is in the workers at a time; later
+// the first done by the calling thread, each of the others copied into one
+// worker's shared arena (crypto-pool-share.ts) and announced with one
+// message, so the workers run while the calling thread does its own share.
+// Smaller batches run inline: below that size the messages and copies cost
+// more than the parallelism saves (bench/crypto.ts measures where the line
+// is). One batch is in the workers at a time; later
 // ones wait in a FIFO of at most `queuedBatchesMax`.
 //
 // Results equal sealSectors/openSectors (sector-crypto.ts), except that a
@@ -166,18 +167,20 @@ export class CryptoPool {
     }
   }
 
-  /** Runs one batch: one share per worker, the last share on this thread. */
+  /** Runs one batch: the first share on this thread, one share per worker. */
   private async spread(batch: Batch, count: number): Promise<number> {
     if (this.failure) throw this.failure;
+    // Share 0 is this thread's and share i + 1 is worker i's, so a batch too
+    // small to fill every share leaves workers idle, never this thread.
     const share = Math.ceil(count / (this.workers.length + 1));
     const span = (i: number): [number, number] => [Math.min(count, i * share), Math.min(count, (i + 1) * share)];
-    const posted = this.workers.map((w, i) => this.post(w, batch, ...span(i)));
-    const local = this.share(batch, ...span(this.workers.length));
+    const posted = this.workers.map((w, i) => this.post(w, batch, ...span(i + 1)));
+    const local = this.share(batch, ...span(0));
     // Wait for every worker even if this thread's share failed: a worker
     // must be idle before the next batch reuses its arena.
-    const replies = [...(await Promise.all(posted)), local];
-    replies.forEach((reply, i) => {
-      if (reply.ok && i < this.workers.length) this.collect(this.workers[i], batch, ...span(i));
+    const replies = [local, ...(await Promise.all(posted))];
+    this.workers.forEach((w, i) => {
+      if (replies[i + 1].ok) this.collect(w, batch, ...span(i + 1));
     });
     return this.settled(batch, replies);
   }

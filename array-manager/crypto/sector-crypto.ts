@@ -60,6 +60,13 @@ function decryptOne(keys: SectorKeys, ciphertext: Uint8Array, entry: Uint8Array,
   return true;
 }
 
+function checkOne(index: number, input: Uint8Array, inputName: string, entry: Uint8Array, out: Uint8Array): void {
+  checkIndex(index, indexMax, 'index');
+  checkLength(input, sectorBytes, inputName);
+  checkLength(entry, entryBytes, 'entry');
+  checkLength(out, sectorBytes, 'out');
+}
+
 /**
  * Encrypts `plaintext` (4096 bytes) for array sector `index` into `out` (may be
  * `plaintext` itself) and writes its IV and MAC to `entry` (28 bytes).
@@ -71,10 +78,7 @@ export function sealSector(
   out: Uint8Array,
   entry: Uint8Array,
 ): void {
-  checkIndex(index, indexMax, 'index');
-  checkLength(plaintext, sectorBytes, 'plaintext');
-  checkLength(out, sectorBytes, 'out');
-  checkLength(entry, entryBytes, 'entry');
+  checkOne(index, plaintext, 'plaintext', entry, out);
   sealOne(keys, index, plaintext, out, entry);
 }
 
@@ -91,10 +95,7 @@ export function openSector(
   entry: Uint8Array,
   out: Uint8Array,
 ): boolean {
-  checkIndex(index, indexMax, 'index');
-  checkLength(ciphertext, sectorBytes, 'ciphertext');
-  checkLength(entry, entryBytes, 'entry');
-  checkLength(out, sectorBytes, 'out');
+  checkOne(index, ciphertext, 'ciphertext', entry, out);
   if (!isBlankEntry(entry)) verifyOne(keys, index, ciphertext, entry);
   return decryptOne(keys, ciphertext, entry, out);
 }

@@ -42,7 +42,7 @@ tap.test('tampering in any share is E_SECTOR_AUTH naming the first bad index; ou
   t.setTimeout(30_000);
   const pool = new CryptoPool(keys, { workers: 1, inlineBelowSectors: 4 });
   t.teardown(() => pool.close());
-  const n = 10; // shares: sectors 0-4 on the worker, 5-9 on the calling thread
+  const n = 10; // shares: sectors 0-4 on the calling thread, 5-9 on the worker
   const { indices, plain } = batch(n, 3);
   const sealed = Buffer.alloc(n * sectorBytes);
   const entries = Buffer.alloc(n * entryBytes);
