@@ -20,7 +20,8 @@ import { auditLinesMax } from './limits.ts';
 import { measurement } from './measurement.ts';
 import type { LaunchConfig } from './provider.ts';
 
-export type DependencyRelation = 'dependency' | 'optional' | 'peer' | 'optional peer';
+/** How a package got into the tree; 'undeclared' is bundled code no package.json on the way declares. */
+export type DependencyRelation = 'dependency' | 'optional' | 'peer' | 'optional peer' | 'undeclared';
 
 export interface AuditDependency {
   name: string;
@@ -84,38 +85,54 @@ function declaredDependencies(pkg: PackageJson): { name: string; relation: Depen
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }
 
+interface TreeContext {
+  /** Absolute package directory -> bytes of its code in the bundle. */
+  bundledBytes: Map<string, number>;
+  /** Package directories already placed in the tree. */
+  seen: Set<string>;
+}
+
 function dependencyNode(
+  ctx: TreeContext,
   absDir: string | null,
   name: string,
   relation: DependencyRelation,
-  bundledBytes: Map<string, number>,
   ancestors: Set<string>,
 ): AuditDependency {
   if (absDir === null) return { name, version: null, license: null, relation, bundledBytes: 0, dependencies: [] };
+  ctx.seen.add(absDir);
   const pkg = JSON.parse(readFileSync(join(absDir, 'package.json'), 'utf8')) as PackageJson;
   const node: AuditDependency = {
     name,
     version: pkg.version ?? null,
     license: pkg.license ?? null,
     relation,
-    bundledBytes: bundledBytes.get(absDir) ?? 0,
+    bundledBytes: ctx.bundledBytes.get(absDir) ?? 0,
     dependencies: [],
   };
   // A dependency cycle is listed once; its repetition would add nothing.
   if (ancestors.has(absDir)) return node;
   const below = new Set(ancestors).add(absDir);
   node.dependencies = declaredDependencies(pkg).map((dep) =>
-    dependencyNode(findPackage(absDir, dep.name), dep.name, dep.relation, bundledBytes, below),
+    dependencyNode(ctx, findPackage(absDir, dep.name), dep.name, dep.relation, below),
   );
   return node;
 }
 
+function packageName(dir: string): string {
+  return dir.slice(dir.lastIndexOf(nodeModulesSegment) + nodeModulesSegment.length);
+}
+
 function dependencyTree(root: string, metafile: Metafile): AuditDependency[] {
   const output = Object.values(metafile.outputs)[0];
-  const bundledBytes = new Map<string, number>();
+  const ctx: TreeContext = { bundledBytes: new Map(), seen: new Set() };
+  const bundledNames = new Map<string, string>();
   for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
     const dir = bundledPackageDir(input);
-    if (dir !== null) bundledBytes.set(resolve(root, dir), (bundledBytes.get(resolve(root, dir)) ?? 0) + bytesInOutput);
+    if (dir === null) continue;
+    const absDir = resolve(root, dir);
+    ctx.bundledBytes.set(absDir, (ctx.bundledBytes.get(absDir) ?? 0) + bytesInOutput);
+    bundledNames.set(absDir, packageName(dir));
   }
   // The roots of the tree are the packages the project's own sources import.
   const direct = new Map<string, string>();
@@ -123,12 +140,17 @@ function dependencyTree(root: string, metafile: Metafile): AuditDependency[] {
     if (bundledPackageDir(input) !== null) continue;
     for (const imported of imports) {
       const dir = imported.external ? null : bundledPackageDir(imported.path);
-      if (dir !== null) direct.set(resolve(root, dir), dir.slice(dir.lastIndexOf(nodeModulesSegment) + nodeModulesSegment.length));
+      if (dir !== null) direct.set(resolve(root, dir), packageName(dir));
     }
   }
-  return [...direct]
+  const tree = [...direct]
     .sort((a, b) => a[1].localeCompare(b[1]))
-    .map(([absDir, name]) => dependencyNode(absDir, name, 'dependency', bundledBytes, new Set()));
+    .map(([absDir, name]) => dependencyNode(ctx, absDir, name, 'dependency', new Set()));
+  // Every bundled package is listed, even one no package.json on the way declares.
+  for (const [absDir, name] of bundledNames) {
+    if (!ctx.seen.has(absDir)) tree.push(dependencyNode(ctx, absDir, name, 'undeclared', new Set()));
+  }
+  return tree;
 }
 
 function externals(metafile: Metafile): { builtins: string[]; absent: string[] } {

@@ -1,7 +1,8 @@
 // The audit report on trees whose every line and package is known: non-blank
 // line counts, what the bundle includes (only imported files), the
 // dependency tree walked through package.json files (nested node_modules,
-// optional peers), builtins, the bound, and the measurement.
+// optional peers, a bundled package nobody declares), builtins, the bound,
+// and the measurement.
 import t from 'tap';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -37,7 +38,11 @@ const tree: Record<string, string> = {
     peerDependenciesMeta: { 'absent-peer': { optional: true } },
   }),
   'node_modules/tiny-dep/index.js':
-    "const os = require('os');\nconst { inc } = require('nested-dep');\nmodule.exports = { twice: (x) => inc(inc(x)) + os.EOL.length * 0 };\n",
+    "const os = require('os');\nconst { inc } = require('nested-dep');\nconst { zero } = require('sneaky-dep');\n" +
+    'module.exports = { twice: (x) => inc(inc(x)) + zero + os.EOL.length * 0 };\n',
+  // Bundled through tiny-dep, which does not declare it: the audit must still list it.
+  'node_modules/sneaky-dep/package.json': pkg({ name: 'sneaky-dep', version: '0.1.0', license: 'BSD-2-Clause', main: 'index.js' }),
+  'node_modules/sneaky-dep/index.js': 'exports.zero = 0;\n',
   'node_modules/tiny-dep/node_modules/nested-dep/package.json': pkg({ name: 'nested-dep', version: '0.0.1', license: 'MIT', main: 'index.js' }),
   'node_modules/tiny-dep/node_modules/nested-dep/index.js': 'exports.inc = (x) => x + 1;\n',
 };
@@ -63,8 +68,10 @@ t.test('audit of a known tree', async (t) => {
   t.ok(report.withinBound);
   t.same(report.builtins, ['os']);
   t.same(report.absent, []);
-  t.equal(report.dependencies.length, 1);
-  const [dep] = report.dependencies;
+  t.equal(report.dependencies.length, 2);
+  const [dep, sneaky] = report.dependencies;
+  t.match(sneaky, { name: 'sneaky-dep', version: '0.1.0', license: 'BSD-2-Clause', relation: 'undeclared', dependencies: [] });
+  t.ok(sneaky.bundledBytes > 0);
   t.match(dep, { name: 'tiny-dep', version: '1.2.3', license: 'ISC', relation: 'dependency' });
   t.ok(dep.bundledBytes > 0);
   t.same(
@@ -86,6 +93,7 @@ t.test('audit of a known tree', async (t) => {
   t.match(text, '  tiny-dep@1.2.3 license ISC, ');
   t.match(text, '    absent-peer (optional peer): not installed');
   t.match(text, '    nested-dep@0.0.1 license MIT, ');
+  t.match(text, '  sneaky-dep@0.1.0 (undeclared) license BSD-2-Clause, ');
   t.match(text, `Measurement: ${report.measurement}`);
   t.notMatch(text, 'unused.ts');
 });
