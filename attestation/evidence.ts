@@ -9,6 +9,7 @@
 //   "teearray evidence v1" 0x00 || every byte before the signature.
 // The decoder trusts nothing and checks only the format; whether the chain,
 // the measurement and the build are acceptable is verifier.ts's job.
+import assert from 'node:assert/strict';
 import type { KeyObject } from 'node:crypto';
 import { ByteReader } from './byte-reader.ts';
 import { concatBytes, domainLabel } from './bytes.ts';
@@ -18,7 +19,6 @@ import { decodeLaunchConfig, encodeLaunchConfig, launchConfigBytes } from './lau
 import { digestBytes, instanceIdBytes, publicKeyBytes, signatureBytes } from './limits.ts';
 import { encodePlatformName, readPlatformName } from './platform-name.ts';
 import type { LaunchConfig } from './provider.ts';
-import assert from 'node:assert/strict';
 
 const evidenceMagic = Uint8Array.from([0x54, 0x45, 0x45, 0x56]); // "TEEV"
 export const evidenceVersion = 1;
