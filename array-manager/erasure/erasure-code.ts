@@ -19,9 +19,9 @@ import { Buffer } from 'node:buffer';
 import { cauchyMatrix } from './cauchy.ts';
 import { ErasureError } from './errors.ts';
 import { gfMatrixInvert, gfMatrixMultiply, type GfMatrix } from './gf-matrix.ts';
-import { decodeSchedulesMax, packetsPerShard, shardBytesMax, shardGranuleBytes, shardsMax } from './limits.ts';
+import { cseTempsMax, decodeSchedulesMax, packetsPerShard, shardBytesMax, shardGranuleBytes, shardsMax } from './limits.ts';
 import { wasmAvailable, XorEngine, type EngineKind } from './xor-engine.ts';
-import { expandToBitRows, scheduleDelta, scheduleRows, type XorProgram } from './xor-program.ts';
+import { expandToBitRows, scheduleDelta, scheduleRows, type ScratchSpace, type XorProgram } from './xor-program.ts';
 
 export interface ErasureCodeOptions {
   /** Data shards, >= 1. */
@@ -95,10 +95,11 @@ export class ErasureCode {
     const stagingShards = stripe + 1 + m;
     this.xor = new XorEngine(this.engine, {
       realPackets: packetsPerShard * (stripe + 1),
-      scratchPackets: packetsPerShard,
+      scratchPackets: Math.max(packetsPerShard, cseTempsMax),
       packetBytes: this.packetBytes,
-      // A row of the smart schedule has at most 8k sources, the delta program 8 per row plus its 8 delta ops.
-      programWordsMax: packetsPerShard * m * (2 + packetsPerShard * Math.max(k, 2)),
+      // A scheduled row has at most 8k sources (CSE only shortens rows) after
+      // at most cseTempsMax pair ops; the delta program has 8 per row plus its 8 delta ops.
+      programWordsMax: packetsPerShard * m * (2 + packetsPerShard * Math.max(k, 2)) + 4 * cseTempsMax,
       dataBytes: (stagingShards + arenaStripes * stripe) * shardBytes,
     });
     const dataOffset = this.xor.dataOffset;
@@ -108,9 +109,14 @@ export class ErasureCode {
 
     const inputIds = Array.from({ length: packetsPerShard * k }, (_, i) => i);
     const outputIds = Array.from({ length: packetsPerShard * m }, (_, i) => packetsPerShard * k + i);
-    this.encoder = scheduleRows(expandToBitRows(this.matrix), inputIds, outputIds);
+    this.encoder = scheduleRows(expandToBitRows(this.matrix), inputIds, outputIds, this.scratch);
     this.xor.pin(this.encoder);
     this.deltas = new Array(k);
+  }
+
+  /** Scratch packets for common sub-expressions: after the k + m + 1 shard slots. */
+  private get scratch(): ScratchSpace {
+    return { scratchBase: packetsPerShard * (this.k + this.m + 1), scratchMax: cseTempsMax };
   }
 
   /** XOR work of one encode, in packet reads (for the docs and the benchmark). */
@@ -249,7 +255,7 @@ export class ErasureCode {
     const inputIds = survivors.flatMap((s) => Array.from({ length: packetsPerShard }, (_, c) => packetsPerShard * s + c));
     const outputIds = missing.flatMap((s) => Array.from({ length: packetsPerShard }, (_, r) => packetsPerShard * s + r));
     return {
-      program: scheduleRows(expandToBitRows(decodeMatrix), inputIds, outputIds),
+      program: scheduleRows(expandToBitRows(decodeMatrix), inputIds, outputIds, this.scratch),
       survivors: Int32Array.from(survivors),
       missing: Int32Array.from(missing),
     };

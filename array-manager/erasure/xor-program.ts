@@ -21,13 +21,18 @@
 // common sub-expressions this way the key to XOR-count savings). With
 // Cauchy rows that share many ones this removes a large part of the XORs.
 import assert from 'node:assert/strict';
+import { bitsetOnes, differenceOnes } from './bitset.ts';
 import { bitMatrixRows } from './cauchy.ts';
+import { cseOnesMax } from './limits.ts';
+import { eliminateCommonPairs } from './xor-cse.ts';
 import type { GfMatrix } from './gf-matrix.ts';
 
 export interface XorProgram {
   readonly ops: Uint32Array;
   /** Number of source reads: the XOR work of one run, in packets. */
   readonly sourceCount: number;
+  /** Number of ops: each writes one packet. */
+  readonly opCount: number;
 }
 
 /**
@@ -54,37 +59,60 @@ export function expandToBitRows(matrix: GfMatrix): Uint32Array[] {
   return rows;
 }
 
-function popcount32(x: number): number {
-  x -= (x >>> 1) & 0x55555555;
-  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
-  return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
-}
-
-function bitsetOnes(a: Uint32Array): number {
-  let n = 0;
-  for (let i = 0; i < a.length; i++) n += popcount32(a[i]);
-  return n;
-}
-
-function differenceOnes(a: Uint32Array, b: Uint32Array): number {
-  let n = 0;
-  for (let i = 0; i < a.length; i++) n += popcount32(a[i] ^ b[i]);
-  return n;
+/** Where common sub-expressions may go: scratch packet ids scratchBase .. scratchBase + scratchMax - 1. */
+export interface ScratchSpace {
+  scratchBase: number;
+  scratchMax: number;
 }
 
 /**
  * Program that sets outputIds[i] := row i applied to the inputs, where bit
  * col of a row selects input packet inputIds[col]. Every row of an MDS code
  * is non-zero; a zero row would leave its output unwritten, so it asserts.
+ * With scratch space and a small enough matrix, shared pairs are computed
+ * once first (xor-cse.ts).
  */
-export function scheduleRows(rows: Uint32Array[], inputIds: ArrayLike<number>, outputIds: ArrayLike<number>): XorProgram {
-  assert.equal(rows.length, outputIds.length);
+export function scheduleRows(
+  bitRows: Uint32Array[],
+  inputIds: ArrayLike<number>,
+  outputIds: ArrayLike<number>,
+  scratch: ScratchSpace = { scratchBase: 0, scratchMax: 0 },
+): XorProgram {
+  assert.equal(bitRows.length, outputIds.length);
+  const plain = smartSchedule(bitRows, Array.from(inputIds), outputIds, [], 0);
+  const ones = bitRows.reduce((sum, row) => sum + bitsetOnes(row), 0);
+  if (scratch.scratchMax === 0 || ones > cseOnesMax) return plain;
+  const cse = eliminateCommonPairs(bitRows, inputIds.length, scratch.scratchMax);
+  const columnIds = Array.from(inputIds);
+  const prefix: number[] = [];
+  cse.temps.forEach(([a, b], i) => {
+    const id = scratch.scratchBase + i;
+    prefix.push(2 << 1, id, columnIds[a], columnIds[b]);
+    columnIds.push(id);
+  });
+  const shared = smartSchedule(cse.rows, columnIds, outputIds, prefix, 2 * cse.temps.length);
+  // Each op writes its destination once: count that as one more stream.
+  return shared.sourceCount + shared.opCount < plain.sourceCount + plain.opCount ? shared : plain;
+}
+
+/**
+ * Emits the rows cheapest-first, each from scratch or from an emitted row
+ * plus the difference, after the ops already in `prefix`.
+ */
+function smartSchedule(
+  rows: Uint32Array[],
+  columnIds: number[],
+  outputIds: ArrayLike<number>,
+  prefix: number[],
+  prefixSources: number,
+): XorProgram {
+  const ops = prefix.slice();
+  let sourceCount = prefixSources;
+  let opCount = prefixSources / 2;
   const count = rows.length;
   const cost = rows.map((row) => bitsetOnes(row));
   const from = new Int32Array(count).fill(-1);
   const done = new Uint8Array(count);
-  const ops: number[] = [];
-  let sourceCount = 0;
   for (let step = 0; step < count; step++) {
     let pick = -1;
     for (let i = 0; i < count; i++) if (!done[i] && (pick < 0 || cost[i] < cost[pick])) pick = i;
@@ -97,12 +125,13 @@ export function scheduleRows(rows: Uint32Array[], inputIds: ArrayLike<number>, o
       let word = base >= 0 ? bits[w] ^ rows[base][w] : bits[w];
       while (word) {
         const low = word & -word;
-        sources.push(inputIds[32 * w + 31 - Math.clz32(low)]);
+        sources.push(columnIds[32 * w + 31 - Math.clz32(low)]);
         word ^= low;
       }
     }
     ops.push(sources.length << 1, outputIds[pick], ...sources);
     sourceCount += sources.length;
+    opCount++;
     for (let j = 0; j < count; j++) {
       if (done[j]) continue;
       const viaPick = differenceOnes(rows[pick], rows[j]) + 1;
@@ -112,7 +141,7 @@ export function scheduleRows(rows: Uint32Array[], inputIds: ArrayLike<number>, o
       }
     }
   }
-  return { ops: Uint32Array.from(ops), sourceCount };
+  return { ops: Uint32Array.from(ops), sourceCount, opCount };
 }
 
 /**
@@ -129,6 +158,7 @@ export function scheduleDelta(
 ): XorProgram {
   const ops: number[] = [];
   let sourceCount = 0;
+  let opCount = 8;
   for (let c = 0; c < 8; c++) {
     ops.push(2 << 1, tempBase + c, oldIds[c], newIds[c]);
     sourceCount += 2;
@@ -141,7 +171,8 @@ export function scheduleDelta(
       if (sources.length === 0) continue;
       ops.push((sources.length << 1) | 1, parityIds[8 * p + r], ...sources);
       sourceCount += sources.length;
+      opCount++;
     }
   }
-  return { ops: Uint32Array.from(ops), sourceCount };
+  return { ops: Uint32Array.from(ops), sourceCount, opCount };
 }
