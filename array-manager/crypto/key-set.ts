@@ -42,16 +42,20 @@ export class KeySet implements SectorKeys {
   private readonly material: Buffer;
   private destroyed = false;
 
+  /** One view of `material` per purpose, made once: keys are read on every sector. */
+  private readonly views: Record<KeyPurpose, Buffer>;
+
   /** Takes ownership of `material` (purposes.length * keyBytes bytes). */
   constructor(material: Buffer) {
     assert.equal(material.length, purposes.length * keyBytes);
     this.material = material;
+    const view = (i: number): Buffer => material.subarray(i * keyBytes, (i + 1) * keyBytes);
+    this.views = Object.fromEntries(purposes.map((p, i) => [p, view(i)])) as Record<KeyPurpose, Buffer>;
   }
 
   key(purpose: KeyPurpose): Buffer {
     assert(!this.destroyed, 'key set used after destroy()');
-    const at = purposes.indexOf(purpose) * keyBytes;
-    return this.material.subarray(at, at + keyBytes);
+    return this.views[purpose];
   }
 
   get sectorEncryption(): Buffer {
