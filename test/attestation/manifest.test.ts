@@ -1,6 +1,7 @@
 // The reference-values manifest: round trip through its JSON text, and strict
 // refusal of anything else (unknown fields, bad hex, bounds, duplicates).
 import t from 'tap';
+import fc from 'fast-check';
 import { formatManifest, parseManifest } from '../../attestation/manifest.ts';
 import type { ReferenceManifest } from '../../attestation/manifest.ts';
 import { manifestBytesMax, manifestBuildsMax } from '../../attestation/limits.ts';
@@ -21,6 +22,29 @@ t.test('round trip through JSON text', async (t) => {
   const { managerKeys: _unused, ...withoutManagers } = sample;
   t.same(parseManifest(formatManifest(withoutManagers)), withoutManagers);
   t.notOk('managerKeys' in parseManifest(formatManifest(withoutManagers)));
+});
+
+t.test('round trip over arbitrary manifests (fast-check)', async (t) => {
+  const key = fc.uint8Array({ minLength: 32, maxLength: 32 });
+  const keys = (max: number) => fc.uniqueArray(key, { minLength: 1, maxLength: max, selector: (k) => Buffer.from(k).toString('hex') });
+  const label = fc.stringMatching(/^[\x21-\x7e]{1,64}$/);
+  const manifest = fc.record(
+    {
+      platforms: fc.uniqueArray(fc.record({ name: fc.stringMatching(/^[a-z0-9.-]{1,32}$/), roots: keys(4) }), {
+        minLength: 1,
+        maxLength: 4,
+        selector: (p) => p.name,
+      }),
+      builds: fc.uniqueArray(fc.record({ name: label, version: label, buildDigest: key }), {
+        minLength: 1,
+        maxLength: 4,
+        selector: (b) => Buffer.from(b.buildDigest).toString('hex'),
+      }),
+      managerKeys: keys(4),
+    },
+    { requiredKeys: ['platforms', 'builds'] },
+  );
+  fc.assert(fc.property(manifest, (m: ReferenceManifest) => t.same(parseManifest(formatManifest(m)), m)), { numRuns: 100 });
 });
 
 t.test('documented example parses', async (t) => {

@@ -37,6 +37,21 @@ t.test('a genuine node verifies and its reports check', async (t) => {
   t.ok(Object.isFrozen(provider));
 });
 
+t.test('the signatures are over the messages docs/ATTESTATION.md describes (checked with @noble)', async (t) => {
+  const s = simSetup();
+  const evidence = createSimProvider(s).evidence;
+  const P = evidence[5];
+  const label = (text: string) => new TextEncoder().encode(`${text}\0`);
+  const at = (offset: number, length: number) => evidence.subarray(offset + P, offset + P + length);
+  const [rootKey, chipKey, certSignature, evidenceSignature] = [at(158, 32), at(190, 32), at(222, 64), at(286, 64)];
+  t.equal(evidence.length, 350 + P);
+  t.same(rootKey, s.root.publicKey);
+  const certMessage = Uint8Array.from([...label('teearray chip certificate v1'), ...evidence.subarray(5, 6 + P), ...chipKey]);
+  t.ok(ed25519.verify(certSignature, certMessage, rootKey), 'chip certificate');
+  const evidenceMessage = Uint8Array.from([...label('teearray evidence v1'), ...evidence.subarray(0, 286 + P)]);
+  t.ok(ed25519.verify(evidenceSignature, evidenceMessage, chipKey), 'evidence');
+});
+
 t.test('each boot draws a new instance id and attestation key', async (t) => {
   const s = simSetup();
   const a = decodeEvidence(createSimProvider(s).evidence);
