@@ -160,10 +160,11 @@ export class ErasureCode {
     }
     const plan = this.planFor(present);
     if (plan === null) return;
-    for (const s of plan.survivors) this.bind(s, shards[s], true);
-    for (const s of plan.missing) this.bind(s, shards[s], false);
+    const { survivors, missing } = plan;
+    for (let i = 0; i < survivors.length; i++) this.bind(survivors[i], shards[survivors[i]], true);
+    for (let i = 0; i < missing.length; i++) this.bind(missing[i], shards[missing[i]], false);
     this.xor.run(plan.program);
-    for (const s of plan.missing) this.unstage(s, shards[s]);
+    for (let i = 0; i < missing.length; i++) this.unstage(missing[i], shards[missing[i]]);
   }
 
   /** True when the parity shards of `stripe` (k data then m parity) match its data. */

@@ -28,23 +28,35 @@ export function runXorProgramJs(
       const end = cursor + 2 + (header >>> 1);
       const d = ptr[ops[cursor + 1]] >>> 2;
       let s = cursor + 2;
-      if ((header & 1) === 0) {
-        const a = ptr[ops[s++]] >>> 2;
-        if (s < end) {
-          const b = ptr[ops[s++]] >>> 2;
-          for (let w = 0; w < tileWords; w++) words[d + w] = words[a + w] ^ words[b + w];
+      let accumulate = header & 1;
+      // Sources in chunks of up to four, like the WASM kernel: fewer passes over d.
+      while (s < end) {
+        const left = end - s;
+        const a = ptr[ops[s]] >>> 2;
+        if (left >= 4) {
+          const b = ptr[ops[s + 1]] >>> 2;
+          const c = ptr[ops[s + 2]] >>> 2;
+          const e = ptr[ops[s + 3]] >>> 2;
+          if (accumulate) for (let w = 0; w < tileWords; w++) words[d + w] ^= words[a + w] ^ words[b + w] ^ words[c + w] ^ words[e + w];
+          else for (let w = 0; w < tileWords; w++) words[d + w] = words[a + w] ^ words[b + w] ^ words[c + w] ^ words[e + w];
+          s += 4;
+        } else if (left === 3) {
+          const b = ptr[ops[s + 1]] >>> 2;
+          const c = ptr[ops[s + 2]] >>> 2;
+          if (accumulate) for (let w = 0; w < tileWords; w++) words[d + w] ^= words[a + w] ^ words[b + w] ^ words[c + w];
+          else for (let w = 0; w < tileWords; w++) words[d + w] = words[a + w] ^ words[b + w] ^ words[c + w];
+          s += 3;
+        } else if (left === 2) {
+          const b = ptr[ops[s + 1]] >>> 2;
+          if (accumulate) for (let w = 0; w < tileWords; w++) words[d + w] ^= words[a + w] ^ words[b + w];
+          else for (let w = 0; w < tileWords; w++) words[d + w] = words[a + w] ^ words[b + w];
+          s += 2;
         } else {
-          words.copyWithin(d, a, a + tileWords);
+          if (accumulate) for (let w = 0; w < tileWords; w++) words[d + w] ^= words[a + w];
+          else words.copyWithin(d, a, a + tileWords);
+          s += 1;
         }
-      }
-      for (; s + 1 < end; s += 2) {
-        const a = ptr[ops[s]] >>> 2;
-        const b = ptr[ops[s + 1]] >>> 2;
-        for (let w = 0; w < tileWords; w++) words[d + w] ^= words[a + w] ^ words[b + w];
-      }
-      if (s < end) {
-        const a = ptr[ops[s]] >>> 2;
-        for (let w = 0; w < tileWords; w++) words[d + w] ^= words[a + w];
+        accumulate = 1;
       }
       cursor = end;
     }
