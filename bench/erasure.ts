@@ -19,7 +19,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createErasureCode } from '../array-manager/erasure/erasure-code.ts';
-import { throughput, type BenchOptions, type BenchResult, type BenchRow } from './report.ts';
+import { median, throughput, type BenchOptions, type BenchResult, type BenchRow } from './report.ts';
 
 const peersDir = join(dirname(fileURLToPath(import.meta.url)), 'peers');
 const peersInstallMs = 300_000;
@@ -111,89 +111,106 @@ function check(name: string, ok: boolean): void {
   if (!ok) throw new Error(`${name}: rebuilt shards differ from the originals`);
 }
 
-async function measureConfig(k: number, m: number, shardBytes: number, peers: Peers, timing: { samples: number; seconds: number }): Promise<BenchRow[]> {
-  const label = `k=${k} m=${m} ${shardBytes / 1024}KiB`;
-  const work = k * shardBytes;
-  const rate = async (fn: () => unknown): Promise<number> => mb(await throughput(fn, work, timing));
-  const lost = Math.min(m, k);
-  const present = Array.from({ length: k + m }, (_, i) => i >= lost);
+interface Case {
+  op: 'encode' | 'rebuild';
+  who: string;
+  fn: () => unknown;
+  /** Checked after timing: the case did real work. */
+  check?: () => boolean;
+}
 
-  // Ours: WASM kernel on arena stripes, on copied buffers, and the TS kernel.
+/** Our cases: the WASM kernel on arena stripes and on copied buffers, and the TS kernel. */
+function ourCases(k: number, m: number, shardBytes: number, original: Uint8Array[], present: boolean[]): Case[] {
   const code = createErasureCode({ k, m, shardBytes, engine: 'auto' });
   const jsCode = createErasureCode({ k, m, shardBytes, engine: 'js' });
   const arena = code.allocStripe();
   const jsArena = jsCode.allocStripe();
   const plain = Array.from({ length: k + m }, () => new Uint8Array(shardBytes));
-  for (let i = 0; i < k; i++) {
-    randomFillSync(arena[i]);
-    plain[i].set(arena[i]);
-    jsArena[i].set(arena[i]);
-  }
-  const original = arena.map((s) => Uint8Array.from(s));
-  const ours = {
-    encodeArena: await rate(() => code.encode(arena.slice(0, k), arena.slice(k))),
-    encodeCopy: await rate(() => code.encode(plain.slice(0, k), plain.slice(k))),
-    encodeJs: await rate(() => jsCode.encode(jsArena.slice(0, k), jsArena.slice(k))),
-    reconstructArena: await rate(() => code.reconstruct(arena, present)),
-    reconstructCopy: await rate(() => code.reconstruct(plain, present)),
-  };
-  check('ours', arena.slice(0, k).every((s, i) => Buffer.compare(s, original[i]) === 0));
-
-  const peer: Record<string, { encode?: number; reconstruct?: number }> = {};
-  if (peers.ronomon) {
-    const context = peers.ronomon.create(k, m);
-    const data = Buffer.from(original.slice(0, k).flatMap((s) => [...s]));
-    const parity = Buffer.alloc(m * shardBytes);
-    const dataCopy = Buffer.from(data);
-    const encode = await rate(() => ronomonRun(peers.ronomon!, context, mask(0, k), mask(k, k + m), data, parity));
-    const reconstruct = await rate(() => ronomonRun(peers.ronomon!, context, mask(lost, k + m), mask(0, lost), data, parity));
-    check('ronomon', data.equals(dataCopy));
-    peer.ronomon = { encode, reconstruct };
-  }
-  if (peers.wasm) {
-    const shards = new Uint8Array((k + m) * shardBytes);
-    original.slice(0, k).forEach((s, i) => shards.set(s, i * shardBytes));
-    const dataCopy = shards.slice(0, k * shardBytes);
-    const encode = await rate(() => peers.wasm!.encode(shards, k, m));
-    const reconstruct = await rate(() => peers.wasm!.reconstruct(shards, k, m, present));
-    check('wasm peer', Buffer.compare(shards.subarray(0, k * shardBytes), dataCopy) === 0);
-    peer.wasm = { encode, reconstruct };
-  }
-  if (peers.bnb) {
-    const rs = new peers.bnb.ReedSolomon(k, m);
-    const data = Buffer.concat(original.slice(0, k));
-    peer.bnb = { encode: await rate(() => rs.encodeSegment(data)) };
-  }
-
-  const ratios = (value: number, op: 'encode' | 'reconstruct'): Record<string, number> => {
-    const out: Record<string, number> = {};
-    for (const [name, figures] of Object.entries(peer)) {
-      const base = figures[op];
-      if (base) out[`vs ${name}`] = value / base;
-    }
-    return out;
-  };
-  const rows: BenchRow[] = [
-    { name: `encode ${label} ours arena`, value: ours.encodeArena, unit: 'MB/s', ratios: ratios(ours.encodeArena, 'encode') },
-    { name: `encode ${label} ours copy`, value: ours.encodeCopy, unit: 'MB/s', ratios: ratios(ours.encodeCopy, 'encode') },
-    { name: `encode ${label} ours js`, value: ours.encodeJs, unit: 'MB/s', ratios: ratios(ours.encodeJs, 'encode') },
+  original.forEach((s, i) => [arena, jsArena, plain].forEach((stripe) => stripe[i].set(s)));
+  const split = (stripe: Uint8Array[]): [Uint8Array[], Uint8Array[]] => [stripe.slice(0, k), stripe.slice(k)];
+  const [arenaData, arenaParity] = split(arena);
+  const [plainData, plainParity] = split(plain);
+  const [jsData, jsParity] = split(jsArena);
+  const intact = (stripe: Uint8Array[]) => () => original.every((s, i) => Buffer.compare(s, stripe[i]) === 0);
+  return [
+    { op: 'encode', who: 'ours arena', fn: () => code.encode(arenaData, arenaParity) },
+    { op: 'encode', who: 'ours copy', fn: () => code.encode(plainData, plainParity) },
+    { op: 'encode', who: 'ours js', fn: () => jsCode.encode(jsData, jsParity) },
+    { op: 'rebuild', who: 'ours arena', fn: () => code.reconstruct(arena, present), check: intact(arena) },
+    { op: 'rebuild', who: 'ours copy', fn: () => code.reconstruct(plain, present), check: intact(plain) },
   ];
-  for (const [name, figures] of Object.entries(peer)) {
-    if (figures.encode) rows.push({ name: `encode ${label} ${name}`, value: figures.encode, unit: 'MB/s' });
+}
+
+function peerCases(k: number, m: number, shardBytes: number, original: Uint8Array[], present: boolean[], peers: Peers): Case[] {
+  const cases: Case[] = [];
+  const data = Buffer.concat(original);
+  const lost = present.filter((p) => !p).length;
+  const { ronomon, wasm, bnb } = peers;
+  if (ronomon) {
+    const context = ronomon.create(k, m);
+    const buffer = Buffer.from(data);
+    const parity = Buffer.alloc(m * shardBytes);
+    cases.push(
+      { op: 'encode', who: 'ronomon', fn: () => ronomonRun(ronomon, context, mask(0, k), mask(k, k + m), buffer, parity) },
+      { op: 'rebuild', who: 'ronomon', fn: () => ronomonRun(ronomon, context, mask(lost, k + m), mask(0, lost), buffer, parity), check: () => buffer.equals(data) },
+    );
   }
-  rows.push(
-    { name: `rebuild ${lost} ${label} ours arena`, value: ours.reconstructArena, unit: 'MB/s', ratios: ratios(ours.reconstructArena, 'reconstruct') },
-    { name: `rebuild ${lost} ${label} ours copy`, value: ours.reconstructCopy, unit: 'MB/s', ratios: ratios(ours.reconstructCopy, 'reconstruct') },
-  );
-  for (const [name, figures] of Object.entries(peer)) {
-    if (figures.reconstruct) rows.push({ name: `rebuild ${lost} ${label} ${name}`, value: figures.reconstruct, unit: 'MB/s' });
+  if (wasm) {
+    const shards = new Uint8Array((k + m) * shardBytes);
+    shards.set(data);
+    cases.push(
+      { op: 'encode', who: 'wasm', fn: () => wasm.encode(shards, k, m) },
+      {
+        op: 'rebuild',
+        who: 'wasm',
+        fn: () => wasm.reconstruct(shards, k, m, present),
+        check: () => Buffer.compare(shards.subarray(0, k * shardBytes), data) === 0,
+      },
+    );
   }
-  return rows;
+  if (bnb) {
+    const rs = new bnb.ReedSolomon(k, m);
+    cases.push({ op: 'encode', who: 'bnb', fn: () => rs.encodeSegment(data) });
+  }
+  return cases;
+}
+
+/**
+ * Times every case of one configuration in interleaved rounds (ours, then
+ * each peer, then again), so that load from other processes on this shared
+ * machine hits all of them alike; reports the median round of each.
+ */
+async function measureConfig(k: number, m: number, shardBytes: number, peers: Peers, timing: { samples: number; seconds: number }): Promise<BenchRow[]> {
+  const label = `k=${k} m=${m} ${shardBytes / 1024}KiB`;
+  const lost = Math.min(m, k);
+  const present = Array.from({ length: k + m }, (_, i) => i >= lost);
+  const original = Array.from({ length: k }, () => randomFillSync(new Uint8Array(shardBytes)));
+  const cases = [...ourCases(k, m, shardBytes, original, present), ...peerCases(k, m, shardBytes, original, present, peers)];
+  cases.sort((a, b) => (a.op === b.op ? 0 : a.op === 'encode' ? -1 : 1));
+  const rates = cases.map(() => [] as number[]);
+  // One untimed round first: JIT warm-up, decode plans, first-touch of buffers.
+  for (const c of cases) await throughput(c.fn, 1, { samples: 1, seconds: timing.seconds });
+  for (let round = 0; round < timing.samples; round++) {
+    for (const [i, c] of cases.entries()) rates[i].push(mb(await throughput(c.fn, k * shardBytes, { samples: 1, seconds: timing.seconds })));
+  }
+  for (const c of cases) check(`${c.who} ${c.op}`, c.check?.() ?? true);
+  const value = (i: number): number => median(rates[i]);
+  const name = (c: Case): string => (c.op === 'encode' ? `encode ${label} ${c.who}` : `rebuild ${lost} ${label} ${c.who}`);
+  return cases.map((c, i) => {
+    const row: BenchRow = { name: name(c), value: value(i), unit: 'MB/s' };
+    if (c.who.startsWith('ours')) {
+      row.ratios = {};
+      cases.forEach((p, j) => {
+        if (p.op === c.op && !p.who.startsWith('ours')) row.ratios![`vs ${p.who}`] = value(i) / value(j);
+      });
+    }
+    return row;
+  });
 }
 
 export async function run(opts: BenchOptions): Promise<BenchResult> {
   const peers = loadPeers(opts.quick);
-  const timing = opts.quick ? { samples: 1, seconds: 0.01 } : { samples: 7, seconds: 0.15 };
+  const timing = opts.quick ? { samples: 1, seconds: 0.01 } : { samples: 9, seconds: 0.1 };
   const rows: BenchRow[] = [];
   for (const shardBytes of opts.quick ? [4096] : shardSizes) {
     for (const [k, m] of configs) rows.push(...(await measureConfig(k, m, shardBytes, peers, timing)));
