@@ -62,6 +62,10 @@ export class ErasureCode {
   /** Staging shards: k + m for the stripe, one for updateParity's new data, m for verify. */
   private readonly staging: Uint8Array[];
   private readonly staged: Uint8Array;
+  /** Per shard slot: the last caller view used in place, its offset, and the offset the base table holds. */
+  private readonly inPlace: (Uint8Array | undefined)[];
+  private readonly inPlaceOffset: Int32Array;
+  private readonly slotOffset: Int32Array;
   private readonly arenaOffset: number;
   private readonly arenaStripes: number;
   private arenaUsed = 0;
@@ -105,6 +109,9 @@ export class ErasureCode {
     const dataOffset = this.xor.dataOffset;
     this.staging = Array.from({ length: stagingShards }, (_, i) => new Uint8Array(this.xor.buffer, dataOffset + i * shardBytes, shardBytes));
     this.staged = new Uint8Array(stagingShards);
+    this.inPlace = new Array(stripe + 1);
+    this.inPlaceOffset = new Int32Array(stripe + 1);
+    this.slotOffset = new Int32Array(stripe + 1).fill(-1);
     this.arenaOffset = dataOffset + stagingShards * shardBytes;
 
     const inputIds = Array.from({ length: packetsPerShard * k }, (_, i) => i);
@@ -281,13 +288,20 @@ export class ErasureCode {
 
   /** Points shard slot `slot` at `view`, or at its staging shard (copying `view` in when it is an input). */
   private bind(slot: number, view: Uint8Array, input: boolean): void {
-    if (view.buffer === this.xor.buffer && view.byteOffset % zeroCopyAlignBytes === 0) {
-      this.staged[slot] = 0;
-      this.setBases(slot, view.byteOffset);
-      return;
+    // A view's buffer and offset never change, so the last in-place view of
+    // each slot is remembered: reading view.buffer costs more than the rest
+    // of a small encode's bookkeeping.
+    if (view !== this.inPlace[slot]) {
+      if (view.buffer !== this.xor.buffer || view.byteOffset % zeroCopyAlignBytes !== 0) {
+        if (input) this.staging[slot].set(view);
+        this.bindStaging(slot, slot);
+        return;
+      }
+      this.inPlace[slot] = view;
+      this.inPlaceOffset[slot] = view.byteOffset;
     }
-    if (input) this.staging[slot].set(view);
-    this.bindStaging(slot, slot);
+    this.staged[slot] = 0;
+    this.setBases(slot, this.inPlaceOffset[slot]);
   }
 
   private bindStaging(slot: number, stagingIndex: number): void {
@@ -295,9 +309,16 @@ export class ErasureCode {
     this.setBases(slot, this.staging[stagingIndex].byteOffset);
   }
 
+  /** Points the 8 packets of `slot` at the shard at byte `offset`, unless they already are. */
   private setBases(slot: number, offset: number): void {
+    if (this.slotOffset[slot] === offset) return;
+    this.slotOffset[slot] = offset;
+    // Locals, not the imported packetsPerShard: imported bindings read in a
+    // hot loop measured several times slower here.
     const bases = this.xor.bases;
-    for (let c = 0; c < packetsPerShard; c++) bases[packetsPerShard * slot + c] = offset + c * this.packetBytes;
+    const packetBytes = this.packetBytes;
+    const first = 8 * slot;
+    for (let c = 0; c < 8; c++) bases[first + c] = offset + c * packetBytes;
   }
 
   private unstage(slot: number, view: Uint8Array): void {
