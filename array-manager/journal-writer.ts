@@ -64,14 +64,10 @@ export class EntryBudget {
 }
 
 async function sealWrites(state: ArrayState, writes: Map<number, Uint8Array | undefined>) {
-  const oldTables = new Map<number, Buffer>();
   const newTables = new Map<number, Buffer>();
   for (const index of writes.keys()) {
     const t = tableIndexOf(index);
-    if (oldTables.has(t)) continue;
-    const table = await readTable(state, t);
-    oldTables.set(t, table);
-    newTables.set(t, Buffer.from(table));
+    if (!newTables.has(t)) newTables.set(t, Buffer.from(await readTable(state, t)));
   }
   const rows = new Map<string, RowUpdate>();
   const update = (region: Region, index: number, shard: Buffer) => {
@@ -91,11 +87,11 @@ async function sealWrites(state: ArrayState, writes: Map<number, Uint8Array | un
     encodeTable(state.keys, t, table);
     update('table', t, table);
   }
-  return { oldTables, newTables, rows: [...rows.values()] };
+  return { newTables, rows: [...rows.values()] };
 }
 
 /** Completes each touched row: all n shards with the updates in place and parity recomputed. */
-async function completeRows(state: ArrayState, rows: RowUpdate[], oldTables: Map<number, Buffer>) {
+async function completeRows(state: ArrayState, rows: RowUpdate[]) {
   const { k, m } = state.geometry;
   const done: { update: RowUpdate; shards: Buffer[] }[] = [];
   for (const update of rows) {
@@ -103,7 +99,7 @@ async function completeRows(state: ArrayState, rows: RowUpdate[], oldTables: Map
     if (update.shards.size === k) {
       shards = Array.from({ length: k + m }, (_, j) => update.shards.get(j) ?? Buffer.alloc(sectorBytes));
     } else {
-      const current = await loadRow(state, update.region, update.row, oldTables);
+      const current = await loadRow(state, update.region, update.row);
       shards = current.map((s, j) => update.shards.get(j) ?? (j < k ? s : Buffer.alloc(sectorBytes)));
     }
     state.code.encode(shards.slice(0, k), shards.slice(k));
@@ -115,9 +111,9 @@ async function completeRows(state: ArrayState, rows: RowUpdate[], oldTables: Map
 export async function commitEntry(state: ArrayState, writes: Map<number, Uint8Array | undefined>): Promise<void> {
   state.checkWritable();
   const g = state.geometry;
-  const { oldTables, newTables, rows } = await sealWrites(state, writes);
+  const { newTables, rows } = await sealWrites(state, writes);
   if (rows.length > g.journalPieces) throw new ArrayError('E_TOO_LARGE', `entry touches ${rows.length} rows; the journal holds ${g.journalPieces}`);
-  const completed = await completeRows(state, rows, oldTables);
+  const completed = await completeRows(state, rows);
 
   // Pieces per slot: changed data shards and every parity shard of each row.
   const pieces = new Map<number, { home: number; data: Buffer }[]>();

@@ -102,14 +102,14 @@ function reconstructData(state: ArrayState, shards: Buffer[], present: boolean[]
 /**
  * Returns all n shards of a row: data shards verified (missing or corrupt
  * ones reconstructed from the live rest), parity recomputed from them. Any
- * shard a live node holds wrongly, data or parity, is written back. `tables`
- * must hold the table sectors covering a data row.
+ * shard a live node holds wrongly, data or parity, is written back.
  */
-export async function loadRow(state: ArrayState, region: Region, row: number, tables?: Map<number, Buffer>): Promise<Buffer[]> {
+export async function loadRow(state: ArrayState, region: Region, row: number): Promise<Buffer[]> {
   const key = state.rowKey(region, row);
   const cached = state.rows.get(key);
   if (cached) return cached;
   const { k, m } = state.geometry;
+  const tables = region === 'data' ? await readTables(state, row * k, k) : undefined;
   const n = k + m;
   const sector = rowSector(state.geometry, region, row);
   const shards = Array.from({ length: n }, () => Buffer.alloc(sectorBytes));
@@ -241,7 +241,7 @@ export async function readUserSectors(state: ArrayState, first: number, count: n
   }
   for (const i of fromRows) {
     const { row, shard } = locate(g, i);
-    const shards = await loadRow(state, 'data', row, tables);
+    const shards = await loadRow(state, 'data', row);
     openSector(state.keys, i, shards[shard], entry(i), out.subarray((i - first) * sectorBytes, (i - first + 1) * sectorBytes));
   }
 }

@@ -27,6 +27,9 @@ export class SimCluster {
   delivered = 0;
   /** When set, the cluster freezes every channel once `delivered` reaches it. */
   crashAt: number | undefined;
+  /** Actions to run when `delivered` reaches a count (node losses mid-operation). */
+  private readonly triggers: { at: number; run: () => void }[] = [];
+  private frozenListeners: (() => void)[] = [];
 
   constructor(
     readonly n: number,
@@ -59,6 +62,24 @@ export class SimCluster {
   freezeAll(): void {
     for (const c of this.channels) c.frozen = true;
     this.channels.clear();
+    this.crashAt = undefined;
+    for (const l of this.frozenListeners.splice(0)) l();
+  }
+
+  /** Resolves when the cluster next freezes (the manager "crashed"). */
+  whenFrozen(): Promise<'frozen'> {
+    return new Promise((resolve) => this.frozenListeners.push(() => resolve('frozen')));
+  }
+
+  /** Runs `run` once `frames` more frames have been delivered. */
+  after(frames: number, run: () => void): void {
+    this.triggers.push({ at: this.delivered + frames, run });
+  }
+
+  private fireTriggers(): void {
+    for (let i = this.triggers.length - 1; i >= 0; i--) {
+      if (this.triggers[i].at <= this.delivered) this.triggers.splice(i, 1)[0].run();
+    }
   }
 
   connector(timeoutMs = 2000): NodeConnector {
@@ -93,6 +114,8 @@ export class SimCluster {
           return;
         }
         this.delivered++;
+        this.fireTriggers();
+        if (this.dead.has(slot) || this.nodes[slot] !== core) return close('node down');
         const reply = core.handle(session, frame);
         setImmediate(() => !state.frozen && !state.closed && onFrame?.(reply));
       });

@@ -1,0 +1,251 @@
+// Runs one simulated scenario: a real array manager over in-process disk
+// nodes, with manager crashes, node losses and restarts, memory corruption
+// and a hostile network injected where the scenario says, and the model
+// checked after every group of operations and after every recovery.
+import { createArray } from '../../array-manager/array-create.ts';
+import { openArray } from '../../array-manager/array-open.ts';
+import { tableStart } from '../../array-manager/geometry.ts';
+import type { VirtualDisk } from '../../array-manager/virtual-disk.ts';
+import { DiskModel } from './model.ts';
+import { prng, sectorValue } from './prng.ts';
+import type { Scenario, SimOp } from './scenario.ts';
+import { sectorSpan } from './scenario.ts';
+import { SimCluster, dataKey } from './sim-cluster.ts';
+
+export interface SimStats {
+  scenarios: number;
+  steps: number;
+  crashes: number;
+  nodeLosses: number;
+  corruptions: number;
+  networkFaults: number;
+  failedArrays: number;
+}
+
+export function emptyStats(): SimStats {
+  return { scenarios: 0, steps: 0, crashes: 0, nodeLosses: 0, corruptions: 0, networkFaults: 0, failedArrays: 0 };
+}
+
+/** Codes that are a clear, correct refusal once more than m nodes are faulty. */
+const beyondMCodes = new Set(['E_TOO_MANY_DEAD', 'E_QUORUM', 'E_UNRECOVERABLE', 'E_NO_ARRAY']);
+/** Real time a group may take before the run is declared hung. */
+const groupTimeoutMs = 20_000;
+const nodeSectors = 150;
+
+interface Outcome {
+  op: SimOp;
+  status: 'ok' | 'error' | 'unknown';
+  error?: Error & { code?: string };
+  read?: Buffer;
+}
+
+function writesOf(op: SimOp, sectors: number): Map<number, Buffer> {
+  const out = new Map<number, Buffer>();
+  const wrap = (s: number) => s % Math.min(sectors, sectorSpan);
+  if (op.kind === 'write') for (let i = 0; i < op.count; i++) out.set(wrap(op.sector) + i, sectorValue(op.seed, wrap(op.sector) + i));
+  if (op.kind === 'trim') for (let i = 0; i < op.count; i++) out.set(wrap(op.sector) + i, Buffer.alloc(4096));
+  if (op.kind === 'txn') for (const s of op.sectors) out.set(wrap(s), sectorValue(op.seed, wrap(s)));
+  return out;
+}
+
+function start(disk: VirtualDisk, op: SimOp): Promise<Outcome> {
+  const wrap = (s: number) => s % Math.min(disk.sectors, sectorSpan);
+  let p: Promise<Buffer | void>;
+  if (op.kind === 'write') p = disk.writeSectors(wrap(op.sector), Buffer.concat([...writesOf(op, disk.sectors).values()]));
+  else if (op.kind === 'trim') p = disk.trimSectors(wrap(op.sector), op.count);
+  else if (op.kind === 'txn') p = disk.transaction([...writesOf(op, disk.sectors)].map(([sector, data]) => ({ sector, data })));
+  else if (op.kind === 'read') p = disk.readSectors(wrap(op.sector), op.count);
+  else throw new Error(`not an I/O op: ${op.kind}`);
+  return p.then(
+    (v) => ({ op, status: 'ok' as const, read: v || undefined }),
+    (error) => ({ op, status: 'error' as const, error }),
+  );
+}
+
+export class ScenarioRun {
+  readonly violations: string[] = [];
+  private readonly cluster: SimCluster;
+  private readonly model = new DiskModel();
+  private readonly faulty = new Set<number>();
+  private readonly key = dataKey();
+  private disk: VirtualDisk | undefined;
+  private nextUnknown = 0;
+
+  constructor(
+    private readonly sc: Scenario,
+    private readonly stats: SimStats,
+  ) {
+    this.cluster = new SimCluster(sc.k + sc.m, nodeSectors);
+  }
+
+  private get n(): number {
+    return this.sc.k + this.sc.m;
+  }
+
+  /** Slots faulty in any way: lost, restarted, corrupted, or given up by the array. */
+  private faults(): number {
+    const gone = new Set(this.faulty);
+    if (this.disk) for (let s = 0; s < this.n; s++) if (!this.disk.state.isLive(s)) gone.add(s);
+    return gone.size;
+  }
+
+  private checkError(where: string, err: Error & { code?: string }): void {
+    if (err.code && beyondMCodes.has(err.code) && this.faults() > this.sc.m) return;
+    this.violations.push(`${where}: ${err.code ?? 'untyped'} ${err.code ? err.message : err.stack} with ${this.faults()} faulty of m=${this.sc.m}`);
+  }
+
+  async run(): Promise<void> {
+    this.stats.scenarios++;
+    this.disk = await createArray({
+      connector: this.cluster.connector(),
+      dataKey: this.key,
+      k: this.sc.k,
+      m: this.sc.m,
+      journalPieces: this.sc.journalPieces,
+      keyErasure: this.sc.keyErasure,
+    });
+    for (const group of this.sc.groups) {
+      if (!this.disk || this.violations.length) break;
+      await this.runGroup(group);
+      if (this.disk && !this.violations.length) await this.verify('after group');
+    }
+    this.cluster.freezeAll();
+  }
+
+  private arm(op: SimOp): void {
+    const c = this.cluster;
+    if (op.kind === 'crash') c.crashAt = c.delivered + op.afterFrames;
+    if (op.kind === 'kill') {
+      const slot = op.slot % this.n;
+      c.after(op.afterFrames, () => {
+        if (c.isDead(slot) || this.faulty.has(slot)) return;
+        this.faulty.add(slot);
+        this.stats.nodeLosses++;
+        c.kill(slot);
+        if (op.restart) c.restart(slot);
+      });
+    }
+    if (op.kind === 'corrupt') this.corrupt(op);
+    if (op.kind === 'network') {
+      const next = prng(op.perMille * 7919 + this.stats.steps);
+      const fates = ['reset', 'corrupt', 'duplicate'] as const;
+      c.faults = {
+        onSend: () => {
+          if (next() * 1000 >= op.perMille) return 'deliver';
+          this.stats.networkFaults++;
+          return fates[Math.floor(next() * fates.length)];
+        },
+      };
+    }
+  }
+
+  /** Flips one byte of a data or table row on a node, if that keeps the faults within m. */
+  private corrupt(op: Extract<SimOp, { kind: 'corrupt' }>): void {
+    const slot = op.slot % this.n;
+    if (!this.disk || this.cluster.isDead(slot)) return;
+    if (!this.faulty.has(slot) && this.faults() >= this.sc.m) return;
+    const g = this.disk.state.geometry;
+    const rows = g.tableRows + Math.min(g.dataRows, 80);
+    const sector = tableStart(g) + (op.row % rows);
+    this.cluster.nodes[slot].store.view(sector, 1)[0][op.byte] ^= 0x5a;
+    this.faulty.add(slot);
+    this.stats.corruptions++;
+  }
+
+  private async runGroup(group: SimOp[]): Promise<void> {
+    const disk = this.disk!;
+    this.stats.steps++;
+    const io = group.filter((op) => !['crash', 'kill', 'corrupt', 'network'].includes(op.kind));
+    for (const op of group) if (!io.includes(op)) this.arm(op);
+    const before = new Map<number, Buffer[]>();
+    for (const op of io) if (op.kind === 'read') for (let i = 0; i < op.count; i++) {
+      const s = (op.sector % Math.min(disk.sectors, sectorSpan)) + i;
+      before.set(s, [...this.model.allowed(s), ...io.flatMap((w) => writesOf(w, disk.sectors).get(s) ?? [])]);
+    }
+    const outcomes: (Outcome | undefined)[] = new Array(io.length);
+    const all = Promise.all(io.map((op, i) => start(disk, op).then((o) => (outcomes[i] = o))));
+    const result = await this.race(all);
+    // Faults armed for this group end with it; a crash point not reached is not carried into the checks.
+    this.cluster.faults = {};
+    this.cluster.crashAt = undefined;
+    for (let i = 0; i < io.length; i++) {
+      const o = outcomes[i] ?? { op: io[i], status: 'unknown' as const };
+      const writes = writesOf(o.op, disk.sectors);
+      if (o.status === 'ok' && o.op.kind === 'read') this.checkRead(o, before);
+      else if (o.status === 'ok') this.model.ack(writes);
+      else if (writes.size) this.model.addUnknown({ id: this.nextUnknown++, values: writes, atomic: o.op.kind === 'txn' });
+      if (o.status === 'error') this.checkError(`${o.op.kind}`, o.error!);
+    }
+    if (result === 'frozen') await this.recover(group);
+  }
+
+  private checkRead(o: Outcome, before: Map<number, Buffer[]>): void {
+    const op = o.op as Extract<SimOp, { kind: 'read' }>;
+    const first = op.sector % Math.min(this.disk!.sectors, sectorSpan);
+    for (let i = 0; i < op.count; i++) {
+      const got = o.read!.subarray(i * 4096, (i + 1) * 4096);
+      if (!before.get(first + i)!.some((v) => v.equals(got))) this.violations.push(`read of sector ${first + i} returned a value no write put there`);
+    }
+  }
+
+  private async race<T>(p: Promise<T>): Promise<T | 'frozen' | 'hung'> {
+    let timer: NodeJS.Timeout | undefined;
+    const hung = new Promise<'hung'>((r) => (timer = setTimeout(() => r('hung'), groupTimeoutMs)));
+    const result = await Promise.race([p, this.cluster.whenFrozen(), hung]);
+    clearTimeout(timer);
+    if (result === 'hung') this.violations.push('operations hung with no crash');
+    return result;
+  }
+
+  private async recover(group: SimOp[]): Promise<void> {
+    this.stats.crashes++;
+    const crash = group.find((op) => op.kind === 'crash') as Extract<SimOp, { kind: 'crash' }> | undefined;
+    let crashDuringRecovery = crash && crash.duringRecovery >= 0 ? crash.duringRecovery : -1;
+    this.disk = undefined;
+    for (;;) {
+      if (crashDuringRecovery >= 0) this.cluster.crashAt = this.cluster.delivered + crashDuringRecovery;
+      crashDuringRecovery = -1;
+      const opening = openArray({ connector: this.cluster.connector(), dataKey: this.key }).then(
+        (disk) => ({ disk }),
+        (error) => ({ error: error as Error & { code?: string } }),
+      );
+      const result = await this.race(opening);
+      if (result === 'hung') return;
+      if (result === 'frozen') {
+        this.stats.crashes++;
+        continue;
+      }
+      this.cluster.crashAt = undefined;
+      if ('error' in result) {
+        this.checkError('open after crash', result.error);
+        this.stats.failedArrays++;
+        return;
+      }
+      this.disk = result.disk;
+      await this.verify('after recovery');
+      return;
+    }
+  }
+
+  /** Reads every sector ever touched and checks it against the model. */
+  private async verify(where: string): Promise<void> {
+    const disk = this.disk!;
+    const sectors = [...this.model.touched].sort((a, b) => a - b);
+    const observed = new Map<number, Buffer>();
+    try {
+      for (const s of sectors) observed.set(s, await disk.readSectors(s, 1));
+    } catch (err) {
+      this.checkError(`verify ${where}`, err as Error);
+      this.stats.failedArrays++;
+      this.disk = undefined;
+      return;
+    }
+    for (const v of this.model.settle(observed)) this.violations.push(`${where}: ${v}`);
+  }
+}
+
+export async function runScenario(sc: Scenario, stats: SimStats): Promise<string[]> {
+  const run = new ScenarioRun(sc, stats);
+  await run.run();
+  return run.violations;
+}

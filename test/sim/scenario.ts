@@ -1,0 +1,68 @@
+// What a simulated scenario is made of, and the fast-check arbitrary that
+// generates (and shrinks) scenarios. Ops in one group run concurrently; fault
+// ops arm triggers that fire while that group's I/O is under way, counted in
+// frames delivered to nodes, so a crash or a node loss can land between any
+// two frames of any operation, recovery included.
+import fc from 'fast-check';
+
+export type SimOp =
+  | { kind: 'write'; sector: number; count: number; seed: number }
+  | { kind: 'trim'; sector: number; count: number }
+  | { kind: 'txn'; sectors: number[]; seed: number }
+  | { kind: 'read'; sector: number; count: number }
+  | { kind: 'crash'; afterFrames: number; duringRecovery: number }
+  | { kind: 'kill'; slot: number; afterFrames: number; restart: boolean }
+  | { kind: 'corrupt'; slot: number; row: number; byte: number }
+  | { kind: 'network'; perMille: number };
+
+export interface Scenario {
+  k: number;
+  m: number;
+  journalPieces: number;
+  keyErasure: boolean;
+  groups: SimOp[][];
+}
+
+/** Sectors the ops address: small, so ops collide on rows, tables and sectors. */
+export const sectorSpan = 160;
+
+const shapes: [number, number][] = [
+  [2, 1],
+  [3, 1],
+  [3, 2],
+  [4, 2],
+  [5, 3],
+];
+
+const op: fc.Arbitrary<SimOp> = fc.oneof(
+  { weight: 6, arbitrary: fc.record({ kind: fc.constant('write' as const), sector: fc.nat(sectorSpan - 1), count: fc.integer({ min: 1, max: 12 }), seed: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('trim' as const), sector: fc.nat(sectorSpan - 1), count: fc.integer({ min: 1, max: 6 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('txn' as const),
+      sectors: fc.uniqueArray(fc.nat(sectorSpan - 1), { minLength: 2, maxLength: 5 }),
+      seed: fc.nat(),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('read' as const), sector: fc.nat(sectorSpan - 1), count: fc.integer({ min: 1, max: 8 }) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({ kind: fc.constant('crash' as const), afterFrames: fc.nat(30), duringRecovery: fc.oneof(fc.constant(-1), fc.nat(40)) }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({ kind: fc.constant('kill' as const), slot: fc.nat(7), afterFrames: fc.nat(40), restart: fc.boolean() }),
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('corrupt' as const), slot: fc.nat(7), row: fc.nat(60), byte: fc.nat(4095) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('network' as const), perMille: fc.integer({ min: 0, max: 30 }) }) },
+);
+
+export const scenarioArb: fc.Arbitrary<Scenario> = fc
+  .record({
+    shape: fc.constantFrom(...shapes),
+    journalPieces: fc.integer({ min: 8, max: 24 }),
+    keyErasure: fc.boolean(),
+    groups: fc.array(fc.array(op, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 20 }),
+  })
+  .map(({ shape, journalPieces, keyErasure, groups }) => ({ k: shape[0], m: shape[1], journalPieces, keyErasure, groups }));
