@@ -117,6 +117,7 @@ interface Case {
   fn: () => unknown;
   /** Checked after timing: the case did real work. */
   check?: () => boolean;
+  extra?: Record<string, number>;
 }
 
 /** Our cases: the WASM kernel on arena stripes and on copied buffers, and the TS kernel. */
@@ -132,8 +133,9 @@ function ourCases(k: number, m: number, shardBytes: number, original: Uint8Array
   const [plainData, plainParity] = split(plain);
   const [jsData, jsParity] = split(jsArena);
   const intact = (stripe: Uint8Array[]) => () => original.every((s, i) => Buffer.compare(s, stripe[i]) === 0);
+  const perDataPacket = +(code.encodeSourceCount / (8 * k)).toFixed(2);
   return [
-    { op: 'encode', who: 'ours arena', fn: () => code.encode(arenaData, arenaParity) },
+    { op: 'encode', who: 'ours arena', fn: () => code.encode(arenaData, arenaParity), extra: { xorReadsPerDataPacket: perDataPacket } },
     { op: 'encode', who: 'ours copy', fn: () => code.encode(plainData, plainParity) },
     { op: 'encode', who: 'ours js', fn: () => jsCode.encode(jsData, jsParity) },
     { op: 'rebuild', who: 'ours arena', fn: () => code.reconstruct(arena, present), check: intact(arena) },
@@ -197,7 +199,7 @@ async function measureConfig(k: number, m: number, shardBytes: number, peers: Pe
   const value = (i: number): number => median(rates[i]);
   const name = (c: Case): string => (c.op === 'encode' ? `encode ${label} ${c.who}` : `rebuild ${lost} ${label} ${c.who}`);
   return cases.map((c, i) => {
-    const row: BenchRow = { name: name(c), value: value(i), unit: 'MB/s' };
+    const row: BenchRow = { name: name(c), value: value(i), unit: 'MB/s', extra: c.extra };
     if (c.who.startsWith('ours')) {
       row.ratios = {};
       cases.forEach((p, j) => {

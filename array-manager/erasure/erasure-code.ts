@@ -50,9 +50,8 @@ export class ErasureCode {
   readonly m: number;
   readonly shardBytes: number;
   readonly packetBytes: number;
-  /** The m x k coding matrix: parity i = sum over j of matrix[i][j] * data j. */
-  readonly matrix: GfMatrix;
   readonly engine: EngineKind;
+  private readonly coding: GfMatrix;
   private readonly xor: XorEngine;
   private readonly encoder: XorProgram;
   private readonly deltas: (XorProgram | undefined)[];
@@ -91,7 +90,7 @@ export class ErasureCode {
     this.shardBytes = shardBytes;
     this.packetBytes = shardBytes / packetsPerShard;
     this.engine = requested === 'auto' ? (wasmAvailable() ? 'wasm' : 'js') : requested;
-    this.matrix = cauchyMatrix(k, m);
+    this.coding = cauchyMatrix(k, m);
     this.arenaStripes = arenaStripes;
     this.lastPresent = new Uint8Array(k + m);
 
@@ -116,7 +115,7 @@ export class ErasureCode {
 
     const inputIds = Array.from({ length: packetsPerShard * k }, (_, i) => i);
     const outputIds = Array.from({ length: packetsPerShard * m }, (_, i) => packetsPerShard * k + i);
-    this.encoder = scheduleRows(expandToBitRows(this.matrix), inputIds, outputIds, this.scratch);
+    this.encoder = scheduleRows(expandToBitRows(this.coding), inputIds, outputIds, this.scratch);
     this.xor.pin(this.encoder);
     this.deltas = new Array(k);
   }
@@ -126,7 +125,12 @@ export class ErasureCode {
     return { scratchBase: packetsPerShard * (this.k + this.m + 1), scratchMax: cseTempsMax };
   }
 
-  /** XOR work of one encode, in packet reads (for the docs and the benchmark). */
+  /** A copy of the m x k coding matrix: parity i = sum over j of matrix[i][j] * data j. */
+  get matrix(): GfMatrix {
+    return this.coding.map((row) => Uint8Array.from(row));
+  }
+
+  /** XOR work of one encode, in packet reads (reported by the benchmark). */
   get encodeSourceCount(): number {
     return this.encoder.sourceCount;
   }
@@ -211,7 +215,7 @@ export class ErasureCode {
     if (program === undefined) {
       const { k, m } = this;
       const ids = (shard: number): number[] => Array.from({ length: packetsPerShard }, (_, c) => packetsPerShard * shard + c);
-      const column = this.matrix.map((row) => row[index]);
+      const column = this.coding.map((row) => row[index]);
       const parityIds = Array.from({ length: packetsPerShard * m }, (_, i) => packetsPerShard * k + i);
       program = scheduleDelta(column, ids(index), ids(k + m), parityIds, packetsPerShard * (k + m + 1));
       this.deltas[index] = program;
@@ -253,7 +257,7 @@ export class ErasureCode {
     const missing: number[] = [];
     present.forEach((flag, s) => (flag ? survivors.length < k && survivors.push(s) : missing.push(s)));
     const generatorRow = (s: number): Uint8Array => {
-      if (s >= k) return this.matrix[s - k];
+      if (s >= k) return this.coding[s - k];
       const row = new Uint8Array(k);
       row[s] = 1;
       return row;

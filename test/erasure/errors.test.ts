@@ -26,6 +26,7 @@ tap.test('geometry and shard size', async (t) => {
   bad(t, () => createErasureCode({ k: 4, m: 2, shardBytes: shardBytesMax + 512 }), 'E_SHARD_SIZE', /shardBytes/);
   bad(t, () => createErasureCode({ k: 4, m: 2, shardBytes: 512, arenaStripes: -1 }), 'E_ARENA', /arenaStripes/);
   bad(t, () => createErasureCode({ k: 4, m: 2, shardBytes: 512, engine: 'gpu' as 'js' }), 'E_ENGINE', /engine/);
+  bad(t, () => createErasureCode({ k: 128, m: 128, shardBytes: shardBytesMax, arenaStripes: 8 }), 'E_ARENA', /exceeds engineMemoryBytesMax/);
   t.doesNotThrow(() => createErasureCode({ k: 128, m: 128, shardBytes: 512 }), 'k + m = 256 is allowed');
 });
 

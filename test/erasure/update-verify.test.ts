@@ -85,6 +85,45 @@ for (const engine of engines) {
     t.ok(arena.slice(k).every((p, i) => sameBytes(p, expected[i])), 'updateParity in place');
   });
 
+  t.test(`${engine}: slots switch between in-place and copied views in any order`, async (t) => {
+    const k = 4;
+    const m = 2;
+    const code = createErasureCode({ k, m, shardBytes, engine, arenaStripes: 2 });
+    const stripes = [code.allocStripe(), code.allocStripe()];
+    const plain = randomShards(k + m, shardBytes, 31);
+    const expected = randomShards(m, shardBytes, 0);
+    createErasureCode({ k, m, shardBytes, engine: 'js', arenaStripes: 0 }).encode(plain.slice(0, k), expected);
+    const sources = [stripes[0], stripes[1], plain];
+    let failures = 0;
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 3 })), { minLength: 1, maxLength: 12 }), (steps) => {
+        for (const [dataFrom, parityFrom, action] of steps) {
+          const data = sources[dataFrom].slice(0, k);
+          const parity = sources[parityFrom].slice(k);
+          data.forEach((d, i) => d.set(plain[i]));
+          parity.forEach((p) => p.fill(0x5a));
+          code.encode(data, parity);
+          if (!parity.every((p, i) => sameBytes(p, expected[i]))) failures++;
+          const stripe = [...data, ...parity];
+          if (action === 1 && !code.verify(stripe)) failures++;
+          if (action === 2) {
+            stripe[1].fill(0);
+            stripe[k].fill(0);
+            code.reconstruct(stripe, stripe.map((_, i) => i !== 1 && i !== k));
+            if (!sameBytes(stripe[1], plain[1]) || !sameBytes(stripe[k], expected[0])) failures++;
+          }
+          if (action === 3) {
+            code.updateParity(parity, 2, data[2], data[2]);
+            if (!parity.every((p, i) => sameBytes(p, expected[i]))) failures++;
+          }
+        }
+        return failures === 0;
+      }),
+      { numRuns: 30, seed: 5 },
+    );
+    t.equal(failures, 0);
+  });
+
   t.test(`${engine}: decode plans are reused and bounded`, async (t) => {
     const k = 12;
     const m = 3;
