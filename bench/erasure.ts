@@ -112,9 +112,11 @@ function check(name: string, ok: boolean): void {
 }
 
 interface Case {
-  op: 'encode' | 'rebuild';
+  op: 'encode' | 'rebuild' | 'write';
   who: string;
   fn: () => unknown;
+  /** Data bytes one call handles (default: the stripe's k shards). */
+  work?: number;
   /** Checked after timing: the case did real work. */
   check?: () => boolean;
   extra?: Record<string, number>;
@@ -140,6 +142,9 @@ function ourCases(k: number, m: number, shardBytes: number, original: Uint8Array
     { op: 'encode', who: 'ours js', fn: () => jsCode.encode(jsData, jsParity) },
     { op: 'rebuild', who: 'ours arena', fn: () => code.reconstruct(arena, present), check: intact(arena) },
     { op: 'rebuild', who: 'ours copy', fn: () => code.reconstruct(plain, present), check: intact(plain) },
+    // A one-shard write: the parity delta against re-encoding the whole stripe.
+    { op: 'write', who: 'ours delta', fn: () => code.updateParity(arenaParity, 0, arenaData[0], arenaData[0]), work: shardBytes },
+    { op: 'write', who: 're-encode', fn: () => code.encode(arenaData, arenaParity), work: shardBytes },
   ];
 }
 
@@ -188,22 +193,24 @@ async function measureConfig(k: number, m: number, shardBytes: number, peers: Pe
   const present = Array.from({ length: k + m }, (_, i) => i >= lost);
   const original = Array.from({ length: k }, () => randomFillSync(new Uint8Array(shardBytes)));
   const cases = [...ourCases(k, m, shardBytes, original, present), ...peerCases(k, m, shardBytes, original, present, peers)];
-  cases.sort((a, b) => (a.op === b.op ? 0 : a.op === 'encode' ? -1 : 1));
+  const order = ['encode', 'rebuild', 'write'];
+  cases.sort((a, b) => order.indexOf(a.op) - order.indexOf(b.op));
   const rates = cases.map(() => [] as number[]);
   // One untimed round first: JIT warm-up, decode plans, first-touch of buffers.
   for (const c of cases) await throughput(c.fn, 1, { samples: 1, seconds: timing.seconds });
   for (let round = 0; round < timing.samples; round++) {
-    for (const [i, c] of cases.entries()) rates[i].push(mb(await throughput(c.fn, k * shardBytes, { samples: 1, seconds: timing.seconds })));
+    for (const [i, c] of cases.entries()) rates[i].push(mb(await throughput(c.fn, c.work ?? k * shardBytes, { samples: 1, seconds: timing.seconds })));
   }
   for (const c of cases) check(`${c.who} ${c.op}`, c.check?.() ?? true);
   const value = (i: number): number => median(rates[i]);
-  const name = (c: Case): string => (c.op === 'encode' ? `encode ${label} ${c.who}` : `rebuild ${lost} ${label} ${c.who}`);
+  const name = (c: Case): string => `${c.op === 'rebuild' ? `rebuild ${lost}` : c.op} ${label} ${c.who}`;
+  const ours = (c: Case): boolean => c.who.startsWith('ours');
   return cases.map((c, i) => {
     const row: BenchRow = { name: name(c), value: value(i), unit: 'MB/s', extra: c.extra };
-    if (c.who.startsWith('ours')) {
+    if (ours(c)) {
       row.ratios = {};
       cases.forEach((p, j) => {
-        if (p.op === c.op && !p.who.startsWith('ours')) row.ratios![`vs ${p.who}`] = value(i) / value(j);
+        if (p.op === c.op && !ours(p)) row.ratios![`vs ${p.who}`] = value(i) / value(j);
       });
     }
     return row;
@@ -223,6 +230,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     rows,
     notes: [
       'MB/s of data bytes per second, one thread; rebuild N = the first N data shards lost and rebuilt',
+      'write: MB/s of one-shard writes, parity by updateParity (ours delta) or by re-encoding the stripe',
       'ours arena: stripes in the code memory (zero-copy); ours copy: caller buffers copied in/out; ours js: TypeScript kernel',
       ...peers.notes,
     ],
