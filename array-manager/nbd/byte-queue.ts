@@ -29,10 +29,14 @@ export class ByteQueue {
     assert(n <= this.total, 'peek beyond queued bytes');
     const first = this.chunks[this.head];
     if (first && first.byteLength - this.headOffset >= n) return first.subarray(this.headOffset, this.headOffset + n);
-    return this.gather(n, false);
+    return this.gather(new Uint8Array(n), false);
   }
 
-  take(n: number): Uint8Array {
+  /**
+   * Consumes n bytes: a view into a chunk if they lie in one, else a copy
+   * into `allocate(n)` (which must return exactly n bytes).
+   */
+  take(n: number, allocate: (n: number) => Uint8Array = (k) => new Uint8Array(k)): Uint8Array {
     assert(n <= this.total, 'take beyond queued bytes');
     const first = this.chunks[this.head];
     if (first && first.byteLength - this.headOffset >= n) {
@@ -40,7 +44,7 @@ export class ByteQueue {
       this.advance(n);
       return out;
     }
-    return this.gather(n, true);
+    return this.gather(allocate(n), true);
   }
 
   /** Drops n bytes. */
@@ -56,8 +60,8 @@ export class ByteQueue {
     this.total = 0;
   }
 
-  private gather(n: number, consume: boolean): Uint8Array {
-    const out = new Uint8Array(n);
+  private gather(out: Uint8Array, consume: boolean): Uint8Array {
+    const n = out.byteLength;
     let filled = 0;
     let index = this.head;
     let offset = this.headOffset;

@@ -23,6 +23,7 @@ import type { ByteQueue } from './byte-queue.ts';
 import type { NbdSession } from './nbd-handshake.ts';
 import type { NbdLimits } from './nbd-limits.ts';
 import { checkRequest } from './nbd-request-check.ts';
+import { PayloadPool } from './payload-pool.ts';
 import * as wire from './nbd-wire.ts';
 
 /** What the transmission phase needs from its socket. */
@@ -54,6 +55,8 @@ export function deviceErrorToNbd(err: unknown): { error: number; message: string
 }
 
 const empty = new Uint8Array(0);
+/** Gathered WRITE payload buffers kept for reuse per connection: 16 in flight at 1 MiB. */
+const payloadPoolBytesMax = 16 * 1024 * 1024;
 const messageBytesMax = 256;
 
 export class NbdTransmission {
@@ -64,6 +67,7 @@ export class NbdTransmission {
   private outputBlocked = false;
   private inputPaused = false;
   private corked = false;
+  private readonly pool: PayloadPool;
   private readonly uncorkSoon = () => {
     this.corked = false;
     this.io.uncork();
@@ -75,7 +79,9 @@ export class NbdTransmission {
     private readonly io: TransmissionIo,
     private readonly limits: Pick<NbdLimits, 'requestsInFlightMax' | 'inFlightBytesMax' | 'payloadBytesMax'>,
     private readonly log: (line: string) => void,
-  ) {}
+  ) {
+    this.pool = new PayloadPool(payloadPoolBytesMax);
+  }
 
   /** Requests currently running on the device. */
   get requestsInFlight(): number {
@@ -132,6 +138,7 @@ export class NbdTransmission {
       return false;
     }
     let payload: Uint8Array = empty;
+    let pooled = false;
     if (request.type === wire.NBD_CMD_WRITE) {
       if (request.length > this.limits.payloadBytesMax) {
         // The payload is not read (it may be up to 4 GiB): answer, then hang up.
@@ -143,15 +150,16 @@ export class NbdTransmission {
       }
       if (this.input.length < wire.requestHeaderBytes + request.length) return false;
       this.input.skip(wire.requestHeaderBytes);
-      payload = this.input.take(request.length);
+      payload = this.input.take(request.length, (n) => ((pooled = true), this.pool.allocate(n)));
     } else {
       this.input.skip(wire.requestHeaderBytes);
     }
-    this.start(request, payload);
+    this.start(request, payload, pooled);
     return true;
   }
 
-  private start(request: wire.RequestHeader, payload: Uint8Array): void {
+  /** `pooled`: the payload came from the pool and goes back once the request is done. */
+  private start(request: wire.RequestHeader, payload: Uint8Array, pooled: boolean): void {
     if (request.type === wire.NBD_CMD_DISC) {
       this.drain();
       return;
@@ -176,6 +184,7 @@ export class NbdTransmission {
         this.replyError(request, error, message);
       },
     ).finally(() => {
+      if (pooled) this.pool.release(payload);
       this.inFlight--;
       this.inFlightBytes -= cost;
       this.pump();

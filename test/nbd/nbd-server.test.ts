@@ -77,6 +77,10 @@ t.test('errors keep the connection usable', async (t) => {
     await expect(wire.NBD_EINVAL, 'unknown flag');
     c.request(9, 0, 0);
     await expect(wire.NBD_EINVAL, 'unknown command');
+    c.request(READ, 0, 64 << 20);
+    await expect(wire.NBD_EINVAL, 'read longer than the maximum payload');
+    c.request(READ, 0xfffffffffffff000n, 8192);
+    await expect(wire.NBD_EINVAL, 'offset near 2^64');
     c.request(FLUSH, 0, 4096);
     await expect(wire.NBD_EINVAL, 'flush with a length');
     c.request(WRITE, 0, 4096, { data: block(9) });

@@ -1,0 +1,185 @@
+// NBD export throughput and latency, measured by fio's nbd engine (a client
+// nobody here wrote) against our server, and in the same run against
+// `nbdkit -t 1 memory` as the NBD-layer ceiling on this machine.
+//
+// Jobs: sequential write/read of 1 MiB at queue depth 1; random write/read of
+// 4 KiB at queue depth 16. Each row gives MB/s or IOPS, p50/p99 completion
+// latency, and the ratio to nbdkit.
+//
+//   npm run bench -- nbd [--quick] [--seconds 5] [--size-mib 1024]
+//
+// benchBlockDevice() runs the same jobs on any BlockDevice, so the array's
+// virtual disk can be measured the same way once it exists.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BlockDevice } from '../array-manager/nbd/block-device.ts';
+import { MemoryDevice } from '../array-manager/nbd/memory-device.ts';
+import { startNbdServer } from '../array-manager/nbd/nbd-server.ts';
+import type { BenchOptions, BenchResult, BenchRow } from './report.ts';
+
+export interface FioJob {
+  name: string;
+  rw: 'write' | 'read' | 'randwrite' | 'randread';
+  blockSize: string;
+  iodepth: number;
+  /** The figure a row reports: bandwidth for sequential jobs, IOPS for random ones. */
+  measure: 'MB/s' | 'IOPS';
+}
+
+export const fioJobs: FioJob[] = [
+  { name: 'seq write 1MiB qd1', rw: 'write', blockSize: '1M', iodepth: 1, measure: 'MB/s' },
+  { name: 'seq read 1MiB qd1', rw: 'read', blockSize: '1M', iodepth: 1, measure: 'MB/s' },
+  { name: 'rand write 4KiB qd16', rw: 'randwrite', blockSize: '4k', iodepth: 16, measure: 'IOPS' },
+  { name: 'rand read 4KiB qd16', rw: 'randread', blockSize: '4k', iodepth: 16, measure: 'IOPS' },
+];
+
+export interface FioFigures {
+  job: FioJob;
+  mbPerSecond: number;
+  iops: number;
+  p50Us: number;
+  p99Us: number;
+}
+
+const fioTimeoutSlackMs = 30_000;
+
+/** Runs one fio job against an NBD URI and returns its figures (fio's JSON output). */
+async function runFio(uri: string, job: FioJob, seconds: number, sizeBytes: number): Promise<FioFigures> {
+  const dir = mkdtempSync(join(tmpdir(), 'teearray-fio-'));
+  try {
+    const output = join(dir, 'fio.json');
+    const args = [
+      `--name=${job.rw}`,
+      '--ioengine=nbd',
+      `--uri=${uri}`,
+      `--rw=${job.rw}`,
+      `--bs=${job.blockSize}`,
+      `--iodepth=${job.iodepth}`,
+      `--size=${sizeBytes}`,
+      `--runtime=${seconds}`,
+      '--time_based',
+      '--output-format=json',
+      `--output=${output}`,
+    ];
+    await runChild('fio', args, seconds * 1000 + fioTimeoutSlackMs);
+    const report = JSON.parse(readFileSync(output, 'utf8'));
+    const side = report.jobs[0][job.rw.includes('write') ? 'write' : 'read'];
+    const percentiles = side.clat_ns.percentile as Record<string, number>;
+    return {
+      job,
+      mbPerSecond: side.bw_bytes / 1e6,
+      iops: side.iops,
+      p50Us: percentiles['50.000000'] / 1000,
+      p99Us: percentiles['99.000000'] / 1000,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function runChild(command: string, args: string[], timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else reject(new Error(`${command} exited with ${code}: ${stderr.trim()}`));
+    });
+  });
+}
+
+/** Runs every fio job, in order, on one NBD URI. */
+async function runJobs(uri: string, seconds: number, sizeBytes: number): Promise<FioFigures[]> {
+  const figures: FioFigures[] = [];
+  for (const job of fioJobs) figures.push(await runFio(uri, job, seconds, sizeBytes));
+  return figures;
+}
+
+/** Serves `device` with our NBD server on a free loopback port and runs the fio jobs against it. */
+export async function benchBlockDevice(device: BlockDevice, seconds: number): Promise<FioFigures[]> {
+  const server = await startNbdServer({ port: 0, exports: device });
+  try {
+    return await runJobs(`nbd://127.0.0.1:${server.address.port}/`, seconds, device.sizeBytes);
+  } finally {
+    await server.close();
+  }
+}
+
+async function freePort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as net.AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = net.connect({ host: '127.0.0.1', port }, () => (socket.destroy(), resolve(true)));
+      socket.on('error', () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline) throw new Error(`nothing listening on port ${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The same jobs against nbdkit's memory plugin (one thread, see docs/ENVIRONMENT notes). */
+async function benchNbdkit(seconds: number, sizeBytes: number): Promise<FioFigures[]> {
+  const port = await freePort();
+  const child = spawn('nbdkit', ['-f', '--exit-with-parent', '-t', '1', '-i', '127.0.0.1', '-p', String(port), 'memory', String(sizeBytes)], {
+    stdio: 'ignore',
+  });
+  try {
+    await waitForPort(port, 10_000);
+    return await runJobs(`nbd://127.0.0.1:${port}/`, seconds, sizeBytes);
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
+function figure(f: FioFigures): number {
+  return f.job.measure === 'MB/s' ? f.mbPerSecond : f.iops;
+}
+
+export async function run(opts: BenchOptions): Promise<BenchResult> {
+  const seconds = Number(opts.params.get('seconds') ?? (opts.quick ? 1 : 5));
+  const sizeBytes = Number(opts.params.get('size-mib') ?? (opts.quick ? 64 : 1024)) * 1024 * 1024;
+  const ours = await benchBlockDevice(new MemoryDevice({ sizeBytes }), seconds);
+  const baseline = await benchNbdkit(seconds, sizeBytes);
+  const rows: BenchRow[] = ours.map((f, i) => ({
+    name: `teearray nbd, memory device: ${f.job.name}`,
+    value: figure(f),
+    unit: f.job.measure,
+    ratios: { 'vs nbdkit': figure(f) / figure(baseline[i]) },
+    extra: { MBps: f.mbPerSecond, iops: f.iops, p50us: f.p50Us, p99us: f.p99Us },
+  }));
+  for (const f of baseline) {
+    rows.push({
+      name: `nbdkit -t 1 memory: ${f.job.name}`,
+      value: figure(f),
+      unit: f.job.measure,
+      extra: { MBps: f.mbPerSecond, iops: f.iops, p50us: f.p50Us, p99us: f.p99Us },
+    });
+  }
+  const quick = opts.quick ? ' --quick' : '';
+  return {
+    bench: 'nbd',
+    command: `npm run bench -- nbd${quick} --seconds ${seconds} --size-mib ${sizeBytes / 1024 / 1024}`,
+    rows,
+    notes: [
+      'fio --ioengine=nbd over 127.0.0.1; both servers in the same run, same jobs, same export size',
+      'latencies are fio completion latencies (clat) in microseconds',
+    ],
+  };
+}
