@@ -8,9 +8,10 @@
 // column in those rows instead. A pair shared by c rows saves c source reads
 // and costs one op of two reads and a write, so pairs are taken only while
 // c >= pairRowsMin. Pair counts come from column bitsets over the rows and
-// are kept in a table updated for the three columns each step touches; a
-// step then costs one scan of (columns)^2 / 2 counts. The caller bounds the
-// matrix size (limits.ts: cseOnesMax) and the temps (cseTempsMax).
+// are kept in a table updated for the three columns each step touches, with
+// the best pair of each table row cached, so a step costs a few passes over
+// the columns. The caller bounds the matrix size (limits.ts: cseOnesMax) and
+// the temps (cseTempsMax).
 import { popcount32 } from './bitset.ts';
 
 export interface CseResult {
@@ -43,34 +44,48 @@ export function eliminateCommonPairs(rows: Uint32Array[], inputCount: number, te
     for (let w = 0; w < rowWords; w++) n += popcount32(a[w] & b[w]);
     return n;
   };
-  // counts[a * stride + b] (a < b) = rows holding both columns; only the
-  // pairs touching a new temp's two columns change after each step.
+  // counts[a * stride + b] (a < b) = rows holding both columns. rowBest[a]
+  // is the largest count in row a (at column rowArg[a]), so a step scans
+  // rows, not pairs. Only pairs touching the two merged columns and the new
+  // temp change; rows whose best pair was one of those are recomputed.
   const stride = inputCount + tempsMax;
   const counts = new Uint16Array(stride * stride);
-  const recount = (c: number): void => {
-    for (let x = 0; x < columns.length; x++) {
-      if (x === c) continue;
-      const n = weight(columns[c]) < pairRowsMin ? 0 : shared(columns[c], columns[x]);
-      counts[x < c ? x * stride + c : c * stride + x] = n;
-    }
-  };
-  for (let a = 0; a < inputCount; a++) for (let b = a + 1; b < inputCount; b++) counts[a * stride + b] = shared(columns[a], columns[b]);
-  while (temps.length < tempsMax) {
-    let bestA = -1;
-    let bestB = -1;
-    let best = pairRowsMin - 1;
-    const total = columns.length;
-    for (let a = 0; a < total; a++) {
-      const row = a * stride;
-      for (let b = a + 1; b < total; b++) {
-        if (counts[row + b] > best) {
-          best = counts[row + b];
-          bestA = a;
-          bestB = b;
-        }
+  const rowBest = new Uint16Array(stride);
+  const rowArg = new Int32Array(stride);
+  const refreshRow = (a: number): void => {
+    let best = 0;
+    let arg = -1;
+    for (let b = a + 1; b < columns.length; b++) {
+      if (counts[a * stride + b] > best) {
+        best = counts[a * stride + b];
+        arg = b;
       }
     }
+    rowBest[a] = best;
+    rowArg[a] = arg;
+  };
+  const recount = (c: number, stale: Set<number>): void => {
+    const live = weight(columns[c]) >= pairRowsMin;
+    for (let x = 0; x < c; x++) {
+      const n = live ? shared(columns[c], columns[x]) : 0;
+      counts[x * stride + c] = n;
+      if (n > rowBest[x]) {
+        rowBest[x] = n;
+        rowArg[x] = c;
+      } else if (rowArg[x] === c && n < rowBest[x]) {
+        stale.add(x);
+      }
+    }
+    for (let x = c + 1; x < columns.length; x++) counts[c * stride + x] = live ? shared(columns[c], columns[x]) : 0;
+    stale.add(c);
+  };
+  for (let a = 0; a < inputCount; a++) for (let b = a + 1; b < inputCount; b++) counts[a * stride + b] = shared(columns[a], columns[b]);
+  for (let a = 0; a < inputCount; a++) refreshRow(a);
+  while (temps.length < tempsMax) {
+    let bestA = -1;
+    for (let a = 0; a < columns.length; a++) if (rowBest[a] >= pairRowsMin && (bestA < 0 || rowBest[a] > rowBest[bestA])) bestA = a;
     if (bestA < 0) break;
+    const bestB = rowArg[bestA];
     const a = columns[bestA];
     const b = columns[bestB];
     const both = a.map((word, w) => word & b[w]);
@@ -80,9 +95,11 @@ export function eliminateCommonPairs(rows: Uint32Array[], inputCount: number, te
     }
     columns.push(both);
     temps.push([bestA, bestB]);
-    recount(bestA);
-    recount(bestB);
-    recount(columns.length - 1);
+    const stale = new Set<number>();
+    recount(bestA, stale);
+    recount(bestB, stale);
+    recount(columns.length - 1, stale);
+    for (const x of stale) refreshRow(x);
   }
   const total = columns.length;
   const out = rows.map(() => new Uint32Array(Math.ceil(total / 32)));
