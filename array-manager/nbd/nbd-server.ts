@@ -115,8 +115,7 @@ export async function startNbdServer(opts: NbdServerOptions): Promise<NbdServer>
 
     socket.on('data', (chunk: Buffer) => {
       if (connection.transmission) {
-        input.push(chunk);
-        connection.transmission.received();
+        connection.transmission.receive(chunk);
         return;
       }
       if (!handshaking) return; // ended: discard
@@ -134,7 +133,7 @@ export async function startNbdServer(opts: NbdServerOptions): Promise<NbdServer>
         return;
       }
       connection.transmission = new NbdTransmission(result.session, input, io, limits, log);
-      connection.transmission.received();
+      connection.transmission.start();
     });
     socket.on('drain', () => connection.transmission?.drained());
     socket.on('error', (err) => log(`nbd: socket error from ${socket.remoteAddress}: ${err.message}`));

@@ -88,8 +88,15 @@ export class NbdTransmission {
     return this.inFlight;
   }
 
-  /** Call after pushing received bytes into the input queue. */
-  received(): void {
+  /** Call with each chunk received; chunks arriving after DISC or a hang-up are discarded. */
+  receive(chunk: Uint8Array): void {
+    if (this.state !== 'open' && this.state !== 'shutting-down') return;
+    this.input.push(chunk);
+    this.pump();
+  }
+
+  /** Call once after construction: serves bytes that arrived with the end of the handshake. */
+  start(): void {
     this.pump();
   }
 
@@ -154,12 +161,12 @@ export class NbdTransmission {
     } else {
       this.input.skip(wire.requestHeaderBytes);
     }
-    this.start(request, payload, pooled);
+    this.begin(request, payload, pooled);
     return true;
   }
 
   /** `pooled`: the payload came from the pool and goes back once the request is done. */
-  private start(request: wire.RequestHeader, payload: Uint8Array, pooled: boolean): void {
+  private begin(request: wire.RequestHeader, payload: Uint8Array, pooled: boolean): void {
     if (request.type === wire.NBD_CMD_DISC) {
       this.drain();
       return;
