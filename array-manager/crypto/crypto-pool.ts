@@ -98,7 +98,8 @@ export class CryptoPool {
     this.sharedKeys.set(keys.sectorMac, keyBytes);
     this.keys = sharedSectorKeys(keyBuffer);
     const workerUrl = options.workerUrl ?? new URL('./crypto-worker.ts', import.meta.url);
-    this.workers = Array.from({ length: workerCount }, () => this.spawn(workerUrl, keyBuffer));
+    const loader = typeScriptLoader(workerUrl);
+    this.workers = Array.from({ length: workerCount }, () => this.spawn(workerUrl, loader, keyBuffer));
   }
 
   get workerCount(): number {
@@ -124,9 +125,8 @@ export class CryptoPool {
     await Promise.all(this.workers.map((w) => w.thread.terminate()));
   }
 
-  private spawn(url: URL, keys: SharedArrayBuffer): PoolWorker {
+  private spawn(url: URL, loader: string | undefined, keys: SharedArrayBuffer): PoolWorker {
     const arena = new SharedArrayBuffer(arenaBytes(this.shareSectorsMax));
-    const loader = url.pathname.endsWith('.ts') ? import.meta.resolve('tsx/esm/api') : undefined;
     const workerData: WorkerSetup = { entry: url.href, loader, keys, arena, shareSectorsMax: this.shareSectorsMax };
     const thread = new Worker(workerBoot, { eval: true, workerData });
     const worker: PoolWorker = { thread, arena: arenaViews(arena, this.shareSectorsMax), settle: null };
@@ -225,6 +225,16 @@ export class CryptoPool {
     const slice = w.arena.slice(to - from);
     batch.out.set(slice.data, from * sectorBytes);
     if (batch.op === 'seal') batch.entries.set(slice.entries, from * entryBytes);
+  }
+}
+
+/** The tsx loader a TypeScript worker entry needs, or undefined for JavaScript. */
+function typeScriptLoader(entry: URL): string | undefined {
+  if (!entry.pathname.endsWith('.ts')) return undefined;
+  try {
+    return import.meta.resolve('tsx/esm/api');
+  } catch {
+    throw new Error(`crypto pool: worker ${entry.href} is TypeScript and tsx is not installed; pass a JavaScript workerUrl`);
   }
 }
 
