@@ -4,6 +4,7 @@
 // way a slot dies: a new membership version written to every node still
 // live and acknowledged by all of them before anything relies on it.
 import { LRUCache } from 'lru-cache';
+import { LatencyHistogram } from './latency-histogram.ts';
 import { createErasureCode, type ErasureCode } from './erasure/erasure-code.ts';
 import type { KeySet } from './crypto/key-set.ts';
 import { slots, type Geometry, type Region } from './geometry.ts';
@@ -66,6 +67,8 @@ export class ArrayState {
     bytesSentToNodes: 0,
     bytesReceivedFromNodes: 0,
   };
+  readonly readLatency = new LatencyHistogram();
+  readonly writeLatency = new LatencyHistogram();
   /** Version of the last journal entry committed. */
   journalVersion = 0n;
   private membershipUpdate: Promise<void> = Promise.resolve();

@@ -13,6 +13,7 @@ import { ArrayError, type ArrayState } from './array-state.ts';
 import { sectorBytes, userSectors } from './geometry.ts';
 import { EntryBudget, commitEntry } from './journal-writer.ts';
 import { readUserSectors } from './row-reader.ts';
+import { since } from './latency-histogram.ts';
 
 /** Most requests waiting for the committer before write() pushes back with E_BUSY. */
 const queueRequestsMax = 4096;
@@ -26,6 +27,8 @@ interface QueuedRequest {
   atomic: boolean;
   resolve: () => void;
   reject: (err: Error) => void;
+  /** process.hrtime.bigint() when queued, for the write latency histogram. */
+  queuedAt?: bigint;
 }
 
 export interface TransactionWrite {
@@ -57,7 +60,9 @@ export class VirtualDisk {
     this.checkRange(first, count);
     if (count * sectorBytes > readBytesMax) throw new ArrayError('E_TOO_LARGE', `read of ${count} sectors exceeds ${readBytesMax} bytes`);
     const out = Buffer.allocUnsafe(count * sectorBytes);
+    const started = process.hrtime.bigint();
     await this.state.lock.read(() => readUserSectors(this.state, first, count, out));
+    this.state.readLatency.observe(since(started));
     this.state.counters.reads++;
     this.state.counters.bytesRead += out.length;
     return out;
@@ -152,6 +157,7 @@ export class VirtualDisk {
       request.reject(new ArrayError('E_BUSY', `${queueRequestsMax} requests already queued`));
       return;
     }
+    request.queuedAt = process.hrtime.bigint();
     this.queue.push(request);
     if (!this.committing) void this.commitLoop();
   }
@@ -205,6 +211,7 @@ export class VirtualDisk {
           for (const r of taken) {
             this.state.counters.writes += r.writes.length > 0 ? 1 : 0;
             this.state.counters.bytesWritten += r.writes.length * sectorBytes;
+            if (r.writes.length > 0) this.state.writeLatency.observe(since(r.queuedAt!));
             r.resolve();
           }
         } catch (err) {

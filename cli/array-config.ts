@@ -1,0 +1,88 @@
+// The configuration file of an array run across hosts (docs/CLI.md): JSON,
+// parsed strictly (unknown fields refused, every value bounded), so a typo
+// is an error rather than a silent default.
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { CliError } from './cli-error.ts';
+
+export interface ArrayConfig {
+  k: number;
+  m: number;
+  /** ws://host:port of each slot's disk node, in slot order. */
+  nodes: string[];
+  /** Directory with the manager's keys (teearray keygen). */
+  dataDir: string;
+  /** Reference-values manifest; default dataDir/manifest.json. */
+  manifest: string;
+  keyErasure: boolean;
+  nbd: { host: string; port: number };
+  admin: { host: string; port: number };
+}
+
+const configBytesMax = 64 * 1024;
+const known = ['k', 'm', 'nodes', 'dataDir', 'manifest', 'keyErasure', 'nbd', 'admin'];
+
+function fail(field: string, why: string): never {
+  throw new CliError(`config: ${field} ${why}`);
+}
+
+function int(v: unknown, field: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(field, `must be an integer in ${min}..${max}`);
+  return v;
+}
+
+function address(v: unknown, field: string, fallback: { host: string; port: number }): { host: string; port: number } {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'object' || v === null) fail(field, 'must be an object { host, port }');
+  const o = v as Record<string, unknown>;
+  for (const key of Object.keys(o)) if (key !== 'host' && key !== 'port') fail(`${field}.${key}`, 'is not a known field');
+  const host = o.host ?? fallback.host;
+  if (typeof host !== 'string' || host.length === 0 || host.length > 255) fail(`${field}.host`, 'must be a host name or address');
+  return { host, port: o.port === undefined ? fallback.port : int(o.port, `${field}.port`, 0, 65535) };
+}
+
+export function parseArrayConfig(text: string, baseDir: string): ArrayConfig {
+  if (text.length > configBytesMax) fail('file', `is larger than ${configBytesMax} bytes`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    fail('file', `is not JSON: ${(err as Error).message}`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('file', 'must hold a JSON object');
+  const o = raw as Record<string, unknown>;
+  for (const key of Object.keys(o)) if (!known.includes(key)) fail(key, 'is not a known field');
+  const k = int(o.k, 'k', 1, 127);
+  const m = int(o.m, 'm', 1, 127);
+  if (k + m > 128) fail('k + m', 'must be at most 128');
+  if (!Array.isArray(o.nodes) || o.nodes.length !== k + m) fail('nodes', `must list exactly k + m = ${k + m} endpoints`);
+  const nodes = o.nodes.map((n, i) => {
+    if (typeof n !== 'string' || !/^wss?:\/\/[^\s/]+(:\d+)?\/?$/.test(n)) fail(`nodes[${i}]`, 'must be ws://host:port');
+    return n;
+  });
+  if (typeof o.dataDir !== 'string' || !o.dataDir) fail('dataDir', 'must name the key directory');
+  const dataDir = resolve(baseDir, o.dataDir);
+  if (o.manifest !== undefined && (typeof o.manifest !== 'string' || !o.manifest)) fail('manifest', 'must be a path');
+  if (o.keyErasure !== undefined && typeof o.keyErasure !== 'boolean') fail('keyErasure', 'must be true or false');
+  return {
+    k,
+    m,
+    nodes,
+    dataDir,
+    manifest: resolve(baseDir, (o.manifest as string | undefined) ?? `${dataDir}/manifest.json`),
+    keyErasure: (o.keyErasure as boolean | undefined) ?? false,
+    nbd: address(o.nbd, 'nbd', { host: '127.0.0.1', port: 10809 }),
+    admin: address(o.admin, 'admin', { host: '127.0.0.1', port: 10810 }),
+  };
+}
+
+export async function loadArrayConfig(path: string | undefined): Promise<ArrayConfig> {
+  if (!path) throw new CliError('--config FILE is required');
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new CliError(`cannot read config ${path}`);
+  }
+  return parseArrayConfig(text, dirname(resolve(path)));
+}

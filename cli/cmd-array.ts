@@ -1,0 +1,102 @@
+// `teearray array create|open|status` and `teearray nbd`: operating an array
+// whose nodes run across hosts, described by a configuration file.
+import { parseArgs } from 'node:util';
+import { createArray } from '../array-manager/array-create.ts';
+import { openArray } from '../array-manager/array-open.ts';
+import { arrayStatus } from '../array-manager/http/array-status.ts';
+import { attestedConnector } from '../array-manager/node-client/attested-connector.ts';
+import type { VirtualDisk } from '../array-manager/virtual-disk.ts';
+import { loadArrayConfig, type ArrayConfig } from './array-config.ts';
+import { CliError, exitCodes } from './cli-error.ts';
+import { loadKeys } from './key-store.ts';
+import { createLogger, type Logger } from './log.ts';
+import { loadManifest } from './manifest-file.ts';
+import { progressReporter } from './progress.ts';
+import { serve } from './serve.ts';
+
+export const arrayHelp = `usage: teearray array create|open|status --config FILE [--json]
+
+  create   writes a new array across the configured nodes (all must answer)
+  open     opens it as a manager would after a crash (membership quorum,
+           journal recovery), reports its state, and closes it
+  status   asks the running manager (teearray nbd) through its admin API
+
+The config file is JSON: {"k":4,"m":2,"nodes":["ws://10.0.0.1:7000",...],
+"dataDir":"/etc/teearray","nbd":{"host":"127.0.0.1","port":10809},
+"admin":{"host":"127.0.0.1","port":10810}}; see docs/CLI.md.`;
+
+export const nbdHelp = `usage: teearray nbd --config FILE [--log-json]
+
+Opens the array (recovering the journal) and exports it over NBD, with the
+admin API, until SIGINT or SIGTERM.`;
+
+async function connect(config: ArrayConfig) {
+  const keys = await loadKeys(config.dataDir);
+  const manifest = await loadManifest(config.manifest);
+  const connector = attestedConnector({ endpoints: config.nodes, manifest, managerPrivateKey: keys.managerPrivateKey, managerPublicKey: keys.managerPublicKey });
+  return { keys, connector };
+}
+
+function report(disk: VirtualDisk, config: ArrayConfig, json: boolean): void {
+  const status = arrayStatus(disk, config.nodes);
+  if (json) return void process.stdout.write(JSON.stringify(status, null, 2) + '\n');
+  const g = status.geometry;
+  process.stdout.write(
+    `array ${status.arrayId}: k=${g.k} m=${g.m}, ${(status.sizeBytes / 2 ** 30).toFixed(2)} GiB, ${status.health}` +
+      ` (membership v${status.membershipVersion}, journal v${status.journalVersion})\n` +
+      status.slots.map((s) => `  slot ${s.slot}  ${s.state.padEnd(4)}  ${s.instanceId}  ${s.endpoint}`).join('\n') +
+      '\n',
+  );
+}
+
+async function adminStatus(config: ArrayConfig, json: boolean): Promise<void> {
+  const keys = await loadKeys(config.dataDir);
+  const url = `http://${config.admin.host}:${config.admin.port}/status`;
+  let res: Response;
+  try {
+    res = await fetch(url, { headers: { authorization: `Bearer ${keys.adminToken}` }, signal: AbortSignal.timeout(5000) });
+  } catch (err) {
+    throw new CliError(`no manager answers at ${url}: ${(err as Error).message}`, exitCodes.unavailable);
+  }
+  if (!res.ok) throw new CliError(`${url} answered ${res.status}`, exitCodes.failure);
+  const body = (await res.json()) as { health: string };
+  process.stdout.write(json ? JSON.stringify(body, null, 2) + '\n' : `health: ${body.health}\n${JSON.stringify(body, null, 2)}\n`);
+}
+
+export async function arrayCommand(argv: string[]): Promise<number> {
+  const [action, ...rest] = argv;
+  const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, json: { type: 'boolean', default: false } }, strict: true });
+  const config = await loadArrayConfig(values.config);
+  if (action === 'status') {
+    await adminStatus(config, values.json!);
+    return exitCodes.ok;
+  }
+  if (action !== 'create' && action !== 'open') throw new CliError(`unknown action "${action ?? ''}"\n\n${arrayHelp}`);
+  const { keys, connector } = await connect(config);
+  const disk =
+    action === 'create'
+      ? await createArray({ connector, dataKey: keys.dataKey, k: config.k, m: config.m, keyErasure: config.keyErasure, onProgress: progressReporter('creating array') })
+      : await openArray({ connector, dataKey: keys.dataKey });
+  report(disk, config, values.json!);
+  await disk.close();
+  return exitCodes.ok;
+}
+
+export async function nbdCommand(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string' }, 'log-json': { type: 'boolean', default: false } }, strict: true });
+  const config = await loadArrayConfig(values.config);
+  const log: Logger = createLogger(values['log-json'] || undefined);
+  const { keys, connector } = await connect(config);
+  const disk = await openArray({ connector, dataKey: keys.dataKey });
+  log.info('array open', { health: arrayStatus(disk).health, journalVersion: disk.state.journalVersion.toString() });
+  await serve({
+    disk,
+    nbdHost: config.nbd.host,
+    nbdPort: config.nbd.port,
+    adminHost: config.admin.host,
+    adminPort: config.admin.port,
+    adminToken: keys.adminToken,
+    endpoints: config.nodes,
+    log,
+  });
+}
