@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { BlockDeviceError, type BlockDevice } from '../../array-manager/nbd/block-device.ts';
 import { MemoryDevice } from '../../array-manager/nbd/memory-device.ts';
 import { UnalignedDevice } from '../../array-manager/nbd/unaligned-device.ts';
+import { blockDeviceConformance } from './block-device-conformance.ts';
 
 /** Wraps a device so each call resolves after a random number of event-loop turns, exposing interleavings. */
 function jittery(inner: BlockDevice, delays: () => number): BlockDevice {
@@ -28,6 +29,10 @@ function jittery(inner: BlockDevice, delays: () => number): BlockDevice {
 }
 
 const rangeError = { name: 'BlockDeviceError', code: 'E_DEVICE_RANGE' };
+
+await blockDeviceConformance(t, 'MemoryDevice', () => new MemoryDevice({ sizeBytes: 1 << 20 }));
+await blockDeviceConformance(t, 'MemoryDevice write-back, 512-byte blocks', () => new MemoryDevice({ sizeBytes: 1 << 16, blockBytes: 512, writeBack: true }));
+await blockDeviceConformance(t, 'UnalignedDevice over MemoryDevice', () => new UnalignedDevice(new MemoryDevice({ sizeBytes: 1 << 20 })));
 
 t.test('MemoryDevice rejects bad arguments and geometry', async (t) => {
   const d = new MemoryDevice({ sizeBytes: 8192 });
