@@ -152,6 +152,12 @@ t.test('malformed input, truncation and disconnects never hurt other clients or 
   await new Promise((r) => setTimeout(r, 50));
   cut.destroy();
 
+  // Many reads in flight, then disconnect before reading any reply.
+  const gone = await connect();
+  await gone.handshake({ structured: true });
+  for (let i = 0; i < 50; i++) gone.request(READ, 0, 65536);
+  gone.destroy();
+
   // A truncated request header, then disconnect.
   const half = await connect();
   await half.handshake();
