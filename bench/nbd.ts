@@ -6,7 +6,7 @@
 // 4 KiB at queue depth 16. Each row gives MB/s or IOPS, p50/p99 completion
 // latency, and the ratio to nbdkit.
 //
-//   npm run bench -- nbd [--quick] [--seconds 5] [--size-mib 1024]
+//   npm run bench -- nbd [--quick] [--seconds 3] [--rounds 3] [--size-mib 1024]
 //
 // benchBlockDevice() runs the same jobs on any BlockDevice, so the array's
 // virtual disk can be measured the same way once it exists.
@@ -96,19 +96,47 @@ function runChild(command: string, args: string[], timeoutMs: number): Promise<v
   });
 }
 
-/** Runs every fio job, in order, on one NBD URI. */
-async function runJobs(uri: string, seconds: number, sizeBytes: number): Promise<FioFigures[]> {
-  const figures: FioFigures[] = [];
-  for (const job of fioJobs) figures.push(await runFio(uri, job, seconds, sizeBytes));
-  return figures;
+/** The run whose headline figure is the median of the runs (so its latencies belong to it). */
+function medianRun(runs: FioFigures[]): FioFigures {
+  return [...runs].sort((a, b) => figure(a) - figure(b))[runs.length >> 1];
 }
 
-/** Serves `device` with our NBD server on a free loopback port and runs the fio jobs against it. */
-export async function benchBlockDevice(device: BlockDevice, seconds: number): Promise<FioFigures[]> {
+/**
+ * Runs every fio job on each target, interleaving the targets round by round
+ * so that load from elsewhere on the machine hits them alike; reports the
+ * median round per job and target.
+ */
+async function runJobs(uris: string[], seconds: number, rounds: number, sizeBytes: number): Promise<FioFigures[][]> {
+  const results: FioFigures[][] = uris.map(() => []);
+  for (const job of fioJobs) {
+    const runs: FioFigures[][] = uris.map(() => []);
+    for (let round = 0; round < rounds; round++) {
+      for (const [i, uri] of uris.entries()) runs[i].push(await runFio(uri, job, seconds, sizeBytes));
+    }
+    runs.forEach((r, i) => results[i].push(medianRun(r)));
+  }
+  return results;
+}
+
+export interface NbdBenchOptions {
+  seconds: number;
+  rounds: number;
+  /** Also measure `nbdkit -t 1 memory` of the same size, interleaved. */
+  nbdkitBaseline: boolean;
+}
+
+/**
+ * Serves `device` with our NBD server on a free loopback port and runs the fio
+ * jobs against it (and against nbdkit if asked): [ours, nbdkit?].
+ */
+export async function benchBlockDevice(device: BlockDevice, opts: NbdBenchOptions): Promise<FioFigures[][]> {
   const server = await startNbdServer({ port: 0, exports: device });
+  const nbdkit = opts.nbdkitBaseline ? await startNbdkit(device.sizeBytes) : null;
   try {
-    return await runJobs(`nbd://127.0.0.1:${server.address.port}/`, seconds, device.sizeBytes);
+    const uris = [`nbd://127.0.0.1:${server.address.port}/`, ...(nbdkit ? [nbdkit.uri] : [])];
+    return await runJobs(uris, opts.seconds, opts.rounds, device.sizeBytes);
   } finally {
+    nbdkit?.stop();
     await server.close();
   }
 }
@@ -134,18 +162,18 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
   }
 }
 
-/** The same jobs against nbdkit's memory plugin (one thread, see docs/ENVIRONMENT notes). */
-async function benchNbdkit(seconds: number, sizeBytes: number): Promise<FioFigures[]> {
+/** nbdkit's memory plugin with one thread (its default thread pool aborts when a client leaves with reads in flight). */
+async function startNbdkit(sizeBytes: number): Promise<{ uri: string; stop: () => void }> {
   const port = await freePort();
-  const child = spawn('nbdkit', ['-f', '--exit-with-parent', '-t', '1', '-i', '127.0.0.1', '-p', String(port), 'memory', String(sizeBytes)], {
-    stdio: 'ignore',
-  });
+  const args = ['-f', '--exit-with-parent', '-t', '1', '-i', '127.0.0.1', '-p', String(port), 'memory', String(sizeBytes)];
+  const child = spawn('nbdkit', args, { stdio: 'ignore' });
   try {
     await waitForPort(port, 10_000);
-    return await runJobs(`nbd://127.0.0.1:${port}/`, seconds, sizeBytes);
-  } finally {
-    child.kill('SIGTERM');
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
   }
+  return { uri: `nbd://127.0.0.1:${port}/`, stop: () => child.kill('SIGTERM') };
 }
 
 function figure(f: FioFigures): number {
@@ -153,10 +181,10 @@ function figure(f: FioFigures): number {
 }
 
 export async function run(opts: BenchOptions): Promise<BenchResult> {
-  const seconds = Number(opts.params.get('seconds') ?? (opts.quick ? 1 : 5));
+  const seconds = Number(opts.params.get('seconds') ?? (opts.quick ? 1 : 3));
+  const rounds = Number(opts.params.get('rounds') ?? (opts.quick ? 1 : 3));
   const sizeBytes = Number(opts.params.get('size-mib') ?? (opts.quick ? 64 : 1024)) * 1024 * 1024;
-  const ours = await benchBlockDevice(new MemoryDevice({ sizeBytes }), seconds);
-  const baseline = await benchNbdkit(seconds, sizeBytes);
+  const [ours, baseline] = await benchBlockDevice(new MemoryDevice({ sizeBytes }), { seconds, rounds, nbdkitBaseline: true });
   const rows: BenchRow[] = ours.map((f, i) => ({
     name: `teearray nbd, memory device: ${f.job.name}`,
     value: figure(f),
@@ -175,10 +203,11 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
   const quick = opts.quick ? ' --quick' : '';
   return {
     bench: 'nbd',
-    command: `npm run bench -- nbd${quick} --seconds ${seconds} --size-mib ${sizeBytes / 1024 / 1024}`,
+    command: `npm run bench -- nbd${quick} --seconds ${seconds} --rounds ${rounds} --size-mib ${sizeBytes / 1024 / 1024}`,
     rows,
     notes: [
       'fio --ioengine=nbd over 127.0.0.1; both servers in the same run, same jobs, same export size',
+      `each figure is the median of ${rounds} rounds of ${seconds} s, the two servers interleaved round by round`,
       'latencies are fio completion latencies (clat) in microseconds',
     ],
   };
