@@ -1,8 +1,8 @@
 // The erasure code of the array: a systematic Cauchy Reed-Solomon code over
 // GF(2^8) with k data and m parity shards, run in its XOR (bit-matrix) form.
 // One object per geometry, created once and reused; no allocation on the
-// encode/verify/update paths and none on reconstruct for a repeated loss
-// pattern.
+// encode and verify paths, none on updateParity after the first call for a
+// shard index, and none on reconstruct for a repeated loss pattern.
 //
 // Bit-slicing: a shard of S bytes is 8 packets of S/8 bytes; the symbol at
 // bit position t (byte t >> 3, bit t & 7 of each packet) has its bit c in
