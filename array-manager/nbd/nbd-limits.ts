@@ -32,9 +32,9 @@ export const defaultNbdLimits: Readonly<NbdLimits> = Object.freeze({
   optionsPerHandshakeMax: 256,
   handshakeTimeoutMs: 10_000,
   requestsInFlightMax: 64,
-  inFlightBytesMax: 64 * 1024 * 1024,
+  inFlightBytesMax: 32 * 1024 * 1024,
   sendBufferBytesMax: 8 * 1024 * 1024,
-  connectionsMax: 64,
+  connectionsMax: 32,
   closeLingerMs: 2_000,
   closeTimeoutMs: 10_000,
 });

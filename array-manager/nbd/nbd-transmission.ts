@@ -184,18 +184,25 @@ export class NbdTransmission {
     this.inFlight++;
     this.inFlightBytes += cost;
     this.execute(request, payload).then(
-      (data) => this.replyOk(request, data),
+      (data) => {
+        this.replyOk(request, data);
+        this.finished(cost, pooled ? payload : null);
+      },
       (err: unknown) => {
         const { error, message } = deviceErrorToNbd(err);
         if (!(err instanceof BlockDeviceError)) this.log(`nbd: device failed: ${err instanceof Error ? err.stack : String(err)}`);
         this.replyError(request, error, message);
+        this.finished(cost, pooled ? payload : null);
       },
-    ).finally(() => {
-      if (pooled) this.pool.release(payload);
-      this.inFlight--;
-      this.inFlightBytes -= cost;
-      this.pump();
-    });
+    );
+  }
+
+  /** Bookkeeping once a request has replied: frees its share of the limits and its pooled payload. */
+  private finished(cost: number, pooledPayload: Uint8Array | null): void {
+    if (pooledPayload) this.pool.release(pooledPayload);
+    this.inFlight--;
+    this.inFlightBytes -= cost;
+    this.pump();
   }
 
   /** Runs a checked request; resolves with the data for READ, empty otherwise. */

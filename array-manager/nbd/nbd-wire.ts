@@ -413,9 +413,16 @@ export function encodeRequestHeader(request: RequestHeader): Uint8Array {
   return out;
 }
 
+// The per-request paths below avoid allocating a DataView per call: headers
+// are read through one scratch copy, replies written with Buffer's methods
+// into small buffers Node carves from its shared slab.
+const requestScratch = new Uint8Array(requestHeaderBytes);
+const requestScratchView = new DataView(requestScratch.buffer);
+
 export function decodeRequestHeader(bytes: Uint8Array): RequestHeader {
   need(bytes, 0, requestHeaderBytes, 'request header');
-  const v = view(bytes);
+  requestScratch.set(bytes.subarray(0, requestHeaderBytes));
+  const v = requestScratchView;
   const magic = v.getUint32(0);
   if (magic !== NBD_REQUEST_MAGIC) {
     throw new NbdWireError('E_NBD_MAGIC', `request header: bad magic 0x${magic.toString(16)}`);
@@ -431,11 +438,10 @@ export function decodeRequestHeader(bytes: Uint8Array): RequestHeader {
 
 /** S: magic, 32-bit error, 64-bit handle ("Simple reply message"); READ data follows on success. */
 export function encodeSimpleReply(error: number, handle: bigint): Uint8Array {
-  const out = new Uint8Array(simpleReplyHeaderBytes);
-  const v = view(out);
-  v.setUint32(0, NBD_SIMPLE_REPLY_MAGIC);
-  v.setUint32(4, error);
-  v.setBigUint64(8, handle);
+  const out = Buffer.allocUnsafe(simpleReplyHeaderBytes);
+  out.writeUInt32BE(NBD_SIMPLE_REPLY_MAGIC, 0);
+  out.writeUInt32BE(error, 4);
+  out.writeBigUInt64BE(handle, 8);
   return out;
 }
 
@@ -484,10 +490,13 @@ export function decodeStructuredReplyHeader(bytes: Uint8Array): StructuredReplyH
  */
 export function encodeReadChunkHeader(handle: bigint, offset: bigint, dataBytes: number): Uint8Array {
   assert(dataBytes >= 1 && dataBytes <= 0xffffffff - 8, 'OFFSET_DATA chunk must carry 1..2^32-9 bytes');
-  const out = new Uint8Array(readChunkHeaderBytes);
-  const v = view(out);
-  writeStructuredHeader(v, { flags: NBD_REPLY_FLAG_DONE, type: NBD_REPLY_TYPE_OFFSET_DATA, handle, length: 8 + dataBytes });
-  v.setBigUint64(structuredReplyHeaderBytes, offset);
+  const out = Buffer.allocUnsafe(readChunkHeaderBytes);
+  out.writeUInt32BE(NBD_STRUCTURED_REPLY_MAGIC, 0);
+  out.writeUInt16BE(NBD_REPLY_FLAG_DONE, 4);
+  out.writeUInt16BE(NBD_REPLY_TYPE_OFFSET_DATA, 6);
+  out.writeBigUInt64BE(handle, 8);
+  out.writeUInt32BE(8 + dataBytes, 16);
+  out.writeBigUInt64BE(offset, 20);
   return out;
 }
 

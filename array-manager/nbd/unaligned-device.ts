@@ -28,8 +28,9 @@ interface WriteTicket {
   /** One past the last block. */
   endBlock: number;
   rmw: boolean;
-  started: boolean;
-  start: () => void;
+  /** Resolves when the write may run; null if it could run at once. */
+  ready: Promise<void> | null;
+  start: (() => void) | null;
 }
 
 export class UnalignedDevice implements BlockDevice {
@@ -70,12 +71,19 @@ export class UnalignedDevice implements BlockDevice {
     const start = this.alignDown(offset);
     const end = this.alignUp(offset + data.byteLength);
     const rmw = start !== offset || end !== offset + data.byteLength;
-    await this.locked(start, end, rmw, async () => {
-      if (!rmw) return this.inner.write(offset, data, fua);
-      const covering = await this.inner.read(start, end - start);
-      covering.set(data, offset - start);
-      return this.inner.write(start, covering, fua);
-    });
+    const ticket = this.register(start, end, rmw);
+    if (ticket.ready) await ticket.ready;
+    try {
+      if (!rmw) {
+        await this.inner.write(offset, data, fua);
+      } else {
+        const covering = await this.inner.read(start, end - start);
+        covering.set(data, offset - start);
+        await this.inner.write(start, covering, fua);
+      }
+    } finally {
+      this.unregister(ticket);
+    }
   }
 
   flush(): Promise<void> {
@@ -110,35 +118,42 @@ export class UnalignedDevice implements BlockDevice {
 
   /** Runs `op` once no earlier conflicting write is registered over [start, end). */
   private async locked<T>(start: number, end: number, rmw: boolean, op: () => Promise<T>): Promise<T> {
-    const ticket: WriteTicket = { firstBlock: start / this.block, endBlock: end / this.block, rmw, started: false, start: () => {} };
-    this.tickets.add(ticket);
-    if (rmw) this.rmwCount++;
-    if (!rmw && this.rmwCount === 0) {
-      // Fast path: with no RMW registered an aligned write conflicts with nothing.
-      ticket.started = true;
-    } else {
-      const ready = new Promise<void>((resolve) => (ticket.start = resolve));
-      this.waiting++;
-      this.startReady();
-      await ready;
-    }
+    const ticket = this.register(start, end, rmw);
+    if (ticket.ready) await ticket.ready;
     try {
       return await op();
     } finally {
-      this.tickets.delete(ticket);
-      if (rmw) this.rmwCount--;
-      if (this.waiting > 0) this.startReady();
+      this.unregister(ticket);
     }
+  }
+
+  private register(start: number, end: number, rmw: boolean): WriteTicket {
+    const ticket: WriteTicket = { firstBlock: start / this.block, endBlock: end / this.block, rmw, ready: null, start: null };
+    this.tickets.add(ticket);
+    if (rmw) this.rmwCount++;
+    // Fast path: with no RMW registered an aligned write conflicts with nothing.
+    if (rmw || this.rmwCount > 0) {
+      ticket.ready = new Promise<void>((resolve) => (ticket.start = resolve));
+      this.waiting++;
+      this.startReady();
+    }
+    return ticket;
+  }
+
+  private unregister(ticket: WriteTicket): void {
+    this.tickets.delete(ticket);
+    if (ticket.rmw) this.rmwCount--;
+    if (this.waiting > 0) this.startReady();
   }
 
   /** Starts every waiting write that no earlier registered write conflicts with. */
   private startReady(): void {
     const earlier: WriteTicket[] = [];
     for (const ticket of this.tickets) {
-      if (!ticket.started && !earlier.some((e) => conflicts(e, ticket))) {
-        ticket.started = true;
-        this.waiting--;
+      if (ticket.start && !earlier.some((e) => conflicts(e, ticket))) {
         ticket.start();
+        ticket.start = null;
+        this.waiting--;
       }
       earlier.push(ticket);
     }
