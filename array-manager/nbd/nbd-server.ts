@@ -54,12 +54,19 @@ interface Connection {
 function exportMap(exports: NbdServerOptions['exports'], strictAlignment: boolean): ReadonlyMap<string, BlockDevice> {
   const given = exports instanceof Map ? (exports as ReadonlyMap<string, BlockDevice>) : new Map([['', exports as BlockDevice]]);
   const served = new Map<string, BlockDevice>();
+  // One wrapper per device, shared by all its connections and names, so its
+  // write ordering spans connections and multi-conn stays safe.
+  const wrappers = new Map<BlockDevice, BlockDevice>();
   for (const [name, device] of given) {
     encodeString(name); // asserts the protocol's string bounds
     assertDeviceGeometry(device, `export ${JSON.stringify(name)}`);
-    // One wrapper per export, shared by all its connections, so its write
-    // ordering spans connections and multi-conn stays safe.
-    served.set(name, strictAlignment || device.blockBytes === 1 ? device : new UnalignedDevice(device));
+    if (strictAlignment || device.blockBytes === 1) {
+      served.set(name, device);
+      continue;
+    }
+    const wrapper = wrappers.get(device) ?? new UnalignedDevice(device);
+    wrappers.set(device, wrapper);
+    served.set(name, wrapper);
   }
   return served;
 }
