@@ -2,7 +2,8 @@
 // negotiated size, block sizes and flags; qemu-img and nbdcopy to write an
 // image in and copy it back out (checksums compared); qemu-io for patterns
 // with FUA, zeroing, discard, asynchronous and unaligned requests, checked
-// both through the client and directly on the device.
+// both through the client and directly on the device; fio with checksum
+// verification at queue depth 32, including unaligned block sizes.
 // Each tool missing from the machine skips its test with a message.
 
 import { createHash, randomBytes } from 'node:crypto';
@@ -135,5 +136,30 @@ t.test('qemu-io patterns: FUA, zeroes, discard, async, unaligned', { skip: !has(
     t.equal(bytes[(1 << 20) + 4096], 0x77, 'outside the discarded block kept');
     const ro = await run('qemu-io', ['-f', 'raw', uri('ro'), '-c', 'write -P 1 0 4k']);
     t.match(ro.stdout + ro.stderr, /read-only|Permission|not permitted/i, 'read-only export refuses writes');
+  }
+});
+
+t.test('fio writes with checksums at queue depth 32, then verifies them', { skip: !has('fio') && 'fio not installed' }, async (t) => {
+  const { uri } = await serve(t);
+  const dir = scratch(t);
+  for (const blocks of [['--bs=4k'], ['--bsrange=512-64k', '--blockalign=512']]) {
+    const result = await run('fio', [
+      '--name=verify',
+      '--ioengine=nbd',
+      `--uri=${uri()}`,
+      '--rw=randwrite',
+      ...blocks,
+      '--iodepth=32',
+      '--size=8M',
+      '--verify=crc32c',
+      '--do_verify=1',
+      '--verify_fatal=1',
+      '--output-format=json',
+      `--output=${join(dir, 'fio.json')}`,
+    ]);
+    t.equal(result.code, 0, result.stderr);
+    const job = JSON.parse(readFileSync(join(dir, 'fio.json'), 'utf8')).jobs[0];
+    t.equal(job.error, 0, `no errors with ${blocks.join(' ')}`);
+    t.ok(job.write.total_ios > 0 && job.read.total_ios > 0, 'wrote, then read back to verify');
   }
 });
