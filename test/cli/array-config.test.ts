@@ -1,0 +1,113 @@
+// The array configuration file (cli/array-config.ts): a valid file with and
+// without defaults, and one refusal per rule, each with a message that names
+// the offending field, plus loadArrayConfig's missing-path and missing-file
+// errors.
+import t from 'tap';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadArrayConfig, parseArrayConfig } from '../../cli/array-config.ts';
+import { CliError, exitCodes } from '../../cli/cli-error.ts';
+
+const base = {
+  k: 2,
+  m: 1,
+  nodes: ['ws://10.0.0.1:7000', 'ws://10.0.0.2:7000', 'ws://node-3.example:7000'],
+  dataDir: 'keys',
+};
+
+const parse = (value: unknown) => parseArrayConfig(typeof value === 'string' ? value : JSON.stringify(value), '/etc/teearray');
+
+t.test('a minimal config takes the documented defaults', async (t) => {
+  const c = parse(base);
+  t.same(c, {
+    k: 2,
+    m: 1,
+    nodes: base.nodes,
+    dataDir: '/etc/teearray/keys',
+    manifest: '/etc/teearray/keys/manifest.json',
+    keyErasure: false,
+    nbd: { host: '127.0.0.1', port: 10809 },
+    admin: { host: '127.0.0.1', port: 10810 },
+  });
+});
+
+t.test('every field set', async (t) => {
+  const c = parse({
+    ...base,
+    dataDir: '/var/lib/teearray',
+    manifest: 'refs/manifest.json',
+    keyErasure: true,
+    nbd: { host: '0.0.0.0', port: 0 },
+    admin: { port: 9000 },
+  });
+  t.equal(c.dataDir, '/var/lib/teearray', 'absolute dataDir kept');
+  t.equal(c.manifest, '/etc/teearray/refs/manifest.json', 'manifest relative to the config file');
+  t.equal(c.keyErasure, true);
+  t.same(c.nbd, { host: '0.0.0.0', port: 0 });
+  t.same(c.admin, { host: '127.0.0.1', port: 9000 }, 'host defaults inside a given object');
+  t.same(parse({ ...base, nodes: ['wss://a:1', 'ws://b', 'ws://c:65535/'] }).nodes, ['wss://a:1', 'ws://b', 'ws://c:65535/']);
+  t.same(parse({ k: 127, m: 1, nodes: Array.from({ length: 128 }, (_, i) => `ws://n${i}:7000`), dataDir: 'd' }).k, 127, 'k + m = 128 accepted');
+});
+
+// One refusal per rule: [what is wrong, the file, the field its message must name].
+const refusals: [string, unknown, string][] = [
+  ['unknown top-level field', { ...base, replicas: 3 }, 'config: replicas is not a known field'],
+  ['k missing', { ...base, k: undefined }, 'config: k must be an integer in 1..127'],
+  ['k zero', { ...base, k: 0 }, 'config: k must be an integer'],
+  ['k fractional', { ...base, k: 1.5 }, 'config: k must be an integer'],
+  ['k as a string', { ...base, k: '2' }, 'config: k must be an integer'],
+  ['k too large', { ...base, k: 128 }, 'config: k must be an integer in 1..127'],
+  ['m zero', { ...base, m: 0 }, 'config: m must be an integer in 1..127'],
+  ['m too large', { ...base, m: 200 }, 'config: m must be an integer'],
+  ['k + m above 128', { ...base, k: 100, m: 29, nodes: Array.from({ length: 129 }, (_, i) => `ws://n${i}:1`) }, 'config: k + m must be at most 128'],
+  ['too few nodes', { ...base, nodes: base.nodes.slice(0, 2) }, 'config: nodes must list exactly k + m = 3 endpoints'],
+  ['too many nodes', { ...base, nodes: [...base.nodes, 'ws://x:1'] }, 'config: nodes must list exactly k + m = 3'],
+  ['nodes not a list', { ...base, nodes: 'ws://a:1' }, 'config: nodes must list'],
+  ['http URL', { ...base, nodes: ['ws://a:1', 'http://b:1', 'ws://c:1'] }, 'config: nodes[1] must be ws://host:port'],
+  ['URL with a path', { ...base, nodes: ['ws://a:1', 'ws://b:1', 'ws://c:1/x'] }, 'config: nodes[2] must be ws://host:port'],
+  ['URL with a space', { ...base, nodes: ['ws://a b:1', 'ws://b:1', 'ws://c:1'] }, 'config: nodes[0] must be ws://host:port'],
+  ['node not a string', { ...base, nodes: [7000, 'ws://b:1', 'ws://c:1'] }, 'config: nodes[0] must be ws://host:port'],
+  ['dataDir missing', { ...base, dataDir: undefined }, 'config: dataDir must name the key directory'],
+  ['dataDir empty', { ...base, dataDir: '' }, 'config: dataDir must name'],
+  ['manifest empty', { ...base, manifest: '' }, 'config: manifest must be a path'],
+  ['keyErasure not boolean', { ...base, keyErasure: 'yes' }, 'config: keyErasure must be true or false'],
+  ['nbd not an object', { ...base, nbd: 10809 }, 'config: nbd must be an object { host, port }'],
+  ['nbd null', { ...base, nbd: null }, 'config: nbd must be an object'],
+  ['nbd unknown field', { ...base, nbd: { port: 1, tls: true } }, 'config: nbd.tls is not a known field'],
+  ['nbd port too large', { ...base, nbd: { port: 65536 } }, 'config: nbd.port must be an integer in 0..65535'],
+  ['nbd port negative', { ...base, nbd: { port: -1 } }, 'config: nbd.port must be an integer'],
+  ['nbd host empty', { ...base, nbd: { host: '' } }, 'config: nbd.host must be a host name or address'],
+  ['nbd host too long', { ...base, nbd: { host: 'h'.repeat(256) } }, 'config: nbd.host must be a host name'],
+  ['admin host not a string', { ...base, admin: { host: 127 } }, 'config: admin.host must be a host name'],
+  ['admin port a string', { ...base, admin: { port: '10810' } }, 'config: admin.port must be an integer in 0..65535'],
+  ['admin unknown field', { ...base, admin: { token: 'x' } }, 'config: admin.token is not a known field'],
+  ['not JSON', '{"k": 2,', 'config: file is not JSON'],
+  ['a JSON array', '[]', 'config: file must hold a JSON object'],
+  ['JSON null', 'null', 'config: file must hold a JSON object'],
+  ['oversized file', JSON.stringify({ ...base, pad: 'x'.repeat(64 * 1024) }), 'config: file is larger than 65536 bytes'],
+];
+
+t.test('refusals name the field', async (t) => {
+  for (const [what, value, message] of refusals) {
+    let caught: unknown;
+    try {
+      parse(value);
+    } catch (err) {
+      caught = err;
+    }
+    t.type(caught, CliError, what);
+    t.ok((caught as Error).message.startsWith(message), `${what}: "${(caught as Error).message}"`);
+    t.equal((caught as CliError).exitCode, exitCodes.usage, `${what}: exit code 2`);
+  }
+});
+
+t.test('loadArrayConfig: path required, unreadable file named, relative paths from the file', async (t) => {
+  await t.rejects(loadArrayConfig(undefined), { message: '--config FILE is required', exitCode: exitCodes.usage });
+  const dir = mkdtempSync(join(tmpdir(), 'teearray-config-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  await t.rejects(loadArrayConfig(join(dir, 'none.json')), { message: `cannot read config ${join(dir, 'none.json')}` });
+  writeFileSync(join(dir, 'array.json'), JSON.stringify(base));
+  const c = await loadArrayConfig(join(dir, 'array.json'));
+  t.equal(c.dataDir, join(dir, 'keys'), 'dataDir resolved against the config file directory');
+});
