@@ -2,9 +2,10 @@
 // stand-in attestation provider whose evidence is just its public key, and a
 // helper that builds signed request frames. The real simulated-TEE provider and
 // verifier are exercised in test/attestation/ and the end-to-end tests.
-import { createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import type { AttestationProvider, LaunchConfig } from '../../attestation/provider.ts';
 import { DiskNodeCore } from '../../disk-node/node-core.ts';
+import type { SectorStore } from '../../disk-node/store.ts';
 import { encodeRequest, decodeHello, type Command, type Hello } from '../../array-manager/node-client/frame-codec.ts';
 import type { VerifiedPeer } from '../../array-manager/node-client/node-client.ts';
 
@@ -79,3 +80,12 @@ export function pattern(sectorBytes: number, count: number, seed: number): Buffe
   return b;
 }
 
+
+/** SHA-256 over every sector and the death record: equal digests mean an unchanged store. */
+export function storeDigest(store: SectorStore): string {
+  const h = createHash('sha256');
+  for (const c of store.chunks) h.update(c);
+  h.update(`${store.deathVersion}:`);
+  h.update(store.deathRecord);
+  return h.digest('hex');
+}
