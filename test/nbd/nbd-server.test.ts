@@ -1,7 +1,8 @@
 // The TCP server driven by a raw-socket client: data round trips with simple
 // and structured replies, errors that keep the connection usable, malformed
 // and truncated input, disconnects mid-handshake and mid-request, many
-// requests in flight with out-of-order replies and a bounded queue, FLUSH and
+// requests in flight with out-of-order replies and a bounded queue, output
+// backpressure from a client that stops reading replies, FLUSH and
 // FUA durability (write-back device + crash), multi-connection flush, and a
 // clean close() with requests in flight.
 
@@ -237,6 +238,33 @@ t.test('many requests in flight: out-of-order replies, bounded concurrency', asy
     if (Buffer.compare(reply.data, block(index % 251)) !== 0) t.fail(`block ${index} read back wrong`);
   }
   t.pass('every block read back');
+  c.destroy();
+});
+
+t.test('a client that does not read its replies is not served without bound', async (t) => {
+  const inner = new MemoryDevice({ sizeBytes: 1 << 20 });
+  let reads = 0;
+  const device: BlockDevice = {
+    sizeBytes: inner.sizeBytes,
+    blockBytes: 4096,
+    supportsMultiConn: true,
+    read: (o, l) => (reads++, inner.read(o, l)),
+    write: (o, d, f) => inner.write(o, d, f),
+    flush: () => inner.flush(),
+    trim: (o, l) => inner.trim(o, l),
+    writeZeroes: (o, l, z) => inner.writeZeroes(o, l, z),
+  };
+  const { connect } = await serve(t, { exports: device, limits: { sendBufferBytesMax: 1 << 20 } });
+  const c = await connect();
+  await c.handshake();
+  c.socket.pause(); // stop reading replies
+  const total = 400;
+  for (let i = 0; i < total; i++) c.request(READ, 0, 1 << 20);
+  await new Promise((r) => setTimeout(r, 300));
+  t.ok(reads < total / 2, `server stopped after ${reads} of ${total} reads while replies were not read`);
+  c.socket.resume();
+  for (let i = 0; i < total; i++) if ((await c.reply()).error !== 0) t.fail('read failed');
+  t.equal(reads, total, 'every read served once the client reads again');
   c.destroy();
 });
 
