@@ -23,6 +23,21 @@ async function serve(t: Test, opts: Partial<NbdServerOptions> & { exports: NbdSe
   return { server, lines, connect: () => RawClient.connect(server.address.port) };
 }
 
+/** A device that forwards to `inner` except for the members given. */
+function delegate(inner: BlockDevice, over: Partial<BlockDevice>): BlockDevice {
+  return {
+    sizeBytes: inner.sizeBytes,
+    blockBytes: inner.blockBytes,
+    supportsMultiConn: inner.supportsMultiConn,
+    read: (o, l) => inner.read(o, l),
+    write: (o, d, f) => inner.write(o, d, f),
+    flush: () => inner.flush(),
+    trim: (o, l) => inner.trim(o, l),
+    writeZeroes: (o, l, z) => inner.writeZeroes(o, l, z),
+    ...over,
+  };
+}
+
 async function until(what: () => boolean): Promise<void> {
   for (let i = 0; i < 500 && !what(); i++) await new Promise((r) => setTimeout(r, 10));
 }
@@ -94,18 +109,13 @@ t.test('errors keep the connection usable', async (t) => {
 
 t.test('device failures map to EIO and do not end the connection', async (t) => {
   const inner = new MemoryDevice({ sizeBytes: 1 << 16 });
-  const failing: BlockDevice = {
-    sizeBytes: inner.sizeBytes,
-    blockBytes: 4096,
+  const failing = delegate(inner, {
     supportsMultiConn: false,
     read: async (o, l) => (o === 0 ? Promise.reject(new Error('disk on fire')) : inner.read(o, l)),
     write: async () => {
       throw new BlockDeviceError('E_DEVICE_NO_SPACE', 'full');
     },
-    flush: async () => {},
-    trim: async () => {},
-    writeZeroes: async () => {},
-  };
+  });
   const { connect, lines } = await serve(t, { exports: failing });
   const c = await connect();
   const info = await c.handshake({ structured: true });
@@ -205,16 +215,10 @@ t.test('many requests in flight: out-of-order replies, bounded concurrency', asy
     for (let i = 8 - ((offset / 4096) % 8); i > 0; i--) await new Promise((r) => setImmediate(r));
     running--;
   };
-  const device: BlockDevice = {
-    sizeBytes: inner.sizeBytes,
-    blockBytes: 4096,
-    supportsMultiConn: true,
+  const device = delegate(inner, {
     read: async (o, l) => (await slowDown(o), inner.read(o, l)),
     write: async (o, d, f) => (await slowDown(o), inner.write(o, d.slice(), f)),
-    flush: () => inner.flush(),
-    trim: (o, l) => inner.trim(o, l),
-    writeZeroes: (o, l, z) => inner.writeZeroes(o, l, z),
-  };
+  });
   const { connect } = await serve(t, { exports: device, limits: { requestsInFlightMax: 8 } });
   const c = await connect();
   await c.handshake({ structured: true });
@@ -244,16 +248,7 @@ t.test('many requests in flight: out-of-order replies, bounded concurrency', asy
 t.test('a client that does not read its replies is not served without bound', async (t) => {
   const inner = new MemoryDevice({ sizeBytes: 1 << 20 });
   let reads = 0;
-  const device: BlockDevice = {
-    sizeBytes: inner.sizeBytes,
-    blockBytes: 4096,
-    supportsMultiConn: true,
-    read: (o, l) => (reads++, inner.read(o, l)),
-    write: (o, d, f) => inner.write(o, d, f),
-    flush: () => inner.flush(),
-    trim: (o, l) => inner.trim(o, l),
-    writeZeroes: (o, l, z) => inner.writeZeroes(o, l, z),
-  };
+  const device = delegate(inner, { read: (o, l) => (reads++, inner.read(o, l)) });
   const { connect } = await serve(t, { exports: device, limits: { sendBufferBytesMax: 1 << 20 } });
   const c = await connect();
   await c.handshake();
@@ -301,16 +296,7 @@ t.test('close() finishes running requests, answers new ones with ESHUTDOWN, then
   let release = () => {};
   let readsStarted = 0;
   const gate = new Promise<void>((resolve) => (release = resolve));
-  const device: BlockDevice = {
-    sizeBytes: inner.sizeBytes,
-    blockBytes: 4096,
-    supportsMultiConn: true,
-    read: async (o, l) => (readsStarted++, await gate, inner.read(o, l)),
-    write: (o, d, f) => inner.write(o, d, f),
-    flush: () => inner.flush(),
-    trim: (o, l) => inner.trim(o, l),
-    writeZeroes: (o, l, z) => inner.writeZeroes(o, l, z),
-  };
+  const device = delegate(inner, { read: async (o, l) => (readsStarted++, await gate, inner.read(o, l)) });
   const server: NbdServer = await startNbdServer({ port: 0, exports: device, limits: { closeLingerMs: 100 } });
   const c = await RawClient.connect(server.address.port);
   await c.handshake();
