@@ -53,6 +53,12 @@ export class ArrayState {
   readonly rows: LRUCache<string, Buffer[]>;
   /** Verified table sectors by table index. */
   readonly tables: LRUCache<number, Buffer>;
+  /**
+   * Rows and tables of the entry committed but not yet applied to its home
+   * sectors: readers take them from here, so a write is visible from the
+   * moment it is acknowledged. Swapped only under the apply lock.
+   */
+  published: { rows: Map<string, Buffer[]>; tables: Map<number, Buffer> } = { rows: new Map(), tables: new Map() };
   readonly counters: ArrayCounters = {
     reads: 0,
     writes: 0,

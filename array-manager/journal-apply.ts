@@ -31,18 +31,22 @@ export interface SlotApply {
   homes: number[];
 }
 
+/** The batch that applies an entry on one node: copy pieces home, erase the header (and payloads in key-erasure mode). */
+export function applyCommands(state: ArrayState, apply: SlotApply): Command[] {
+  const commands = copyCommands(apply.homes);
+  commands.push({ op: Op.trim, sector: journalHeaderSector, count: 1 });
+  if (state.membership.keyErasure) commands.push({ op: Op.trim, sector: journalPayloadStart, count: apply.homes.length });
+  return commands;
+}
+
 /** Applies an entry on every listed live slot; nodes that fail are marked dead. */
 export async function applyEntry(state: ArrayState, participants: Map<number, SlotApply>): Promise<void> {
   const live = [...participants.keys()].filter((s) => state.isLive(s));
   await state.eachSlot(live, async (slot) => {
-    const { header, homes } = participants.get(slot)!;
-    const commands = copyCommands(homes);
-    commands.push({ op: Op.trim, sector: journalHeaderSector, count: 1 });
-    if (state.membership.keyErasure) commands.push({ op: Op.trim, sector: journalPayloadStart, count: homes.length });
-    await state.handles[slot].batch(commands, async () => {
+    const apply = participants.get(slot)!;
+    await state.handles[slot].batch(applyCommands(state, apply), async () => {
       const [current] = await readNodeSectors(state, slot, [journalHeaderSector]);
-      return current.equals(header) ? undefined : [];
+      return current.equals(apply.header) ? undefined : [];
     });
   });
-  state.counters.journalApplies++;
 }

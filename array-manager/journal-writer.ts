@@ -1,28 +1,39 @@
 // Writing through the journal (docs/JOURNAL.md). One entry makes a set of
 // sector writes atomic, across rows and nodes, data and tables together:
 //
-//   1. seal the new sectors, update their table entries, and compute every
-//      changed shard: the written data shards, the rewritten table sectors,
-//      and the parity of each row touched (rows not fully overwritten are
-//      read and verified first);
+//   1. prepare: seal the new sectors, update their table entries, and compute
+//      every changed shard: the written data shards, the rewritten table
+//      sectors, and the parity of each row touched (rows not fully
+//      overwritten are read and verified first);
 //   2. journal: each node gets its own pieces in its journal payload and a
 //      header listing their homes and MACs, in one batch;
 //   3. commit: the commit record (version, digest of each node's header) is
 //      written to every live node;
 //   4. apply: each participant copies its pieces home and erases its header,
-//      under the apply lock, then the caches take the new rows and tables.
+//      then the caches take the new rows and tables.
+//
+// Writes are acknowledged once committed: from then on recovery applies them
+// whatever happens. Readers see a committed entry before it is applied: its
+// rows and tables are published (under the apply lock, so no read straddles
+// the switch) and served from memory until the apply lands.
+//
+// Entries are pipelined: the apply of entry N rides in the same node batch
+// as the journal of entry N+1 (a node runs a batch whole or not at all, so
+// a node holding N+1's header has applied N), and N+1 is prepared from the
+// writer's own view of N's rows while N commits. Entry N+1 commits only after
+// N is applied everywhere, so recovery never has more than the highest
+// committed entry to apply.
 //
 // A node that fails at any step is marked dead (a new membership version on
 // all others) before the next step, so no later step or read relies on it.
-// The caller acknowledges the writes only when this resolves.
 import { sealSector } from './crypto/sector-crypto.ts';
 import { encodeTable, entryAt, slotOf, tableIndexOf } from './crypto/table-sector.ts';
 import { ArrayError, type ArrayState } from './array-state.ts';
 import { commitSector, journalHeaderSector, journalPayloadStart, locate, rowSector, sectorBytes, slotOfShard, type Region } from './geometry.ts';
-import { applyEntry, type SlotApply } from './journal-apply.ts';
+import { applyCommands, applyEntry, type SlotApply } from './journal-apply.ts';
 import { encodeCommit, encodeHeader, headerDigest, pieceMac } from '../journal/journal-record.ts';
 import { Op } from './node-client/frame-codec.ts';
-import { loadRow, readTable } from './row-reader.ts';
+import { loadRow, readNodeSectors, readTable } from './row-reader.ts';
 
 /** One sector of an entry: new plaintext, or undefined to trim it (reads as zeros). */
 export interface SectorWrite {
@@ -63,107 +74,186 @@ export class EntryBudget {
   }
 }
 
-async function sealWrites(state: ArrayState, writes: Map<number, Uint8Array | undefined>) {
-  const newTables = new Map<number, Buffer>();
-  for (const index of writes.keys()) {
-    const t = tableIndexOf(index);
-    if (!newTables.has(t)) newTables.set(t, Buffer.from(await readTable(state, t)));
-  }
-  const rows = new Map<string, RowUpdate>();
-  const update = (region: Region, index: number, shard: Buffer) => {
-    const { row, shard: j } = locate(state.geometry, index);
-    const key = state.rowKey(region, row);
-    if (!rows.has(key)) rows.set(key, { region, row, shards: new Map() });
-    rows.get(key)!.shards.set(j, shard);
-  };
-  for (const [index, data] of writes) {
-    const ciphertext = Buffer.alloc(sectorBytes);
-    const entry = entryAt(newTables.get(tableIndexOf(index))!, slotOf(index));
-    if (data) sealSector(state.keys, index, data, ciphertext, entry);
-    else entry.fill(0);
-    update('data', index, ciphertext);
-  }
-  for (const [t, table] of newTables) {
-    encodeTable(state.keys, t, table);
-    update('table', t, table);
-  }
-  return { newTables, rows: [...rows.values()] };
+/** An entry prepared and, once committed, waiting to be applied. */
+export interface PreparedEntry {
+  version: bigint;
+  rows: { key: string; shards: Buffer[] }[];
+  tables: Map<number, Buffer>;
+  pieces: Map<number, { home: number; data: Buffer }[]>;
+  participants: Map<number, SlotApply>;
 }
 
-/** Completes each touched row: all n shards with the updates in place and parity recomputed. */
-async function completeRows(state: ArrayState, rows: RowUpdate[]) {
-  const { k, m } = state.geometry;
-  const done: { update: RowUpdate; shards: Buffer[] }[] = [];
-  for (const update of rows) {
-    let shards: Buffer[];
-    if (update.shards.size === k) {
-      shards = Array.from({ length: k + m }, (_, j) => update.shards.get(j) ?? Buffer.alloc(sectorBytes));
-    } else {
-      const current = await loadRow(state, update.region, update.row);
-      shards = current.map((s, j) => update.shards.get(j) ?? (j < k ? s : Buffer.alloc(sectorBytes)));
+export class JournalWriter {
+  private nextVersion: bigint;
+  /** Rows and tables as entries prepared but not yet applied leave them: the writer's own view. */
+  private readonly overlayRows = new Map<string, { version: bigint; shards: Buffer[] }>();
+  private readonly overlayTables = new Map<number, { version: bigint; table: Buffer }>();
+  /** Committed, not yet applied. */
+  private pending: PreparedEntry | undefined;
+
+  constructor(private readonly state: ArrayState) {
+    this.nextVersion = state.journalVersion + 1n;
+  }
+
+  get hasPending(): boolean {
+    return this.pending !== undefined;
+  }
+
+  /** Forgets the writer's view after a failure; the next entry starts from what the nodes hold. */
+  reset(): void {
+    this.overlayRows.clear();
+    this.overlayTables.clear();
+    this.pending = undefined;
+    this.nextVersion = this.state.journalVersion + 1n;
+  }
+
+  private async table(t: number): Promise<Buffer> {
+    return this.overlayTables.get(t)?.table ?? (await readTable(this.state, t));
+  }
+
+  private async row(region: Region, row: number): Promise<Buffer[]> {
+    return this.overlayRows.get(this.state.rowKey(region, row))?.shards ?? (await loadRow(this.state, region, row));
+  }
+
+  /** Step 1: seals, encodes and lays out an entry; CPU and reads only, nothing is written. */
+  async prepare(writes: Map<number, Uint8Array | undefined>): Promise<PreparedEntry> {
+    const state = this.state;
+    state.checkWritable();
+    const g = state.geometry;
+    const version = this.nextVersion++;
+    const tables = new Map<number, Buffer>();
+    for (const index of writes.keys()) {
+      const t = tableIndexOf(index);
+      if (!tables.has(t)) tables.set(t, Buffer.from(await this.table(t)));
     }
-    state.code.encode(shards.slice(0, k), shards.slice(k));
-    done.push({ update, shards });
+    const updates = new Map<string, RowUpdate>();
+    const update = (region: Region, index: number, shard: Buffer) => {
+      const { row, shard: j } = locate(g, index);
+      const key = state.rowKey(region, row);
+      if (!updates.has(key)) updates.set(key, { region, row, shards: new Map() });
+      updates.get(key)!.shards.set(j, shard);
+    };
+    const ciphertexts = Buffer.alloc(writes.size * sectorBytes);
+    let at = 0;
+    for (const [index, data] of writes) {
+      const ciphertext = ciphertexts.subarray(at, at + sectorBytes);
+      at += sectorBytes;
+      const entry = entryAt(tables.get(tableIndexOf(index))!, slotOf(index));
+      if (data) sealSector(state.keys, index, data, ciphertext, entry);
+      else entry.fill(0);
+      update('data', index, ciphertext);
+    }
+    for (const [t, table] of tables) {
+      encodeTable(state.keys, t, table);
+      update('table', t, table);
+    }
+    if (updates.size > g.journalPieces) throw new ArrayError('E_TOO_LARGE', `entry touches ${updates.size} rows; the journal holds ${g.journalPieces}`);
+
+    const rows: PreparedEntry['rows'] = [];
+    const pieces = new Map<number, { home: number; data: Buffer }[]>();
+    for (const [key, u] of updates) {
+      const current = u.shards.size === g.k ? undefined : await this.row(u.region, u.row);
+      const shards = Array.from({ length: g.k + g.m }, (_, j) => u.shards.get(j) ?? (j < g.k && current ? current[j] : Buffer.alloc(sectorBytes)));
+      state.code.encode(shards.slice(0, g.k), shards.slice(g.k));
+      rows.push({ key, shards });
+      const home = rowSector(g, u.region, u.row);
+      shards.forEach((shard, j) => {
+        const slot = slotOfShard(g, u.row, j);
+        if ((j < g.k && !u.shards.has(j)) || !state.isLive(slot)) return;
+        if (!pieces.has(slot)) pieces.set(slot, []);
+        pieces.get(slot)!.push({ home, data: shard });
+      });
+    }
+    const key = state.keys.journalMac;
+    const participants = new Map<number, SlotApply>();
+    for (const [slot, list] of pieces) {
+      const homes = list.map((p) => p.home);
+      const macs = list.map((p) => pieceMac(key, state.arrayId, version, slot, p.home, p.data));
+      participants.set(slot, { header: encodeHeader(key, state.arrayId, { version, slot, homes, macs }), homes });
+    }
+    for (const r of rows) this.overlayRows.set(r.key, { version, shards: r.shards });
+    for (const [t, table] of tables) this.overlayTables.set(t, { version, table });
+    return { version, rows, tables, pieces, participants };
   }
-  return done;
-}
 
-export async function commitEntry(state: ArrayState, writes: Map<number, Uint8Array | undefined>): Promise<void> {
-  state.checkWritable();
-  const g = state.geometry;
-  const { newTables, rows } = await sealWrites(state, writes);
-  if (rows.length > g.journalPieces) throw new ArrayError('E_TOO_LARGE', `entry touches ${rows.length} rows; the journal holds ${g.journalPieces}`);
-  const completed = await completeRows(state, rows);
+  /**
+   * Step 2, with step 4 of the pending entry: each node gets, in one batch,
+   * the apply of the pending entry (if it took part) and its pieces of
+   * `entry`.
+   */
+  async journal(entry: PreparedEntry): Promise<void> {
+    const state = this.state;
+    const prev = this.pending;
+    const slots = new Set([...entry.pieces.keys(), ...(prev ? [...prev.participants.keys()] : [])]);
+    const round = () =>
+      state.eachSlot([...slots].filter((s) => state.isLive(s)), async (slot) => {
+        const before = prev?.participants.get(slot);
+        const commands = before ? applyCommands(state, before) : [];
+        const list = entry.pieces.get(slot);
+        if (list) {
+          const payload = Buffer.concat(list.map((p) => p.data));
+          state.counters.bytesSentToNodes += payload.length + sectorBytes;
+          commands.push(
+            { op: Op.write, sector: journalPayloadStart, count: list.length, data: payload },
+            { op: Op.write, sector: journalHeaderSector, count: 1, data: entry.participants.get(slot)!.header },
+          );
+        }
+        // After a broken session: if the node no longer holds the pending entry's header, the batch ran.
+        await state.handles[slot].batch(commands, async () => {
+          if (!before) return undefined;
+          const [current] = await readNodeSectors(state, slot, [journalHeaderSector]);
+          return current.equals(before.header) ? undefined : [];
+        });
+      });
+    const journalled = await round();
+    if (prev) this.install(prev);
+    for (const slot of entry.participants.keys()) if (!journalled.has(slot)) entry.participants.delete(slot);
+    this.pending = undefined;
+    state.checkWritable();
+  }
 
-  // Pieces per slot: changed data shards and every parity shard of each row.
-  const pieces = new Map<number, { home: number; data: Buffer }[]>();
-  for (const { update, shards } of completed) {
-    const home = rowSector(g, update.region, update.row);
-    shards.forEach((shard, j) => {
-      if (j < g.k && !update.shards.has(j)) return;
-      const slot = slotOfShard(g, update.row, j);
-      if (!state.isLive(slot)) return;
-      if (!pieces.has(slot)) pieces.set(slot, []);
-      pieces.get(slot)!.push({ home, data: shard });
+  /** Step 3: writes the commit record to every live node; the entry then awaits its apply. */
+  async commit(entry: PreparedEntry): Promise<void> {
+    const state = this.state;
+    const headerDigests = Array.from({ length: state.n }, (_, slot) => {
+      const p = entry.participants.get(slot);
+      return p ? headerDigest(p.header) : undefined;
+    });
+    const commit = encodeCommit(state.keys.journalMac, state.arrayId, { version: entry.version, headerDigests });
+    await state.eachSlot(state.liveSlots(), async (slot) => {
+      state.counters.bytesSentToNodes += sectorBytes;
+      await state.handles[slot].batch([{ op: Op.write, sector: commitSector, count: 1, data: commit }]);
+    });
+    state.checkWritable();
+    state.journalVersion = entry.version;
+    state.counters.journalEntries++;
+    this.pending = entry;
+    await state.lock.write(async () => {
+      state.published = { rows: new Map(entry.rows.map((r) => [r.key, r.shards])), tables: entry.tables };
     });
   }
 
-  // 2. Journal.
-  const version = state.journalVersion + 1n;
-  const key = state.keys.journalMac;
-  const participants = new Map<number, SlotApply>();
-  for (const [slot, list] of pieces) {
-    const homes = list.map((p) => p.home);
-    const macs = list.map((p) => pieceMac(key, state.arrayId, version, slot, p.home, p.data));
-    participants.set(slot, { header: encodeHeader(key, state.arrayId, { version, slot, homes, macs }), homes });
+  /** Step 4 alone, when no next entry is coming to carry it. */
+  async applyPending(): Promise<void> {
+    const entry = this.pending;
+    if (!entry) return;
+    await applyEntry(this.state, entry.participants);
+    this.install(entry);
+    this.pending = undefined;
   }
-  const journalled = await state.eachSlot([...pieces.keys()], async (slot) => {
-    const payload = Buffer.concat(pieces.get(slot)!.map((p) => p.data));
-    state.counters.bytesSentToNodes += payload.length + sectorBytes;
-    await state.handles[slot].batch([
-      { op: Op.write, sector: journalPayloadStart, count: payload.length / sectorBytes, data: payload },
-      { op: Op.write, sector: journalHeaderSector, count: 1, data: participants.get(slot)!.header },
-    ]);
-  });
-  state.checkWritable();
 
-  // 3. Commit.
-  const headerDigests = Array.from({ length: state.n }, (_, slot) =>
-    journalled.has(slot) ? headerDigest(participants.get(slot)!.header) : undefined,
-  );
-  const commit = encodeCommit(key, state.arrayId, { version, headerDigests });
-  await state.eachSlot(state.liveSlots(), async (slot) => {
-    state.counters.bytesSentToNodes += sectorBytes;
-    await state.handles[slot].batch([{ op: Op.write, sector: commitSector, count: 1, data: commit }]);
-  });
-  state.checkWritable();
-  state.journalVersion = version;
-  state.counters.journalEntries++;
-
-  // 4. Apply, then let readers see the new rows and tables.
-  await state.lock.write(async () => {
-    await applyEntry(state, participants);
-    for (const { update, shards } of completed) state.rows.set(state.rowKey(update.region, update.row), shards);
-    for (const [t, table] of newTables) state.tables.set(t, table);
-  });
+  /** Once applied, an entry's rows and tables move from the published set to the caches; the writer's view lets go of them. */
+  private install(entry: PreparedEntry): void {
+    const state = this.state;
+    for (const r of entry.rows) {
+      state.rows.set(r.key, r.shards);
+      if (this.overlayRows.get(r.key)?.version === entry.version) this.overlayRows.delete(r.key);
+    }
+    for (const [t, table] of entry.tables) {
+      state.tables.set(t, table);
+      if (this.overlayTables.get(t)?.version === entry.version) this.overlayTables.delete(t);
+    }
+    if (state.published.tables === entry.tables) state.published = { rows: new Map(), tables: new Map() };
+    state.counters.journalApplies++;
+  }
 }

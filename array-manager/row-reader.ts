@@ -106,7 +106,7 @@ function reconstructData(state: ArrayState, shards: Buffer[], present: boolean[]
  */
 export async function loadRow(state: ArrayState, region: Region, row: number): Promise<Buffer[]> {
   const key = state.rowKey(region, row);
-  const cached = state.rows.get(key);
+  const cached = state.published.rows.get(key) ?? state.rows.get(key);
   if (cached) return cached;
   const { k, m } = state.geometry;
   const tables = region === 'data' ? await readTables(state, row * k, k) : undefined;
@@ -166,7 +166,7 @@ async function repair(state: ArrayState, region: Region, row: number, shardsToFi
 
 /** A verified table sector: from the cache, its node, or reconstruction. */
 export async function readTable(state: ArrayState, t: number): Promise<Buffer> {
-  const cached = state.tables.get(t);
+  const cached = state.published.tables.get(t) ?? state.tables.get(t);
   if (cached) return cached;
   const { row, shard } = locate(state.geometry, t);
   const slot = slotOfShard(state.geometry, row, shard);
@@ -217,7 +217,8 @@ export async function readUserSectors(state: ArrayState, first: number, count: n
     }
     const { row, shard } = locate(g, i);
     const slot = slotOfShard(g, row, shard);
-    if (state.rows.has(state.rowKey('data', row)) || !state.isLive(slot)) {
+    const key = state.rowKey('data', row);
+    if (state.published.rows.has(key) || state.rows.has(key) || !state.isLive(slot)) {
       fromRows.push(i);
       continue;
     }

@@ -5,13 +5,14 @@
 // entries (group commit): it takes queued requests in order while the entry
 // stays within the journal's capacity, so many small concurrent writes share
 // one entry and one set of round trips. A request resolves only after its
-// entry is applied, so every acknowledged write is durable and visible to
-// every later read; flush therefore only waits for the writes queued before
-// it. A transaction always lands in a single entry, whole or not at all.
+// entry is committed, so every acknowledged write is durable (recovery
+// applies it whatever crashes) and visible to every later read; flush
+// therefore only waits for the writes queued before it. A transaction always
+// lands in a single entry, whole or not at all.
 // Reads go straight to the nodes under the shared side of the apply lock.
 import { ArrayError, type ArrayState } from './array-state.ts';
 import { sectorBytes, userSectors } from './geometry.ts';
-import { EntryBudget, commitEntry } from './journal-writer.ts';
+import { EntryBudget, JournalWriter, type PreparedEntry } from './journal-writer.ts';
 import { readUserSectors } from './row-reader.ts';
 import { since } from './latency-histogram.ts';
 
@@ -43,10 +44,12 @@ export class VirtualDisk {
   private readonly queue: QueuedRequest[] = [];
   private committing = false;
   private closed = false;
+  private readonly writer: JournalWriter;
 
   constructor(readonly state: ArrayState) {
     this.sectors = userSectors(state.geometry);
     this.sizeBytes = this.sectors * sectorBytes;
+    this.writer = new JournalWriter(state);
   }
 
   private checkRange(first: number, count: number): void {
@@ -182,46 +185,100 @@ export class VirtualDisk {
     for (let i = 0; i < patch.count; i++) request.writes.push([patch.first + i, current.subarray(i * sectorBytes, (i + 1) * sectorBytes)]);
   }
 
+  /** Takes queued requests, in order, while they fit one entry; splits a plain write too large for one. */
+  private async take(): Promise<{ requests: QueuedRequest[]; writes: Map<number, Uint8Array | undefined> }> {
+    const requests: QueuedRequest[] = [];
+    const writes = new Map<number, Uint8Array | undefined>();
+    const budget = new EntryBudget(this.state.geometry.k, this.state.geometry.journalPieces);
+    while (this.queue.length > 0) {
+      const next = this.queue[0];
+      await this.resolvePatch(next, writes);
+      const indices = next.writes.map(([i]) => i);
+      if (!budget.fits(indices)) {
+        if (requests.length > 0 || next.atomic) break;
+        // A plain write larger than one entry: its head goes now, the rest stays queued.
+        let n = 0;
+        while (n < indices.length && budget.fits([indices[n]])) budget.add([indices[n++]]);
+        for (const [i, d] of next.writes.splice(0, n)) writes.set(i, d);
+        break;
+      }
+      budget.add(indices);
+      this.queue.shift();
+      requests.push(next);
+      for (const [i, d] of next.writes) writes.set(i, d);
+    }
+    return { requests, writes };
+  }
+
+  /** Takes the next batch of requests and prepares its entry (undefined entry: only flushes). */
+  private async prepareNext(): Promise<{ entry?: PreparedEntry; requests: QueuedRequest[] } | undefined> {
+    if (this.queue.length === 0) return undefined;
+    const { requests, writes } = await this.take();
+    try {
+      return { entry: writes.size ? await this.writer.prepare(writes) : undefined, requests };
+    } catch (err) {
+      for (const r of requests) r.reject(err as Error);
+      if (requests.length === 0) this.queue.shift()?.reject(err as Error);
+      this.writer.reset();
+      return { requests: [] };
+    }
+  }
+
+  private settle(requests: QueuedRequest[]): void {
+    for (const r of requests) {
+      if (r.writes.length > 0) {
+        this.state.counters.writes++;
+        this.state.counters.bytesWritten += r.writes.length * sectorBytes;
+        this.state.writeLatency.observe(since(r.queuedAt!));
+      }
+      r.resolve();
+    }
+  }
+
+  /**
+   * The committer: journal and commit one entry while the next is prepared.
+   * An entry's requests resolve once it is committed; its apply rides in the
+   * next entry's journal round (or runs alone when the queue is empty).
+   */
   private async commitLoop(): Promise<void> {
     this.committing = true;
+    const fail = (err: Error, ...lists: QueuedRequest[][]) => {
+      for (const list of lists) for (const r of list) r.reject(err);
+      this.writer.reset();
+    };
     try {
-      while (this.queue.length > 0) {
-        const taken: QueuedRequest[] = [];
-        const writes = new Map<number, Uint8Array | undefined>();
-        const budget = new EntryBudget(this.state.geometry.k, this.state.geometry.journalPieces);
-        while (this.queue.length > 0) {
-          const next = this.queue[0];
-          await this.resolvePatch(next, writes);
-          const indices = next.writes.map(([i]) => i);
-          if (!budget.fits(indices)) {
-            if (taken.length > 0 || next.atomic) break;
-            // A plain write larger than one entry: commit the head that fits now, leave the rest queued.
-            let n = 0;
-            while (n < indices.length && budget.fits([indices[n]])) budget.add([indices[n++]]);
-            for (const [i, d] of next.writes.splice(0, n)) writes.set(i, d);
-            break;
-          }
-          budget.add(indices);
-          this.queue.shift();
-          taken.push(next);
-          for (const [i, d] of next.writes) writes.set(i, d);
+      let current = await this.prepareNext();
+      while (current || this.writer.hasPending) {
+        if (!current?.entry) {
+          const err = await this.writer.applyPending().then(() => undefined, (e: Error) => e);
+          if (err) fail(err, current?.requests ?? []);
+          else if (current) this.settle(current.requests);
+          current = await this.prepareNext();
+          continue;
         }
+        const { entry, requests } = current;
+        let next: Awaited<ReturnType<VirtualDisk['prepareNext']>>;
         try {
-          if (writes.size > 0) await commitEntry(this.state, writes);
-          for (const r of taken) {
-            this.state.counters.writes += r.writes.length > 0 ? 1 : 0;
-            this.state.counters.bytesWritten += r.writes.length * sectorBytes;
-            if (r.writes.length > 0) this.state.writeLatency.observe(since(r.queuedAt!));
-            r.resolve();
-          }
+          await this.writer.journal(entry);
+          const committed = this.writer.commit(entry).then(
+            () => undefined,
+            (err: Error) => err,
+          );
+          // Prepare the next entry while this one commits: sealing overlaps the round trip.
+          next = await this.prepareNext();
+          const err = await committed;
+          if (err) throw err;
+          this.settle(requests);
         } catch (err) {
-          for (const r of taken) r.reject(err as Error);
-          if (taken.length === 0) this.queue.shift()?.reject(err as Error);
+          fail(err as Error, requests, next! ? next.requests : []);
+          next = undefined;
         }
+        current = next;
       }
     } finally {
       this.committing = false;
     }
+    if (this.queue.length > 0) void this.commitLoop();
   }
 
   async close(): Promise<void> {
