@@ -83,11 +83,6 @@ export class NbdTransmission {
     this.pool = new PayloadPool(payloadPoolBytesMax);
   }
 
-  /** Requests currently running on the device. */
-  get requestsInFlight(): number {
-    return this.inFlight;
-  }
-
   /** Call with each chunk received; chunks arriving after DISC or a hang-up are discarded. */
   receive(chunk: Uint8Array): void {
     if (this.state !== 'open' && this.state !== 'shutting-down') return;
