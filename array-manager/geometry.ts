@@ -23,10 +23,10 @@ export const journalHeaderSector = 1;
 export const journalPayloadStart = 2;
 /** Most slots in an array: bounded so the membership record fits one 4 KiB death record. */
 export const slotsMax = 128;
-/** Default journal payload capacity per node per entry (sectors). */
-export const journalPiecesDefault = 192;
-/** Most journal pieces per node: the header lists each piece in 20 bytes. */
-export const journalPiecesMax = 192;
+/** Default journal payload capacity per node per entry (sectors): rows one entry may touch. */
+export const journalPiecesDefault = 256;
+/** Most journal pieces per node: one node's pieces and header must fit one request frame. */
+export const journalPiecesMax = 768;
 
 export class GeometryError extends Error {
   readonly code = 'E_GEOMETRY';

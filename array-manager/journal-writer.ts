@@ -31,7 +31,7 @@ import { encodeTable, entryAt, slotOf, tableIndexOf } from './crypto/table-secto
 import { ArrayError, type ArrayState } from './array-state.ts';
 import { commitSector, journalHeaderSector, journalPayloadStart, locate, rowSector, sectorBytes, slotOfShard, type Region } from './geometry.ts';
 import { applyCommands, applyEntry, type SlotApply } from './journal-apply.ts';
-import { encodeCommit, encodeHeader, headerDigest, pieceMac } from '../journal/journal-record.ts';
+import { encodeCommit, encodeHeader, headerDigest, payloadDigest } from '../journal/journal-record.ts';
 import { Op } from './node-client/frame-codec.ts';
 import { loadRow, readNodeSectors, readTable } from './row-reader.ts';
 
@@ -168,8 +168,8 @@ export class JournalWriter {
     const participants = new Map<number, SlotApply>();
     for (const [slot, list] of pieces) {
       const homes = list.map((p) => p.home);
-      const macs = list.map((p) => pieceMac(key, state.arrayId, version, slot, p.home, p.data));
-      participants.set(slot, { header: encodeHeader(key, state.arrayId, { version, slot, homes, macs }), homes });
+      const digest = payloadDigest(list.map((p) => p.data));
+      participants.set(slot, { header: encodeHeader(key, state.arrayId, { version, slot, homes, payloadDigest: digest }), homes });
     }
     for (const r of rows) this.overlayRows.set(r.key, { version, shards: r.shards });
     for (const [t, table] of tables) this.overlayTables.set(t, { version, table });

@@ -1,7 +1,7 @@
 // The journal's two on-node records (docs/JOURNAL.md):
 //
-// - the journal header, one per node: entry version, and for each piece of
-//   the entry this node holds, its home sector and a MAC of its payload;
+// - the journal header, one per node: entry version, the home sector of
+//   each piece of the entry this node holds, and a digest of those pieces;
 // - the commit record (atomicity record), one per node, identical on all:
 //   entry version and, per slot, a digest of that slot's journal header
 //   (zero for slots without pieces).
@@ -11,28 +11,30 @@
 // record of this array (blank, trimmed, torn, forged): recovery treats all of
 // those alike, as "no record here".
 import { createHash } from 'node:crypto';
-import { hmac, recordTagBytes, recordTagValid, tagRecord } from '../array-manager/record-mac.ts';
+import { recordTagBytes, recordTagValid, tagRecord } from '../array-manager/record-mac.ts';
 
 export const recordBytes = 4096;
 export const headerDigestBytes = 16;
 const headerMagic = Buffer.from('TEAJHDR1');
 const commitMagic = Buffer.from('TEAJCMT1');
 const fixedBytes = 40;
-const pieceEntryBytes = 20;
-const pieceMacBytes = 16;
+const payloadDigestBytes = 32;
+const homeBytes = 4;
 /** Most pieces one header can list. */
-export const headerPiecesMax = Math.floor((recordBytes - fixedBytes - recordTagBytes) / pieceEntryBytes);
+export const headerPiecesMax = Math.floor((recordBytes - fixedBytes - payloadDigestBytes - recordTagBytes) / homeBytes);
 /** Most slots a commit record can list. */
 export const commitSlotsMax = Math.floor((recordBytes - fixedBytes - recordTagBytes) / headerDigestBytes);
-const pieceLabel = Buffer.from('teearray/journal-piece/v1');
 
 export interface JournalHeader {
   version: bigint;
   slot: number;
   /** Home sector of each piece; piece j sits in journal payload sector j. */
   homes: number[];
-  /** MAC of each piece's payload. */
-  macs: Buffer[];
+  /**
+   * SHA-256 of the pieces in order. A plain digest suffices: the header's
+   * HMAC covers it, and one pass over the payload is cheaper than a MAC per piece.
+   */
+  payloadDigest: Buffer;
 }
 
 export interface CommitRecord {
@@ -41,18 +43,11 @@ export interface CommitRecord {
   headerDigests: (Buffer | undefined)[];
 }
 
-function u64(v: bigint): Buffer {
-  const b = Buffer.alloc(8);
-  b.writeBigUInt64BE(v);
-  return b;
-}
-
-/** MAC of one journalled payload, bound to the array, entry, slot and home sector. */
-export function pieceMac(key: Uint8Array, arrayId: Buffer, version: bigint, slot: number, home: number, payload: Uint8Array): Buffer {
-  const where = Buffer.alloc(8);
-  where.writeUInt16BE(slot, 0);
-  where.writeUInt32BE(home, 2);
-  return hmac(key, pieceLabel, arrayId, u64(version), where, payload).subarray(0, pieceMacBytes);
+/** The digest a header carries for `pieces`: SHA-256 over them in order. */
+export function payloadDigest(pieces: Uint8Array[]): Buffer {
+  const h = createHash('sha256');
+  for (const p of pieces) h.update(p);
+  return h.digest();
 }
 
 export function headerDigest(header: Buffer): Buffer {
@@ -77,17 +72,14 @@ function valid(key: Uint8Array, magic: Buffer, arrayId: Buffer, record: Buffer):
 }
 
 export function encodeHeader(key: Uint8Array, arrayId: Buffer, h: JournalHeader): Buffer {
-  if (h.homes.length > headerPiecesMax || h.homes.length !== h.macs.length) {
+  if (h.homes.length > headerPiecesMax || h.payloadDigest.length !== payloadDigestBytes) {
     throw new RangeError(`journal header with ${h.homes.length} pieces (max ${headerPiecesMax})`);
   }
   const record = start(headerMagic, h.version, arrayId);
   record.writeUInt16BE(h.slot, 32);
   record.writeUInt16BE(h.homes.length, 34);
-  h.homes.forEach((home, j) => {
-    const at = fixedBytes + j * pieceEntryBytes;
-    record.writeUInt32BE(home, at);
-    h.macs[j].copy(record, at + 4);
-  });
+  h.payloadDigest.copy(record, fixedBytes);
+  h.homes.forEach((home, j) => record.writeUInt32BE(home, fixedBytes + payloadDigestBytes + j * homeBytes));
   return tagRecord(key, record);
 }
 
@@ -96,13 +88,9 @@ export function decodeHeader(key: Uint8Array, arrayId: Buffer, record: Buffer): 
   const count = record.readUInt16BE(34);
   if (count > headerPiecesMax) return undefined;
   const homes: number[] = [];
-  const macs: Buffer[] = [];
-  for (let j = 0; j < count; j++) {
-    const at = fixedBytes + j * pieceEntryBytes;
-    homes.push(record.readUInt32BE(at));
-    macs.push(Buffer.from(record.subarray(at + 4, at + 4 + pieceMacBytes)));
-  }
-  return { version: record.readBigUInt64BE(8), slot: record.readUInt16BE(32), homes, macs };
+  for (let j = 0; j < count; j++) homes.push(record.readUInt32BE(fixedBytes + payloadDigestBytes + j * homeBytes));
+  const payloadDigest = Buffer.from(record.subarray(fixedBytes, fixedBytes + payloadDigestBytes));
+  return { version: record.readBigUInt64BE(8), slot: record.readUInt16BE(32), homes, payloadDigest };
 }
 
 export function encodeCommit(key: Uint8Array, arrayId: Buffer, c: CommitRecord): Buffer {

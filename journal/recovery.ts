@@ -8,7 +8,7 @@
 //   -------------------------+--------------------------+---------------------------------
 //   none (not a participant) | anything                 | nothing to do on slot i
 //   D                        | digest D, pieces verify  | copy every piece home (idempotent)
-//   D                        | digest D, a piece fails  | slot i is corrupt: treat it as failed
+//   D                        | digest D, payload differs| slot i is corrupt: treat it as failed
 //   D                        | any other digest / blank | slot i applied V already (its apply
 //                            |                          | erased or replaced the header), skip
 //
@@ -19,7 +19,7 @@ import {
   decodeCommit,
   decodeHeader,
   headerDigest,
-  pieceMac,
+  payloadDigest,
   recordBytes,
   type CommitRecord,
   type JournalHeader,
@@ -57,12 +57,9 @@ function highestCommit(key: Uint8Array, arrayId: Buffer, nodes: SlotJournal[]): 
   return best?.record;
 }
 
-function piecesVerify(key: Uint8Array, arrayId: Buffer, h: JournalHeader, payload: Buffer): boolean {
+function piecesVerify(h: JournalHeader, payload: Buffer): boolean {
   if (payload.length < h.homes.length * recordBytes) return false;
-  return h.homes.every((home, j) => {
-    const piece = payload.subarray(j * recordBytes, (j + 1) * recordBytes);
-    return timingSafeEqual(pieceMac(key, arrayId, h.version, h.slot, home, piece), h.macs[j]);
-  });
+  return timingSafeEqual(payloadDigest([payload.subarray(0, h.homes.length * recordBytes)]), h.payloadDigest);
 }
 
 export function planRecovery(key: Uint8Array, arrayId: Buffer, nodes: SlotJournal[]): RecoveryPlan {
@@ -76,7 +73,7 @@ export function planRecovery(key: Uint8Array, arrayId: Buffer, nodes: SlotJourna
     if (!header || header.version !== commit.version || header.slot !== n.slot) {
       throw new RecoveryError(`slot ${n.slot}: header matches the commit digest but not its version`);
     }
-    if (piecesVerify(key, arrayId, header, n.payload)) plan.apply.push({ slot: n.slot, header });
+    if (piecesVerify(header, n.payload)) plan.apply.push({ slot: n.slot, header });
     else plan.corrupt.push(n.slot);
   }
   return plan;
