@@ -3,9 +3,10 @@
 // the offending field, plus loadArrayConfig's missing-path and missing-file
 // errors.
 import t from 'tap';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { repoRoot } from '../../attestation/disk-node-bundle.ts';
 import { loadArrayConfig, parseArrayConfig } from '../../cli/array-config.ts';
 import { CliError, exitCodes } from '../../cli/cli-error.ts';
 
@@ -110,4 +111,19 @@ t.test('loadArrayConfig: path required, unreadable file named, relative paths fr
   writeFileSync(join(dir, 'array.json'), JSON.stringify(base));
   const c = await loadArrayConfig(join(dir, 'array.json'));
   t.equal(c.dataDir, join(dir, 'keys'), 'dataDir resolved against the config file directory');
+});
+
+t.test('the shipped examples are valid configs', async (t) => {
+  const example = await loadArrayConfig(join(repoRoot, 'deploy', 'array.example.json'));
+  t.equal(example.nodes.length, example.k + example.m, 'deploy/array.example.json');
+  // The Kubernetes ConfigMap embeds array.json as a literal block: take it up to the end of the YAML document.
+  const yaml = readFileSync(join(repoRoot, 'deploy', 'kubernetes', 'manager.yaml'), 'utf8');
+  const block = /array\.json: \|\n((?: {4}.*\n)+)/.exec(yaml);
+  t.ok(block, 'manager.yaml has an array.json block');
+  const k8s = parseArrayConfig(block![1], '/');
+  t.equal(k8s.nodes.length, k8s.k + k8s.m, 'deploy/kubernetes/manager.yaml array.json');
+  const doc = readFileSync(join(repoRoot, 'docs', 'CLI.md'), 'utf8');
+  const fenced = /Example \(`deploy\/array\.example\.json`\):\n\n```json\n([^`]+)```/.exec(doc);
+  t.ok(fenced, 'docs/CLI.md has the example');
+  t.same(parseArrayConfig(fenced![1], '/').nodes, example.nodes, 'docs/CLI.md shows the same nodes as the shipped example');
 });
