@@ -121,11 +121,9 @@ export class JournalWriter {
     state.checkWritable();
     const g = state.geometry;
     const version = this.nextVersion++;
-    const tables = new Map<number, Buffer>();
-    for (const index of writes.keys()) {
-      const t = tableIndexOf(index);
-      if (!tables.has(t)) tables.set(t, Buffer.from(await this.table(t)));
-    }
+    // Table sectors, then the current shards of partly rewritten rows, are fetched in parallel: one round trip each.
+    const tableIds = [...new Set([...writes.keys()].map((i) => tableIndexOf(i)))];
+    const tables = new Map(await Promise.all(tableIds.map(async (t) => [t, Buffer.from(await this.table(t))] as const)));
     const updates = new Map<string, RowUpdate>();
     const update = (region: Region, index: number, shard: Buffer) => {
       const { row, shard: j } = locate(g, index);
@@ -149,10 +147,12 @@ export class JournalWriter {
     }
     if (updates.size > g.journalPieces) throw new ArrayError('E_TOO_LARGE', `entry touches ${updates.size} rows; the journal holds ${g.journalPieces}`);
 
+    const partial = [...updates].filter(([, u]) => u.shards.size < g.k);
+    const currents = new Map(await Promise.all(partial.map(async ([key, u]) => [key, await this.row(u.region, u.row)] as const)));
     const rows: PreparedEntry['rows'] = [];
     const pieces = new Map<number, { home: number; data: Buffer }[]>();
     for (const [key, u] of updates) {
-      const current = u.shards.size === g.k ? undefined : await this.row(u.region, u.row);
+      const current = currents.get(key);
       const shards = Array.from({ length: g.k + g.m }, (_, j) => u.shards.get(j) ?? (j < g.k && current ? current[j] : Buffer.alloc(sectorBytes)));
       state.code.encode(shards.slice(0, g.k), shards.slice(g.k));
       rows.push({ key, shards });

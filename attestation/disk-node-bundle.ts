@@ -11,7 +11,6 @@
 // (bufferutil, utf-8-validate) are left out and ws falls back to its JS code.
 // Not handled: signing the bundle, or pinning Node itself (the runtime is
 // part of the platform image, not of this measurement).
-import { build } from 'esbuild';
 import type { Metafile } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 import { AttestationError } from './errors.ts';
@@ -63,12 +62,24 @@ export function bundledPackageDir(input: string): string | null {
   return input.slice(0, at + nodeModulesSegment.length) + rest.slice(0, nameParts).join('/');
 }
 
+/**
+ * esbuild is a development dependency: loaded only when a bundle is built
+ * (npm run build, teearray audit), so a CLI installed without it still runs.
+ */
+async function loadEsbuild(): Promise<typeof import('esbuild')> {
+  try {
+    return await import('esbuild');
+  } catch (error) {
+    throw new AttestationError('E_ATT_BUNDLE', 'building the disk node needs esbuild: run `npm ci` (it is a development dependency)', { cause: error });
+  }
+}
+
 export async function bundleDiskNode(options: BundleOptions = {}): Promise<DiskNodeBundle> {
   const root = options.root ?? repoRoot;
   const entry = options.entry ?? diskNodeEntry;
   let result;
   try {
-    result = await build({
+    result = await (await loadEsbuild()).build({
       absWorkingDir: root,
       entryPoints: [entry],
       outfile: 'disk-node.mjs',

@@ -18,5 +18,7 @@ const unavailableCodes = new Set(['E_QUORUM', 'E_TOO_MANY_DEAD', 'E_UNRECOVERABL
 export function exitCodeFor(err: unknown): number {
   if (err instanceof CliError) return err.exitCode;
   const code = (err as { code?: string }).code;
+  // node:util parseArgs: unknown option, missing value, stray argument.
+  if (code?.startsWith('ERR_PARSE_ARGS_')) return exitCodes.usage;
   return code && unavailableCodes.has(code) ? exitCodes.unavailable : exitCodes.failure;
 }
