@@ -33,7 +33,7 @@ import { commitSector, journalHeaderSector, journalPayloadStart, locate, rowSect
 import { applyCommands, applyEntry, type SlotApply } from './journal-apply.ts';
 import { encodeCommit, encodeHeader, headerDigest, payloadDigest } from '../journal/journal-record.ts';
 import { Op } from './node-client/frame-codec.ts';
-import { loadRow, readNodeSectors, readTable } from './row-reader.ts';
+import { loadRows, readNodeSectors, readTableSet } from './row-reader.ts';
 
 /** One sector of an entry: new plaintext, or undefined to trim it (reads as zeros). */
 export interface SectorWrite {
@@ -107,12 +107,33 @@ export class JournalWriter {
     this.nextVersion = this.state.journalVersion + 1n;
   }
 
-  private async table(t: number): Promise<Buffer> {
-    return this.overlayTables.get(t)?.table ?? (await readTable(this.state, t));
+  /** Copies of the current table sectors, the writer's view first; the rest in one batch per node. */
+  private async tables(ids: number[]): Promise<Map<number, Buffer>> {
+    const out = new Map<number, Buffer>();
+    const rest: number[] = [];
+    for (const t of new Set(ids)) {
+      const mine = this.overlayTables.get(t);
+      if (mine) out.set(t, Buffer.from(mine.table));
+      else rest.push(t);
+    }
+    for (const [t, table] of await readTableSet(this.state, rest)) out.set(t, Buffer.from(table));
+    return out;
   }
 
-  private async row(region: Region, row: number): Promise<Buffer[]> {
-    return this.overlayRows.get(this.state.rowKey(region, row))?.shards ?? (await loadRow(this.state, region, row));
+  /** Current shards of rows being partly rewritten, by row key: the writer's view first, the rest loaded together. */
+  private async rows(updates: RowUpdate[]): Promise<Map<string, Buffer[]>> {
+    const out = new Map<string, Buffer[]>();
+    const rest: Record<Region, number[]> = { data: [], table: [] };
+    for (const u of updates) {
+      const key = this.state.rowKey(u.region, u.row);
+      const mine = this.overlayRows.get(key);
+      if (mine) out.set(key, mine.shards);
+      else rest[u.region].push(u.row);
+    }
+    for (const region of ['table', 'data'] as const) {
+      for (const [row, shards] of await loadRows(this.state, region, rest[region])) out.set(this.state.rowKey(region, row), shards);
+    }
+    return out;
   }
 
   /** Step 1: seals, encodes and lays out an entry; CPU and reads only, nothing is written. */
@@ -121,9 +142,7 @@ export class JournalWriter {
     state.checkWritable();
     const g = state.geometry;
     const version = this.nextVersion++;
-    // Table sectors, then the current shards of partly rewritten rows, are fetched in parallel: one round trip each.
-    const tableIds = [...new Set([...writes.keys()].map((i) => tableIndexOf(i)))];
-    const tables = new Map(await Promise.all(tableIds.map(async (t) => [t, Buffer.from(await this.table(t))] as const)));
+    const tables = await this.tables([...writes.keys()].map((i) => tableIndexOf(i)));
     const updates = new Map<string, RowUpdate>();
     const update = (region: Region, index: number, shard: Buffer) => {
       const { row, shard: j } = locate(g, index);
@@ -147,8 +166,7 @@ export class JournalWriter {
     }
     if (updates.size > g.journalPieces) throw new ArrayError('E_TOO_LARGE', `entry touches ${updates.size} rows; the journal holds ${g.journalPieces}`);
 
-    const partial = [...updates].filter(([, u]) => u.shards.size < g.k);
-    const currents = new Map(await Promise.all(partial.map(async ([key, u]) => [key, await this.row(u.region, u.row)] as const)));
+    const currents = await this.rows([...updates.values()].filter((u) => u.shards.size < g.k));
     const rows: PreparedEntry['rows'] = [];
     const pieces = new Map<number, { home: number; data: Buffer }[]>();
     for (const [key, u] of updates) {

@@ -100,22 +100,43 @@ function reconstructData(state: ArrayState, shards: Buffer[], present: boolean[]
 }
 
 /**
- * Returns all n shards of a row: data shards verified (missing or corrupt
+ * Returns all n shards of each row: data shards verified (missing or corrupt
  * ones reconstructed from the live rest), parity recomputed from them. Any
- * shard a live node holds wrongly, data or parity, is written back.
+ * shard a live node holds wrongly, data or parity, is written back. Rows not
+ * cached are fetched with one batch per node, whatever their number.
  */
+export async function loadRows(state: ArrayState, region: Region, rows: number[]): Promise<Map<number, Buffer[]>> {
+  const out = new Map<number, Buffer[]>();
+  const missing: number[] = [];
+  for (const row of new Set(rows)) {
+    const key = state.rowKey(region, row);
+    const cached = state.published.rows.get(key) ?? state.rows.get(key);
+    if (cached) out.set(row, cached);
+    else missing.push(row);
+  }
+  if (missing.length === 0) return out;
+  const { k } = state.geometry;
+  const tables = region === 'data' ? await readTableSet(state, missing.flatMap((row) => Array.from({ length: k }, (_, j) => tableIndexOf(row * k + j)))) : undefined;
+  const sectors = missing.map((row) => rowSector(state.geometry, region, row));
+  const read = await state.eachSlot(state.liveSlots(), (slot) => readNodeSectors(state, slot, sectors));
+  for (let i = 0; i < missing.length; i++) {
+    const fetched = new Map([...read].map(([slot, data]) => [slot, data[i]] as const));
+    out.set(missing[i], await verifyRow(state, region, missing[i], fetched, tables));
+  }
+  return out;
+}
+
 export async function loadRow(state: ArrayState, region: Region, row: number): Promise<Buffer[]> {
-  const key = state.rowKey(region, row);
-  const cached = state.published.rows.get(key) ?? state.rows.get(key);
-  if (cached) return cached;
+  return (await loadRows(state, region, [row])).get(row)!;
+}
+
+/** Checks, completes and caches one row from what each live slot returned. */
+async function verifyRow(state: ArrayState, region: Region, row: number, fetched: Map<number, Buffer>, tables?: Map<number, Buffer>): Promise<Buffer[]> {
   const { k, m } = state.geometry;
-  const tables = region === 'data' ? await readTables(state, row * k, k) : undefined;
   const n = k + m;
-  const sector = rowSector(state.geometry, region, row);
   const shards = Array.from({ length: n }, () => Buffer.alloc(sectorBytes));
   const present = new Array<boolean>(n).fill(false);
-  const read = await state.eachSlot(state.liveSlots(), async (slot) => (await readNodeSectors(state, slot, [sector]))[0]);
-  for (const [slot, data] of read) {
+  for (const [slot, data] of fetched) {
     const shard = shardOfSlot(state.geometry, row, slot);
     data.copy(shards[shard]);
     present[shard] = true;
@@ -146,7 +167,7 @@ export async function loadRow(state: ArrayState, region: Region, row: number): P
     shards[k + i] = p;
   });
   if (wrong.length) await repair(state, region, row, wrong, shards);
-  state.rows.set(key, shards);
+  state.rows.set(state.rowKey(region, row), shards);
   return shards;
 }
 
@@ -164,38 +185,55 @@ async function repair(state: ArrayState, region: Region, row: number, shardsToFi
   );
 }
 
-/** A verified table sector: from the cache, its node, or reconstruction. */
-export async function readTable(state: ArrayState, t: number): Promise<Buffer> {
-  const cached = state.published.tables.get(t) ?? state.tables.get(t);
-  if (cached) return cached;
-  const { row, shard } = locate(state.geometry, t);
-  const slot = slotOfShard(state.geometry, row, shard);
-  let table: Buffer | undefined;
-  if (state.isLive(slot)) {
-    try {
-      const [data] = await readNodeSectors(state, slot, [rowSector(state.geometry, 'table', row)]);
-      if (shardValid(state, 'table', t, data)) table = Buffer.from(data);
-      else state.counters.macFailures++;
-    } catch (err) {
-      if (!(err instanceof NodeFailure)) throw err;
-      await state.markDead([slot]);
+/**
+ * Verified table sectors: from the published entry or the cache, else read
+ * from their nodes with one batch per node; a table that is missing or fails
+ * its self-MAC comes from its row's reconstruction.
+ */
+export async function readTableSet(state: ArrayState, ids: Iterable<number>): Promise<Map<number, Buffer>> {
+  const g = state.geometry;
+  const out = new Map<number, Buffer>();
+  const bySlot = new Map<number, number[]>();
+  const rebuild: number[] = [];
+  for (const t of new Set(ids)) {
+    const cached = state.published.tables.get(t) ?? state.tables.get(t);
+    if (cached) {
+      out.set(t, cached);
+      continue;
     }
+    const { row, shard } = locate(g, t);
+    const slot = slotOfShard(g, row, shard);
+    if (!state.isLive(slot)) rebuild.push(t);
+    else bySlot.set(slot, [...(bySlot.get(slot) ?? []), t]);
   }
-  table ??= Buffer.from((await loadRow(state, 'table', row))[shard]);
-  state.tables.set(t, table);
-  return table;
+  const read = await state.eachSlot([...bySlot.keys()], (slot) =>
+    readNodeSectors(state, slot, bySlot.get(slot)!.map((t) => rowSector(g, 'table', locate(g, t).row))),
+  );
+  for (const [slot, list] of bySlot) {
+    const data = read.get(slot);
+    list.forEach((t, i) => {
+      if (data && shardValid(state, 'table', t, data[i])) out.set(t, Buffer.from(data[i]));
+      else {
+        if (data) state.counters.macFailures++;
+        rebuild.push(t);
+      }
+    });
+  }
+  if (rebuild.length) {
+    const rows = await loadRows(state, 'table', rebuild.map((t) => locate(g, t).row));
+    for (const t of rebuild) out.set(t, Buffer.from(rows.get(locate(g, t).row)![locate(g, t).shard]));
+  }
+  for (const [t, table] of out) if (!state.published.tables.has(t)) state.tables.set(t, table);
+  return out;
+}
+
+export async function readTable(state: ArrayState, t: number): Promise<Buffer> {
+  return (await readTableSet(state, [t])).get(t)!;
 }
 
 export async function readTables(state: ArrayState, first: number, count: number): Promise<Map<number, Buffer>> {
-  const tables = new Map<number, Buffer>();
-  const last = tableIndexOf(first + count - 1);
-  await Promise.all(
-    Array.from({ length: last - tableIndexOf(first) + 1 }, async (_, i) => {
-      const t = tableIndexOf(first) + i;
-      tables.set(t, await readTable(state, t));
-    }),
-  );
-  return tables;
+  const firstTable = tableIndexOf(first);
+  return readTableSet(state, Array.from({ length: tableIndexOf(first + count - 1) - firstTable + 1 }, (_, i) => firstTable + i));
 }
 
 /**
@@ -240,9 +278,9 @@ export async function readUserSectors(state: ArrayState, first: number, count: n
       }
     });
   }
+  const rows = await loadRows(state, 'data', fromRows.map((i) => locate(g, i).row));
   for (const i of fromRows) {
     const { row, shard } = locate(g, i);
-    const shards = await loadRow(state, 'data', row);
-    openSector(state.keys, i, shards[shard], entry(i), out.subarray((i - first) * sectorBytes, (i - first + 1) * sectorBytes));
+    openSector(state.keys, i, rows.get(row)![shard], entry(i), out.subarray((i - first) * sectorBytes, (i - first + 1) * sectorBytes));
   }
 }

@@ -47,11 +47,11 @@ const op: fc.Arbitrary<SimOp> = fc.oneof(
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('read' as const), sector: fc.nat(sectorSpan - 1), count: fc.integer({ min: 1, max: 8 }) }) },
   {
-    weight: 4,
+    weight: 5,
     arbitrary: fc.record({ kind: fc.constant('crash' as const), afterFrames: fc.nat(30), duringRecovery: fc.oneof(fc.constant(-1), fc.nat(40)) }),
   },
   {
-    weight: 3,
+    weight: 4,
     arbitrary: fc.record({ kind: fc.constant('kill' as const), slot: fc.nat(7), afterFrames: fc.nat(40), restart: fc.boolean() }),
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('corrupt' as const), slot: fc.nat(7), row: fc.nat(60), byte: fc.nat(4095) }) },
