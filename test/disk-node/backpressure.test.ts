@@ -1,0 +1,62 @@
+// Backpressure in the node's WebSocket shell (disk-node/main.ts): a manager
+// that sends signed READ batches faster than it reads the replies does not
+// make the node queue replies without bound. With the client's socket paused,
+// the node executes batches only until about replyQueueBytesMax of replies
+// (plus the kernel's socket buffers) wait to be sent, then stops reading;
+// once the client reads again, every batch is answered, in order.
+import t from 'tap';
+import WebSocket from 'ws';
+import { decodeHello, decodeReply, encodeRequest, type Command } from '../../array-manager/node-client/frame-codec.ts';
+import { replyQueueBytesMax } from '../../disk-node/limits.ts';
+import { startDiskNode } from '../../disk-node/main.ts';
+import { Op, Status } from '../../disk-node/wire.ts';
+import { fakeProvider, managerKeys } from './fixtures.ts';
+
+const sectorBytes = 4096;
+const readSectors = 1000;
+const replyBytes = readSectors * sectorBytes;
+// Four times the reply-queue bound: far more than the node may hold back.
+const batches = Math.ceil((4 * replyQueueBytesMax) / replyBytes);
+
+/** Polls `read` every 100 ms until it stays the same for 500 ms (at most `capMs`), and returns it. */
+async function settled(read: () => bigint, capMs: number): Promise<bigint> {
+  let last = read();
+  let stableMs = 0;
+  for (let waited = 0; waited < capMs && stableMs < 500; waited += 100) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = read();
+    stableMs = now === last ? stableMs + 100 : 0;
+    last = now;
+  }
+  return last;
+}
+
+t.test('a manager that does not read its replies stalls its own session, not the node', { timeout: 30_000 }, async (t) => {
+  const manager = managerKeys();
+  const node = await startDiskNode({ config: { managerPublicKey: manager.publicRaw, sectorBytes, sectorCount: 1024 }, host: '127.0.0.1', port: 0 }, fakeProvider());
+  t.teardown(() => node.close());
+  const ws = new WebSocket(`ws://127.0.0.1:${node.port}`, { perMessageDeflate: false });
+  t.teardown(() => ws.terminate());
+  const hello = decodeHello(await new Promise<Buffer>((resolve) => ws.once('message', resolve)));
+  const socket = (ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+  socket.pause();
+  const commands: Command[] = [{ op: Op.read, sector: 0, count: readSectors }];
+  for (let i = 1; i <= batches; i++) {
+    ws.send(encodeRequest({ counter: BigInt(i), session: hello.challenge, nonce: Buffer.alloc(32, i) }, commands, manager.sign));
+  }
+  const executed = await settled(() => node.core.stats.batchesExecuted, 10_000);
+  t.ok(executed >= 1n && executed < BigInt(batches), `${executed} of ${batches} batches executed while the manager read nothing`);
+  t.ok(Number(executed) * replyBytes <= 2 * replyQueueBytesMax, 'replies held back stay within about the reply-queue bound');
+
+  const counters: bigint[] = [];
+  const all = new Promise<void>((resolve) => {
+    ws.on('message', (frame: Buffer) => {
+      const reply = decodeReply(frame, commands, sectorBytes);
+      if (reply.batchStatus === Status.ok) counters.push(reply.counter);
+      if (counters.length === batches) resolve();
+    });
+  });
+  socket.resume();
+  await all;
+  t.same(counters, Array.from({ length: batches }, (_, i) => BigInt(i + 1)), 'every batch answered OK, in order, once the manager reads');
+});
