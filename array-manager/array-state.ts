@@ -12,6 +12,7 @@ import { SlotState, deadCount, encodeMembership, withDead, type Membership } fro
 import { Op } from './node-client/frame-codec.ts';
 import { NodeFailure, type NodeHandle } from './node-handle.ts';
 import { RwLock } from './rw-lock.ts';
+import { ReadCoalescer } from './read-coalescer.ts';
 
 export class ArrayError extends Error {
   constructor(
@@ -49,6 +50,7 @@ export const cacheDefaults: CacheLimits = { rowsMax: 1024, tablesMax: 4096 };
 export class ArrayState {
   readonly code: ErasureCode;
   readonly lock = new RwLock();
+  readonly reads = new ReadCoalescer(this);
   /** Shards of recently written or verified rows, keyed "region:row". */
   readonly rows: LRUCache<string, Buffer[]>;
   /** Verified table sectors by table index. */

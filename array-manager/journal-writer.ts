@@ -29,7 +29,7 @@
 import { sealSector } from './crypto/sector-crypto.ts';
 import { encodeTable, entryAt, slotOf, tableIndexOf } from './crypto/table-sector.ts';
 import { ArrayError, type ArrayState } from './array-state.ts';
-import { commitSector, journalHeaderSector, journalPayloadStart, locate, rowSector, sectorBytes, slotOfShard, type Region } from './geometry.ts';
+import { commitSector, journalHeaderSector, journalPayloadStart, locate, rowSector, sectorBytes, slotOfShard, tableSectorsFor, type Region } from './geometry.ts';
 import { applyCommands, applyEntry, type SlotApply } from './journal-apply.ts';
 import { encodeCommit, encodeHeader, headerDigest, payloadDigest } from '../journal/journal-record.ts';
 import { Op } from './node-client/frame-codec.ts';
@@ -72,6 +72,15 @@ export class EntryBudget {
   add(indices: number[]): void {
     for (const i of indices) for (const key of this.keys(i)) this.rows.add(key);
   }
+}
+
+/** Rows of `region` in which `indices` rewrite fewer than all k data shards (padding beyond `end` counts as rewritten). */
+function partialRows(region: Region, indices: number[], k: number, end = Infinity): { region: Region; row: number }[] {
+  const counts = new Map<number, number>();
+  for (const i of indices) counts.set(Math.floor(i / k), (counts.get(Math.floor(i / k)) ?? 0) + 1);
+  return [...counts]
+    .filter(([row, n]) => n < Math.min(k, end - row * k))
+    .map(([row]) => ({ region, row }));
 }
 
 /** An entry prepared and, once committed, waiting to be applied. */
@@ -121,7 +130,7 @@ export class JournalWriter {
   }
 
   /** Current shards of rows being partly rewritten, by row key: the writer's view first, the rest loaded together. */
-  private async rows(updates: RowUpdate[]): Promise<Map<string, Buffer[]>> {
+  private async rows(updates: { region: Region; row: number }[]): Promise<Map<string, Buffer[]>> {
     const out = new Map<string, Buffer[]>();
     const rest: Record<Region, number[]> = { data: [], table: [] };
     for (const u of updates) {
@@ -142,7 +151,14 @@ export class JournalWriter {
     state.checkWritable();
     const g = state.geometry;
     const version = this.nextVersion++;
-    const tables = await this.tables([...writes.keys()].map((i) => tableIndexOf(i)));
+    // Which rows change, and which of them only in part (those must be read first), follows from the
+    // indices alone, so the table sectors and the partly rewritten rows are fetched in one round.
+    const tableIds = [...new Set([...writes.keys()].map((i) => tableIndexOf(i)))];
+    const partial = [
+      ...partialRows('data', [...writes.keys()], g.k),
+      ...partialRows('table', tableIds, g.k, tableSectorsFor(g.dataRows, g.k)),
+    ];
+    const [tables, currents] = await Promise.all([this.tables(tableIds), this.rows(partial)]);
     const updates = new Map<string, RowUpdate>();
     const update = (region: Region, index: number, shard: Buffer) => {
       const { row, shard: j } = locate(g, index);
@@ -166,7 +182,6 @@ export class JournalWriter {
     }
     if (updates.size > g.journalPieces) throw new ArrayError('E_TOO_LARGE', `entry touches ${updates.size} rows; the journal holds ${g.journalPieces}`);
 
-    const currents = await this.rows([...updates.values()].filter((u) => u.shards.size < g.k));
     const rows: PreparedEntry['rows'] = [];
     const pieces = new Map<number, { home: number; data: Buffer }[]>();
     for (const [key, u] of updates) {

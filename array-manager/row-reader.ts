@@ -9,33 +9,14 @@ import { openSector } from './crypto/sector-crypto.ts';
 import { decodeTable, entryAt, slotOf, tableIndexOf } from './crypto/table-sector.ts';
 import { ArrayError, type ArrayState } from './array-state.ts';
 import { locate, rowSector, sectorBytes, shardOfSlot, slotOfShard, tableSectorsFor, type Region } from './geometry.ts';
-import { Op, type Command } from './node-client/frame-codec.ts';
+import { Op } from './node-client/frame-codec.ts';
 import { NodeFailure } from './node-handle.ts';
-
-/** Most sectors asked of one node in one batch (the reply must fit a frame). */
-const readBatchSectorsMax = 960;
 
 const isZero = (b: Uint8Array): boolean => b.every((x) => x === 0);
 
-/** Reads node sectors from one slot: `sectors` are node sector numbers; returns one buffer per sector. */
-export async function readNodeSectors(state: ArrayState, slot: number, sectors: number[]): Promise<Buffer[]> {
-  const out: Buffer[] = [];
-  for (let i = 0; i < sectors.length; i += readBatchSectorsMax) {
-    const part = sectors.slice(i, i + readBatchSectorsMax);
-    const commands: Command[] = [];
-    for (const s of part) {
-      const last = commands[commands.length - 1];
-      if (last && last.op === Op.read && last.sector + last.count === s) last.count++;
-      else commands.push({ op: Op.read, sector: s, count: 1 });
-    }
-    const results = await state.handles[slot].batch(commands);
-    for (const r of results) {
-      if (r.op !== Op.read) throw new ArrayError('E_FRAME', 'READ answered with another result');
-      state.counters.bytesReceivedFromNodes += r.data.length;
-      for (let at = 0; at < r.data.length; at += sectorBytes) out.push(r.data.subarray(at, at + sectorBytes));
-    }
-  }
-  return out;
+/** Reads node sectors from one slot (coalesced with other reads of it); one buffer per sector. */
+export function readNodeSectors(state: ArrayState, slot: number, sectors: number[]): Promise<Buffer[]> {
+  return state.reads.read(slot, sectors);
 }
 
 /** True when a data shard of `region` checks out (tables: self-MAC; data: MAC against its entry). */
