@@ -8,6 +8,8 @@ import type { Logger } from './log.ts';
 
 export interface LocalNodes {
   endpoints: string[];
+  /** Process id of each slot's node (operators and failure tests kill them). */
+  pids: number[];
   stop(): Promise<void>;
 }
 
@@ -73,6 +75,7 @@ export async function startLocalNodes(
   });
   return {
     endpoints: started.map((s) => `ws://${opts.host}:${(s as PromiseFulfilledResult<{ port: number }>).value.port}`),
+    pids: children.map((c) => c.pid!),
     stop,
   };
 }
