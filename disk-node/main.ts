@@ -45,16 +45,25 @@ export async function startDiskNode(opts: DiskNodeOptions, provider: Attestation
     socket.setNoDelay(true);
     const { session, hello } = core.openSession();
     ws.send(hello);
+    // Over the reply bound the session stops reading; frames ws had already
+    // read (at most one socket read's worth) wait unexecuted until drain.
+    const held: Buffer[] = [];
+    let paused = false;
+    const onFrame = (frame: Buffer): void => {
+      if (paused) return void held.push(frame);
+      ws.send(core.handle(session, frame));
+      if (ws.bufferedAmount <= replyQueueBytesMax) return;
+      paused = true;
+      ws.pause();
+      socket.once('drain', () => {
+        paused = false;
+        ws.resume();
+        while (!paused && held.length > 0) onFrame(held.shift()!);
+      });
+    };
     ws.on('message', (data, isBinary) => {
-      if (!isBinary) {
-        ws.close(1003, 'binary frames only');
-        return;
-      }
-      ws.send(core.handle(session, asBuffer(data)));
-      if (ws.bufferedAmount > replyQueueBytesMax && !socket.isPaused()) {
-        socket.pause();
-        socket.once('drain', () => socket.resume());
-      }
+      if (!isBinary) return void ws.close(1003, 'binary frames only');
+      onFrame(asBuffer(data));
     });
     ws.on('error', (err) => log(`session error: ${err.message}`));
   });

@@ -1,5 +1,5 @@
-// The node's RAM: S sectors held in fixed chunks allocated (and zero-filled,
-// so every page is really committed) at start, plus the death record. The
+// The node's RAM: S sectors held in fixed chunks allocated (and written, so
+// every page is really committed) at start, plus the death record. The
 // store knows nothing of arrays, keys or sessions; callers check ranges first.
 import { chunkSectors, deathRecordBytesMax, sectorBytesMax, sectorBytesMin, sectorCountMax } from './limits.ts';
 
@@ -26,7 +26,9 @@ export class SectorStore {
     for (let first = 0; first < sectorCount; first += chunkSectors) {
       const sectors = Math.min(chunkSectors, sectorCount - first);
       try {
-        this.chunks.push(Buffer.alloc(sectors * sectorBytes));
+        // alloc() maps zero pages lazily; writing every byte makes the OS commit them now, so a
+        // node given more memory than its host has fails here, not on some later write.
+        this.chunks.push(Buffer.allocUnsafeSlow(sectors * sectorBytes).fill(0));
       } catch (err) {
         this.chunks.length = 0;
         const bytes = sectorCount * sectorBytes;

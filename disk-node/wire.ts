@@ -68,11 +68,13 @@ export interface Request {
 }
 
 export class WireError extends Error {
+  readonly code: string;
   constructor(
     readonly status: number,
     message: string,
   ) {
     super(`${statusCodes[status]}: ${message}`);
+    this.code = statusCodes[status];
   }
 }
 

@@ -5,18 +5,10 @@
 // (plus the kernel's socket buffers) wait to be sent, then stops reading;
 // once the client reads again, every batch is answered, in order.
 //
-// The bound is marked todo: it holds when the node reads the requests one at a
-// time (11 of 33 batches ran when this file runs alone), but not when several
-// requests arrive in one socket read, as happens under load (33 of 33 ran, 132
-// MB of replies queued, when the whole disk-node suite ran in parallel).
-// disk-node/main.ts pauses the raw socket after a reply pushes bufferedAmount
-// over replyQueueBytesMax, but (1) ws's receiver still parses and emits every
-// message already in its buffer, and the node executes each one; (2) ws
-// resumes the raw socket itself when its receiver drains (receiverOnDrain
-// resumes unless the WebSocket, not the socket, is paused). A fix: call
-// ws.pause()/ws.resume() instead of socket.pause()/resume(), and while over
-// the bound, hold incoming request frames (small: they were already read)
-// unexecuted in a queue, running them on drain.
+// The node pauses the WebSocket (not only the raw socket, which ws would
+// resume on its own) and holds frames ws had already read unexecuted until
+// the replies drain, so the bound holds also when many requests arrive in one
+// socket read.
 import t from 'tap';
 import WebSocket from 'ws';
 import { decodeHello, decodeReply, encodeRequest, type Command } from '../../array-manager/node-client/frame-codec.ts';
@@ -58,9 +50,8 @@ t.test('a manager that does not read its replies stalls its own session, not the
     ws.send(encodeRequest({ counter: BigInt(i), session: hello.challenge, nonce: Buffer.alloc(32, i) }, commands, manager.sign));
   }
   const executed = await settled(() => node.core.stats.batchesExecuted, 10_000);
-  const todo = 'disk-node/main.ts: frames already read are executed after the socket is paused (see header)';
-  t.ok(executed >= 1n && executed < BigInt(batches), `${executed} of ${batches} batches executed while the manager read nothing`, { todo });
-  t.ok(Number(executed) * replyBytes <= 2 * replyQueueBytesMax, 'replies held back stay within about the reply-queue bound', { todo });
+  t.ok(executed >= 1n && executed < BigInt(batches), `${executed} of ${batches} batches executed while the manager read nothing`);
+  t.ok(Number(executed) * replyBytes <= 2 * replyQueueBytesMax, 'replies held back stay within about the reply-queue bound');
 
   const counters: bigint[] = [];
   const all = new Promise<void>((resolve) => {
