@@ -126,7 +126,10 @@ async function recoverJournal(state: ArrayState): Promise<void> {
   state.checkWritable();
   const participants = new Map<number, SlotApply>();
   for (const { slot, header } of plan.apply) participants.set(slot, { header: read.get(slot)![journalHeaderSector], homes: header.homes });
-  await state.lock.write(() => applyEntry(state, participants));
+  if (participants.size > 0) {
+    await state.lock.write(() => applyEntry(state, participants));
+    state.counters.journalApplies++;
+  }
   if (state.membership.keyErasure) {
     await state.eachSlot(state.liveSlots(), (slot) =>
       state.handles[slot].batch([{ op: Op.trim, sector: journalHeaderSector, count: 1 + g.journalPieces }]),

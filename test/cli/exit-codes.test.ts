@@ -57,7 +57,7 @@ t.test('usage errors exit 2 with a clear message', { skip: notBuilt }, async (t)
 // (code ERR_PARSE_ARGS_UNKNOWN_OPTION / ERR_PARSE_ARGS_INVALID_OPTION_VALUE /
 // ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL) exits 1, not the documented 2 for usage.
 // The message itself is clear. Fix: map codes starting with ERR_PARSE_ARGS_ to exitCodes.usage.
-t.test('unknown options exit 2', { skip: notBuilt, todo: 'cli/cli-error.ts exitCodeFor: parseArgs errors exit 1' }, async (t) => {
+t.test('unknown options exit 2', { skip: notBuilt }, async (t) => {
   for (const args of [['local', '--bogus'], ['keygen', '--data-dir'], ['audit', 'extra'], ['array', 'open', '--nope']]) {
     const r = await cli(args);
     t.match(r.stderr, /^teearray: /, `${args.join(' ')}: ${r.stderr.trim()}`);
