@@ -137,19 +137,13 @@ const quietLog: Logger = {
   error: (event, fields) => void process.stderr.write(`bench/array: ${event} ${JSON.stringify(fields ?? {})}\n`),
 };
 
-/**
- * Starts disk-node processes from the built CLI. startLocalNodes runs
- * `process.argv[1] disk-node`, which under the bench runner is bench/run.ts,
- * so argv[1] points at dist/teearray.mjs while the children spawn.
- */
-async function startNodes(count: number, nodeMib: number, keys: KeyStore): Promise<LocalNodes> {
-  const runner = process.argv[1];
-  process.argv[1] = cliPath;
-  try {
-    return await startLocalNodes(count, { sectors: nodeMib * 256, managerPublicKey: keys.managerPublicKey, platformDir: keys.platformDir, host: '127.0.0.1' }, quietLog);
-  } finally {
-    process.argv[1] = runner;
-  }
+/** Starts disk-node processes from the built CLI. */
+function startNodes(count: number, nodeMib: number, keys: KeyStore): Promise<LocalNodes> {
+  return startLocalNodes(
+    count,
+    { sectors: nodeMib * 256, managerPublicKey: keys.managerPublicKey, platformDir: keys.platformDir, host: '127.0.0.1', command: [process.execPath, cliPath] },
+    quietLog,
+  );
 }
 
 function parseShapes(text: string): { k: number; m: number }[] {

@@ -18,6 +18,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BlockDevice } from '../array-manager/nbd/block-device.ts';
 import { MemoryDevice } from '../array-manager/nbd/memory-device.ts';
+import { ArrayBlockDevice } from '../array-manager/array-block-device.ts';
+import { repoRoot } from '../attestation/disk-node-bundle.ts';
+import { startLocalArray } from '../cli/local-array.ts';
+import { createLogger } from '../cli/log.ts';
 import { startNbdServer } from '../array-manager/nbd/nbd-server.ts';
 import type { BenchOptions, BenchResult, BenchRow } from './report.ts';
 
@@ -180,13 +184,39 @@ function figure(f: FioFigures): number {
   return f.job.measure === 'MB/s' ? f.mbPerSecond : f.iops;
 }
 
+/**
+ * What `teearray local` serves: a k=4 m=2 array of real disk-node processes
+ * (from the built CLI) with at least `sizeBytes` of room, as an NBD device.
+ */
+async function localArrayDevice(sizeBytes: number): Promise<{ device: BlockDevice; stop: () => Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'teearray-bench-nbd-'));
+  const nodeMib = Math.ceil((sizeBytes / 4 / 2 ** 20) * 1.02) + 4;
+  const local = await startLocalArray({ dir, k: 4, m: 2, nodeMib, command: [process.execPath, join(repoRoot, 'dist', 'teearray.mjs')], log: createLogger(true) });
+  return {
+    device: new ArrayBlockDevice(local.disk),
+    stop: async () => {
+      await local.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 export async function run(opts: BenchOptions): Promise<BenchResult> {
   const seconds = Number(opts.params.get('seconds') ?? (opts.quick ? 1 : 3));
   const rounds = Number(opts.params.get('rounds') ?? (opts.quick ? 1 : 3));
   const sizeBytes = Number(opts.params.get('size-mib') ?? (opts.quick ? 64 : 1024)) * 1024 * 1024;
-  const [ours, baseline] = await benchBlockDevice(new MemoryDevice({ sizeBytes }), { seconds, rounds, nbdkitBaseline: true });
+  const kind = opts.params.get('device') ?? 'memory';
+  if (kind !== 'memory' && kind !== 'array') throw new Error('--device must be memory or array');
+  const device = kind === 'array' ? await localArrayDevice(sizeBytes) : { device: new MemoryDevice({ sizeBytes }), stop: async () => {} };
+  let figures: FioFigures[][];
+  try {
+    figures = await benchBlockDevice(device.device, { seconds, rounds, nbdkitBaseline: true });
+  } finally {
+    await device.stop();
+  }
+  const [ours, baseline] = figures;
   const rows: BenchRow[] = ours.map((f, i) => ({
-    name: `teearray nbd, memory device: ${f.job.name}`,
+    name: `teearray nbd, ${kind === 'array' ? 'k=4 m=2 array' : 'memory device'}: ${f.job.name}`,
     value: figure(f),
     unit: f.job.measure,
     ratios: { 'vs nbdkit': figure(f) / figure(baseline[i]) },
@@ -203,7 +233,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
   const quick = opts.quick ? ' --quick' : '';
   return {
     bench: 'nbd',
-    command: `npm run bench -- nbd${quick} --seconds ${seconds} --rounds ${rounds} --size-mib ${sizeBytes / 1024 / 1024}`,
+    command: `npm run bench -- nbd${quick} --device ${kind} --seconds ${seconds} --rounds ${rounds} --size-mib ${sizeBytes / 1024 / 1024}`,
     rows,
     notes: [
       'fio --ioengine=nbd over 127.0.0.1; both servers in the same run, same jobs, same export size',

@@ -4,16 +4,12 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createArray } from '../array-manager/array-create.ts';
-import { attestedConnector } from '../array-manager/node-client/attested-connector.ts';
 import { CliError } from './cli-error.ts';
-import { generateKeys, loadKeys } from './key-store.ts';
 import { createLogger } from './log.ts';
-import { localManifest, saveManifest } from './manifest-file.ts';
-import { startLocalNodes } from './node-processes.ts';
 import { intOption } from './options.ts';
 import { progressReporter } from './progress.ts';
 import { serve } from './serve.ts';
+import { startLocalArray } from './local-array.ts';
 
 export const localHelp = `usage: teearray local [options]
 
@@ -55,32 +51,20 @@ export async function localCommand(argv: string[]): Promise<void> {
   const dir = values['data-dir']!;
   const log = createLogger(values['log-json'] || undefined);
 
-  const created = await generateKeys(dir);
-  if (created.length) log.info('keys created', { dir, files: created.join(',') });
-  const keys = await loadKeys(dir);
-  const manifest = await localManifest(keys);
-  await saveManifest(join(dir, 'manifest.json'), manifest);
-
   log.info('starting disk nodes', { count: k + m, mibEach: nodeMib });
-  const nodes = await startLocalNodes(k + m, { sectors: nodeMib * 256, managerPublicKey: keys.managerPublicKey, platformDir: keys.platformDir, host: '127.0.0.1' }, log);
-  let disk;
-  try {
-    const connector = attestedConnector({ endpoints: nodes.endpoints, manifest, managerPrivateKey: keys.managerPrivateKey, managerPublicKey: keys.managerPublicKey });
-    disk = await createArray({ connector, dataKey: keys.dataKey, k, m, keyErasure: values['key-erasure'], onProgress: progressReporter('creating array') });
-  } catch (err) {
-    await nodes.stop();
-    throw err;
-  }
+  const local = await startLocalArray({ dir, k, m, nodeMib, keyErasure: values['key-erasure'], log, onProgress: progressReporter('creating array') });
+  if (local.created.length) log.info('keys created', { dir, files: local.created.join(',') });
+  const disk = local.disk;
   await serve({
     disk,
     nbdHost: '127.0.0.1',
     nbdPort,
     adminHost: '127.0.0.1',
     adminPort,
-    adminToken: keys.adminToken,
-    endpoints: nodes.endpoints,
+    adminToken: local.keys.adminToken,
+    endpoints: local.nodes.endpoints,
     log,
-    onStop: nodes.stop,
+    onStop: local.nodes.stop,
     banner: ({ nbdPort: p, adminPort: a }) => attachHelp(k, m, disk.sizeBytes, p, a, dir),
   });
 }

@@ -16,8 +16,8 @@ export interface LocalNodes {
 /** How long a node may take to allocate its memory and start listening. */
 const startTimeoutMs = 60_000;
 
-function startOne(args: string[], slot: number, log: Logger): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], 'disk-node', ...args, '--log-json'], {
+function startOne(command: string[], args: string[], slot: number, log: Logger): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(command[0], [...command.slice(1), 'disk-node', ...args, '--log-json'], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   createInterface({ input: child.stderr! }).on('line', (line) => log.info(`node ${slot}: ${line}`));
@@ -43,13 +43,19 @@ function startOne(args: string[], slot: number, log: Logger): Promise<{ child: C
   });
 }
 
-export async function startLocalNodes(
-  count: number,
-  opts: { sectors: number; managerPublicKey: Buffer; platformDir: string; host: string },
-  log: Logger,
-): Promise<LocalNodes> {
+export interface LocalNodeOptions {
+  sectors: number;
+  managerPublicKey: Buffer;
+  platformDir: string;
+  host: string;
+  /** The `teearray` command to run (default: this process's own, e.g. node dist/teearray.mjs). */
+  command?: string[];
+}
+
+export async function startLocalNodes(count: number, opts: LocalNodeOptions, log: Logger): Promise<LocalNodes> {
+  const command = opts.command ?? [process.execPath, ...process.execArgv, process.argv[1]];
   const args = ['--manager-key', opts.managerPublicKey.toString('hex'), '--sectors', String(opts.sectors), '--platform-dir', opts.platformDir, '--host', opts.host, '--port', '0'];
-  const started = await Promise.allSettled(Array.from({ length: count }, (_, slot) => startOne(args, slot, log)));
+  const started = await Promise.allSettled(Array.from({ length: count }, (_, slot) => startOne(command, args, slot, log)));
   const children = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value.child] : []));
   const failure = started.find((s) => s.status === 'rejected');
   const stop = async () => {

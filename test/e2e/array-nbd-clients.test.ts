@@ -8,14 +8,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createArray } from '../../array-manager/array-create.ts';
 import { ArrayBlockDevice } from '../../array-manager/array-block-device.ts';
 import { startNbdServer } from '../../array-manager/nbd/nbd-server.ts';
-import { attestedConnector } from '../../array-manager/node-client/attested-connector.ts';
-import { generateKeys, loadKeys } from '../../cli/key-store.ts';
 import { createLogger } from '../../cli/log.ts';
-import { localManifest } from '../../cli/manifest-file.ts';
-import { startLocalNodes } from '../../cli/node-processes.ts';
+import { startLocalArray } from '../../cli/local-array.ts';
 import { cliPath, notBuilt } from '../cli/cli-process.ts';
 import { has, run } from '../nbd/child-process.ts';
 
@@ -27,20 +23,9 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 t.test('stock NBD clients against a k=4 m=2 array, losing two nodes mid-copy', { skip }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'teearray-e2e-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  await generateKeys(join(dir, 'keys'));
-  const keys = await loadKeys(join(dir, 'keys'));
-  const manifest = await localManifest(keys);
-  // startLocalNodes runs `teearray disk-node` through this process's argv[1]: point it at the built CLI.
-  const argv1 = process.argv[1];
-  const execArgv = process.execArgv.splice(0);
-  process.argv[1] = cliPath;
-  const nodes = await startLocalNodes(6, { sectors: 8192, managerPublicKey: keys.managerPublicKey, platformDir: keys.platformDir, host: '127.0.0.1' }, createLogger(true)).finally(() => {
-    process.argv[1] = argv1;
-    process.execArgv.push(...execArgv);
-  });
-  t.teardown(() => nodes.stop());
-  const connector = attestedConnector({ endpoints: nodes.endpoints, manifest, managerPrivateKey: keys.managerPrivateKey, managerPublicKey: keys.managerPublicKey });
-  const disk = await createArray({ connector, dataKey: keys.dataKey, k: 4, m: 2 });
+  const local = await startLocalArray({ dir: join(dir, 'keys'), k: 4, m: 2, nodeMib: 32, command: [process.execPath, cliPath], log: createLogger(true) });
+  t.teardown(() => local.nodes.stop());
+  const { disk, nodes } = local;
   const server = await startNbdServer({ host: '127.0.0.1', port: 0, exports: new ArrayBlockDevice(disk) });
   t.teardown(async () => {
     await server.close();
