@@ -69,8 +69,11 @@ function reconstructData(state: ArrayState, shards: Buffer[], present: boolean[]
   const parity = present.map((p, j) => (p && j >= k ? j : -1)).filter((j) => j >= 0);
   const missing = present.map((p, j) => (!p && j < k ? j : -1)).filter((j) => j >= 0);
   const spare = present.filter(Boolean).length - k;
+  // reconstruct() rewrites every shard it is told is missing, parity left out included: keep what was read.
+  const readParity = new Map(parity.map((j) => [j, Buffer.from(shards[j])]));
   for (let drop = 0; drop <= spare; drop++) {
     for (const left of subsets(parity, drop, reconstructAttemptsMax)) {
+      for (const [j, original] of readParity) original.copy(shards[j]);
       const use = present.map((p, j) => p && !left.includes(j));
       state.code.reconstruct(shards, use);
       state.counters.reconstructions++;

@@ -82,3 +82,23 @@ t.test('corruption in node memory is detected, reconstructed and repaired', asyn
   t.ok(reopened.state.counters.repairs > 0, 'repairs written back');
   await reopened.close();
 });
+
+t.test('a corrupt parity shard plus m-1 lost nodes: the reconstruction that leaves it out is found', async (t) => {
+  // Found by the simulator: a failed attempt used to overwrite the parity it had left out.
+  const cluster = new SimCluster(8, 300);
+  const key = dataKey();
+  const disk = await createArray({ connector: cluster.connector(), dataKey: key, k: 5, m: 3, journalPieces: 16 });
+  const a = randomBytes(5 * S);
+  await disk.writeSectors(15, a); // data row 3, all five data shards
+  await disk.close();
+  const g = disk.state.geometry;
+  const row = 3;
+  // Row 3 puts shard j on slot (j + 3) mod 8: slot 1 holds parity shard 6, slots 3 and 4 data shards 0 and 1.
+  cluster.nodes[1].store.view(2 + g.journalPieces + g.tableRows + row, 1)[0][0] ^= 0xff;
+  cluster.kill(3);
+  cluster.kill(4);
+  const reopened = await openArray({ connector: cluster.connector(), dataKey: key });
+  t.same(await reopened.readSectors(15, 5), a, 'data rebuilt without the corrupt parity');
+  t.ok(reopened.state.counters.reconstructions > 1, 'more than one reconstruction was tried');
+  await reopened.close();
+});

@@ -67,6 +67,7 @@ export class ScenarioRun {
   private readonly cluster: SimCluster;
   private readonly model = new DiskModel();
   private readonly faulty = new Set<number>();
+  private readonly givenUp = new Set<number>();
   private readonly key = dataKey();
   private disk: VirtualDisk | undefined;
   private nextUnknown = 0;
@@ -82,11 +83,15 @@ export class ScenarioRun {
     return this.sc.k + this.sc.m;
   }
 
-  /** Slots faulty in any way: lost, restarted, corrupted, or given up by the array. */
+  /** Slots faulty in any way: lost, restarted, corrupted, or given up by the array (a hostile network can make it give up on a node). */
   private faults(): number {
-    const gone = new Set(this.faulty);
-    if (this.disk) for (let s = 0; s < this.n; s++) if (!this.disk.state.isLive(s)) gone.add(s);
-    return gone.size;
+    this.noteGivenUp();
+    return new Set([...this.faulty, ...this.givenUp]).size;
+  }
+
+  /** Remembers the slots the current manager marked dead: a crash discards the manager, not what it decided. */
+  private noteGivenUp(): void {
+    if (this.disk) for (let s = 0; s < this.n; s++) if (!this.disk.state.isLive(s)) this.givenUp.add(s);
   }
 
   private checkError(where: string, err: Error & { code?: string }): void {
@@ -201,6 +206,7 @@ export class ScenarioRun {
     this.stats.crashes++;
     const crash = group.find((op) => op.kind === 'crash') as Extract<SimOp, { kind: 'crash' }> | undefined;
     let crashDuringRecovery = crash && crash.duringRecovery >= 0 ? crash.duringRecovery : -1;
+    this.noteGivenUp();
     this.disk = undefined;
     for (;;) {
       if (crashDuringRecovery >= 0) this.cluster.crashAt = this.cluster.delivered + crashDuringRecovery;

@@ -23,6 +23,8 @@ export class SimCluster {
   private readonly dead = new Set<number>();
   private readonly channels = new Set<{ frozen: boolean; close(): void }>();
   faults: FaultPolicy = {};
+  /** Incremented at each crash: connectors of an earlier manager stop working. */
+  private epoch = 0;
   /** Frames delivered to nodes so far (a step counter for crash points). */
   delivered = 0;
   /** When set, the cluster freezes every channel once `delivered` reaches it. */
@@ -58,8 +60,13 @@ export class SimCluster {
     return this.dead.has(slot);
   }
 
-  /** Stops all traffic of the current manager: its frames go nowhere from now on. */
+  /**
+   * Stops all traffic of the current manager: its frames go nowhere from now
+   * on, and it can open no new session (a crashed process does nothing; its
+   * leftover timers must not act as a zombie manager).
+   */
   freezeAll(): void {
+    this.epoch++;
     for (const c of this.channels) c.frozen = true;
     this.channels.clear();
     this.crashAt = undefined;
@@ -83,9 +90,11 @@ export class SimCluster {
   }
 
   connector(timeoutMs = 2000): NodeConnector {
+    const epoch = this.epoch;
     return {
       slots: this.n,
       connect: async (slot) => {
+        if (epoch !== this.epoch) return new Promise<never>(() => {});
         if (this.dead.has(slot)) throw new NodeError('E_CONNECT', `slot ${slot} is down`);
         return NodeClient.open(this.channel(slot), { sign: this.manager.sign, verifyHello: fakeVerifyHello, timeoutMs });
       },
