@@ -27,12 +27,13 @@
 // A node that fails at any step is marked dead (a new membership version on
 // all others) before the next step, so no later step or read relies on it.
 import { sealSector } from './crypto/sector-crypto.ts';
+import { entryBytes } from './crypto/crypto-constants.ts';
 import { encodeTable, entryAt, slotOf, tableIndexOf } from './crypto/table-sector.ts';
 import { ArrayError, type ArrayState } from './array-state.ts';
 import { commitSector, journalHeaderSector, journalPayloadStart, locate, rowSector, sectorBytes, slotOfShard, tableSectorsFor, type Region } from './geometry.ts';
 import { applyCommands, applyEntry, type SlotApply } from './journal-apply.ts';
 import { encodeCommit, encodeHeader, headerDigest, payloadDigest } from '../journal/journal-record.ts';
-import { Op } from './node-client/frame-codec.ts';
+import { Op, type OutgoingCommand } from './node-client/frame-codec.ts';
 import { loadRows, readNodeSectors, readTableSet } from './row-reader.ts';
 
 /** One sector of an entry: new plaintext, or undefined to trim it (reads as zeros). */
@@ -145,6 +146,18 @@ export class JournalWriter {
     return out;
   }
 
+  /** Seals every written sector, in write order (ciphertext i, entry i); a trimmed sector gets zeros. */
+  private seal(writes: Map<number, Uint8Array | undefined>): { sectors: Buffer; entries: Buffer } {
+    const sectors = Buffer.alloc(writes.size * sectorBytes);
+    const entries = Buffer.alloc(writes.size * entryBytes);
+    let i = 0;
+    for (const [index, data] of writes) {
+      if (data) sealSector(this.state.keys, index, data, sectors.subarray(i * sectorBytes, (i + 1) * sectorBytes), entries.subarray(i * entryBytes, (i + 1) * entryBytes));
+      i++;
+    }
+    return { sectors, entries };
+  }
+
   /** Step 1: seals, encodes and lays out an entry; CPU and reads only, nothing is written. */
   async prepare(writes: Map<number, Uint8Array | undefined>): Promise<PreparedEntry> {
     const state = this.state;
@@ -166,15 +179,14 @@ export class JournalWriter {
       if (!updates.has(key)) updates.set(key, { region, row, shards: new Map() });
       updates.get(key)!.shards.set(j, shard);
     };
-    const ciphertexts = Buffer.alloc(writes.size * sectorBytes);
+    const ciphertexts = this.seal(writes);
     let at = 0;
     for (const [index, data] of writes) {
-      const ciphertext = ciphertexts.subarray(at, at + sectorBytes);
-      at += sectorBytes;
       const entry = entryAt(tables.get(tableIndexOf(index))!, slotOf(index));
-      if (data) sealSector(state.keys, index, data, ciphertext, entry);
+      if (data) ciphertexts.entries.copy(entry, 0, at * entryBytes, (at + 1) * entryBytes);
       else entry.fill(0);
-      update('data', index, ciphertext);
+      update('data', index, ciphertexts.sectors.subarray(at * sectorBytes, (at + 1) * sectorBytes));
+      at++;
     }
     for (const [t, table] of tables) {
       encodeTable(state.keys, t, table);
@@ -184,9 +196,13 @@ export class JournalWriter {
 
     const rows: PreparedEntry['rows'] = [];
     const pieces = new Map<number, { home: number; data: Buffer }[]>();
+    // One allocation for every shard the entry computes (parity, zero padding), not one per shard.
+    const arena = Buffer.alloc(updates.size * (g.k + g.m) * sectorBytes);
+    let used = 0;
+    const fresh = () => arena.subarray(used, (used += sectorBytes));
     for (const [key, u] of updates) {
       const current = currents.get(key);
-      const shards = Array.from({ length: g.k + g.m }, (_, j) => u.shards.get(j) ?? (j < g.k && current ? current[j] : Buffer.alloc(sectorBytes)));
+      const shards = Array.from({ length: g.k + g.m }, (_, j) => u.shards.get(j) ?? (j < g.k && current ? current[j] : fresh()));
       state.code.encode(shards.slice(0, g.k), shards.slice(g.k));
       rows.push({ key, shards });
       const home = rowSector(g, u.region, u.row);
@@ -221,13 +237,12 @@ export class JournalWriter {
     const round = () =>
       state.eachSlot([...slots].filter((s) => state.isLive(s)), async (slot) => {
         const before = prev?.participants.get(slot);
-        const commands = before ? applyCommands(state, before) : [];
+        const commands: OutgoingCommand[] = before ? applyCommands(state, before) : [];
         const list = entry.pieces.get(slot);
         if (list) {
-          const payload = Buffer.concat(list.map((p) => p.data));
-          state.counters.bytesSentToNodes += payload.length + sectorBytes;
+          state.counters.bytesSentToNodes += (list.length + 1) * sectorBytes;
           commands.push(
-            { op: Op.write, sector: journalPayloadStart, count: list.length, data: payload },
+            { op: Op.write, sector: journalPayloadStart, count: list.length, pieces: list.map((p) => p.data) },
             { op: Op.write, sector: journalHeaderSector, count: 1, data: entry.participants.get(slot)!.header },
           );
         }

@@ -5,7 +5,7 @@
 // instance id restarted and lost its memory, so it is never trusted as the
 // node that held the slot. Failures the retries cannot mend surface as
 // E_NODE_FAILED, which the array turns into a death record.
-import { NodeError, type Command, type CommandResult } from './node-client/frame-codec.ts';
+import { NodeError, type CommandResult, type OutgoingCommand } from './node-client/frame-codec.ts';
 import type { NodeClient } from './node-client/node-client.ts';
 
 export interface NodeConnector {
@@ -66,7 +66,7 @@ export class NodeHandle {
    * results to settle the call without resending (for batches that must not
    * run twice).
    */
-  async batch(commands: Command[], beforeRetry?: () => Promise<CommandResult[] | undefined>): Promise<CommandResult[]> {
+  async batch(commands: OutgoingCommand[], beforeRetry?: () => Promise<CommandResult[] | undefined>): Promise<CommandResult[]> {
     for (let attempt = 0; ; attempt++) {
       try {
         if (attempt > 0 && beforeRetry) {

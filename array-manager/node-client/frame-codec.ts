@@ -23,6 +23,21 @@ import { deathRecordBytesMax, protocolVersion } from '../../disk-node/limits.ts'
 
 export { Op, Status, type Command };
 
+/** A WRITE whose data comes in pieces, copied straight into the frame without concatenating them first. */
+export interface WritePieces {
+  op: typeof Op.write;
+  sector: number;
+  count: number;
+  pieces: Uint8Array[];
+}
+
+/** What the manager may send: any command, or a WRITE in pieces. */
+export type OutgoingCommand = Command | WritePieces;
+
+function writeBytes(c: Extract<OutgoingCommand, { op: typeof Op.write }>): number {
+  return 'pieces' in c ? c.pieces.reduce((n, p) => n + p.length, 0) : c.data.length;
+}
+
 export class NodeError extends Error {
   constructor(
     readonly code: string,
@@ -38,13 +53,13 @@ export interface RequestIds {
   nonce: Uint8Array;
 }
 
-function commandBytes(c: Command): number {
+function commandBytes(c: OutgoingCommand): number {
   switch (c.op) {
     case Op.read:
     case Op.trim:
       return 9;
     case Op.write:
-      return 9 + c.data.length;
+      return 9 + writeBytes(c);
     case Op.copy:
       return 13;
     case Op.status:
@@ -56,7 +71,7 @@ function commandBytes(c: Command): number {
 }
 
 /** Encodes a request batch; `sign` signs the domain label followed by the frame digest. */
-export function encodeRequest(ids: RequestIds, commands: Command[], sign: (message: Buffer) => Uint8Array): Buffer {
+export function encodeRequest(ids: RequestIds, commands: OutgoingCommand[], sign: (message: Buffer) => Uint8Array): Buffer {
   let size = requestHeaderBytes + signatureBytes;
   for (const c of commands) size += commandBytes(c);
   const frame = Buffer.allocUnsafe(size);
@@ -73,7 +88,8 @@ export function encodeRequest(ids: RequestIds, commands: Command[], sign: (messa
     if (c.op === Op.read || c.op === Op.trim || c.op === Op.write) {
       at = frame.writeUInt32BE(c.sector, at);
       at = frame.writeUInt32BE(c.count, at);
-      if (c.op === Op.write) at += c.data.copy(frame, at);
+      if (c.op === Op.write && 'pieces' in c) for (const p of c.pieces) (frame.set(p, at), (at += p.length));
+      else if (c.op === Op.write) at += c.data.copy(frame, at);
     } else if (c.op === Op.copy) {
       at = frame.writeUInt32BE(c.src, at);
       at = frame.writeUInt32BE(c.dst, at);
@@ -153,7 +169,7 @@ export interface Reply {
   signature: Buffer;
 }
 
-function payloadBytes(c: Command, sectorBytes: number): number {
+function payloadBytes(c: OutgoingCommand, sectorBytes: number): number {
   if (c.op === Op.read) return c.count * sectorBytes;
   if (c.op === Op.status) return statusPayloadBytes;
   if (c.op === Op.deathRead) return 12 + deathRecordBytesMax;
@@ -175,7 +191,7 @@ function decodeStatus(p: Buffer): NodeStatus {
   };
 }
 
-function decodeResult(c: Command, p: Buffer): CommandResult {
+function decodeResult(c: OutgoingCommand, p: Buffer): CommandResult {
   if (c.op === Op.read) return { op: c.op, data: p };
   if (c.op === Op.status) return { op: c.op, status: decodeStatus(p) };
   if (c.op === Op.deathRead) {
@@ -187,7 +203,7 @@ function decodeResult(c: Command, p: Buffer): CommandResult {
 }
 
 /** Decodes a reply to `commands`; any layout that does not match them is E_FRAME. */
-export function decodeReply(frame: Buffer, commands: Command[], sectorBytes: number): Reply {
+export function decodeReply(frame: Buffer, commands: OutgoingCommand[], sectorBytes: number): Reply {
   if (frame.length < replyHeaderBytes + signatureBytes) throw new NodeError('E_FRAME', 'reply shorter than header');
   if (frame[0] !== protocolVersion || frame[1] !== FrameType.reply) {
     throw new NodeError('E_VERSION', `expected reply v${protocolVersion}, got version ${frame[0]} type ${frame[1]}`);

@@ -14,8 +14,8 @@ import {
   decodeHello,
   decodeReply,
   encodeRequest,
-  type Command,
   type CommandResult,
+  type OutgoingCommand,
   type Hello,
   type NodeStatus,
 } from './frame-codec.ts';
@@ -44,7 +44,7 @@ export interface NodeClientOptions {
 interface Pending {
   counter: bigint;
   nonce: Buffer;
-  commands: Command[];
+  commands: OutgoingCommand[];
   resolve: (results: CommandResult[]) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
@@ -107,7 +107,7 @@ export class NodeClient {
   }
 
   /** Sends one signed batch and resolves with its results once the attested reply checks out. */
-  async batch(commands: Command[]): Promise<CommandResult[]> {
+  async batch(commands: OutgoingCommand[]): Promise<CommandResult[]> {
     if (commands.length === 0 || commands.length > this.hello.batchCommandsMax) {
       throw new NodeError('E_TOO_LARGE', `batch of ${commands.length} commands (1..${this.hello.batchCommandsMax})`);
     }
