@@ -154,6 +154,7 @@ t.test('fio writes with checksums at queue depth 32, then verifies them', { skip
       '--verify=crc32c',
       '--do_verify=1',
       '--verify_fatal=1',
+      '--verify_state_save=0', // fio would otherwise leave a state file in the working directory
       '--output-format=json',
       `--output=${join(dir, 'fio.json')}`,
     ]);
