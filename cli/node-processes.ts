@@ -58,7 +58,9 @@ export async function startLocalNodes(count: number, opts: LocalNodeOptions, log
   const started = await Promise.allSettled(Array.from({ length: count }, (_, slot) => startOne(command, args, slot, log)));
   const children = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value.child] : []));
   const failure = started.find((s) => s.status === 'rejected');
+  let stopping = false;
   const stop = async () => {
+    stopping = true;
     await Promise.all(
       children.map(
         (c) =>
@@ -77,7 +79,9 @@ export async function startLocalNodes(count: number, opts: LocalNodeOptions, log
   }
   started.forEach((s, slot) => {
     const child = (s as PromiseFulfilledResult<{ child: ChildProcess }>).value.child;
-    child.once('exit', (code, signal) => log.warn('disk node exited', { slot, code: code ?? undefined, signal: signal ?? undefined }));
+    child.once('exit', (code, signal) => {
+      if (!stopping) log.warn('disk node exited', { slot, code: code ?? undefined, signal: signal ?? undefined });
+    });
   });
   return {
     endpoints: started.map((s) => `ws://${opts.host}:${(s as PromiseFulfilledResult<{ port: number }>).value.port}`),
