@@ -10,7 +10,6 @@ import { decodeTable, entryAt, slotOf, tableIndexOf } from './crypto/table-secto
 import { ArrayError, type ArrayState } from './array-state.ts';
 import { locate, rowSector, sectorBytes, shardOfSlot, slotOfShard, tableSectorsFor, type Region } from './geometry.ts';
 import { Op } from './node-client/frame-codec.ts';
-import { NodeFailure } from './node-handle.ts';
 
 const isZero = (b: Uint8Array): boolean => b.every((x) => x === 0);
 

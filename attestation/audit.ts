@@ -11,7 +11,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Metafile } from 'esbuild';
 import { toHex } from './bytes.ts';
 import { bundleDiskNode, bundledPackageDir, diskNodeEntry, nodeModulesSegment, repoRoot } from './disk-node-bundle.ts';

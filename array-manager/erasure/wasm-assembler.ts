@@ -7,7 +7,6 @@
 // SIMD opcodes from the fixed-width SIMD proposal (0xfd prefix).
 
 export const i32 = 0x7f;
-export const v128 = 0x7b;
 
 /** Opcodes used by the kernel (spec section 5.4). */
 export const op = {

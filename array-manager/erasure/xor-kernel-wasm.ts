@@ -11,7 +11,7 @@
 // Each kernel step moves 64 bytes as four v128 lanes; len is a non-zero
 // multiple of 64 (the packet granule). Trusts its caller (xor-engine.ts) for
 // every pointer: memory bounds are still enforced by the WASM runtime.
-import { assembleModule, blockVoid, i32, memarg, op, simd, simdOp, sleb, v128, type WasmFunction } from './wasm-assembler.ts';
+import { assembleModule, blockVoid, i32, memarg, op, simd, simdOp, sleb, type WasmFunction } from './wasm-assembler.ts';
 
 const laneBytes = 16;
 const stepBytes = 64;

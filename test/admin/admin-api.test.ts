@@ -8,7 +8,6 @@ import { randomBytes } from 'node:crypto';
 import { createArray } from '../../array-manager/array-create.ts';
 import { adminApp, startAdminApi } from '../../array-manager/http/admin-api.ts';
 import { latencyBucketsSeconds } from '../../array-manager/latency-histogram.ts';
-import type { VirtualDisk } from '../../array-manager/virtual-disk.ts';
 import { SimCluster, dataKey } from '../sim/sim-cluster.ts';
 
 const S = 4096;
