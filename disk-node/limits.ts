@@ -13,6 +13,8 @@ export const inflightBatchesMax = 64;
 export const replyQueueBytesMax = 32 * 1024 * 1024;
 /** Most simultaneous sessions (connections). */
 export const sessionsMax = 16;
+/** A session that has not sent one valid signed batch by then is closed, so strangers cannot hold the slots. */
+export const sessionAuthTimeoutMs = 10_000;
 /** Largest death record (membership) payload. */
 export const deathRecordBytesMax = 4096;
 /** Sector size bounds: a power of two in this range. */

@@ -6,7 +6,7 @@
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type RawData } from 'ws';
 import type { AttestationProvider, LaunchConfig } from '../attestation/provider.ts';
-import { frameBytesMax, replyQueueBytesMax, sessionsMax } from './limits.ts';
+import { frameBytesMax, replyQueueBytesMax, sessionAuthTimeoutMs, sessionsMax } from './limits.ts';
 import { DiskNodeCore } from './node-core.ts';
 
 export interface DiskNodeOptions {
@@ -45,6 +45,8 @@ export async function startDiskNode(opts: DiskNodeOptions, provider: Attestation
     socket.setNoDelay(true);
     const { session, hello } = core.openSession();
     ws.send(hello);
+    const authTimer = setTimeout(() => session.lastCounter === 0n && ws.terminate(), sessionAuthTimeoutMs);
+    ws.on('close', () => clearTimeout(authTimer));
     // Over the reply bound the session stops reading; frames ws had already
     // read (at most one socket read's worth) wait unexecuted until drain.
     const held: Buffer[] = [];
