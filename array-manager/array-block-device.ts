@@ -56,10 +56,17 @@ export class ArrayBlockDevice implements BlockDevice {
     return this.writeZeroes(offset, length);
   }
 
-  /** Trimmed sectors read as zeros (blank table entry) and their old ciphertext is overwritten. */
+  /**
+   * Trimmed sectors read as zeros (blank table entry) and their old
+   * ciphertext is overwritten. A trim carries no payload, so NBD allows it to
+   * span the whole disk: it is cut into pieces of requestBytesMax, one after
+   * another, so memory stays bounded.
+   */
   async writeZeroes(offset: number, length: number): Promise<void> {
-    this.check(offset, length);
-    if (length === 0) return;
-    await this.disk.trimSectors(offset / this.blockBytes, length / this.blockBytes).catch(deviceError);
+    checkDeviceRange(this, offset, length);
+    for (let at = offset; at < offset + length; at += requestBytesMax) {
+      const bytes = Math.min(requestBytesMax, offset + length - at);
+      await this.disk.trimSectors(at / this.blockBytes, bytes / this.blockBytes).catch(deviceError);
+    }
   }
 }
