@@ -17,6 +17,11 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import type { Test } from 'tap';
+import { ArrayBlockDevice } from '../../array-manager/array-block-device.ts';
+import { createArray } from '../../array-manager/array-create.ts';
+import type { BlockDevice } from '../../array-manager/nbd/block-device.ts';
+import { SimCluster, dataKey } from '../sim/sim-cluster.ts';
 import { MemoryDevice } from '../../array-manager/nbd/memory-device.ts';
 import { startNbdServer } from '../../array-manager/nbd/nbd-server.ts';
 import { has, run } from './child-process.ts';
@@ -30,8 +35,16 @@ const missing = [
 const skip = missing.length > 0 && `needs ${missing.join(', ')}`;
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
-t.test('mkfs.ext4 + mount + e2fsck through nbdfuse', { skip }, async (t) => {
-  const device = new MemoryDevice({ sizeBytes: 64 << 20 });
+t.test('mkfs.ext4 + mount + e2fsck through nbdfuse, memory device', { skip }, (t) => ext4RoundTrip(t, new MemoryDevice({ sizeBytes: 64 << 20 })));
+
+t.test('mkfs.ext4 + mount + e2fsck through nbdfuse, a k=4 m=2 array', { skip }, async (t) => {
+  const cluster = new SimCluster(6, 5000);
+  const disk = await createArray({ connector: cluster.connector(), dataKey: dataKey(), k: 4, m: 2 });
+  t.teardown(() => disk.close());
+  await ext4RoundTrip(t, new ArrayBlockDevice(disk));
+});
+
+async function ext4RoundTrip(t: Test, device: BlockDevice): Promise<void> {
   const server = await startNbdServer({ port: 0, exports: device });
   const dir = mkdtempSync(join(tmpdir(), 'teearray-nbdfuse-'));
   const fuseDir = join(dir, 'fuse');
@@ -77,4 +90,4 @@ t.test('mkfs.ext4 + mount + e2fsck through nbdfuse', { skip }, async (t) => {
   t.equal((await run('mount', ['-o', 'loop', image, mountDir])).code, 0, 'mounted again');
   mounted = true;
   for (const [name, bytes] of files) t.equal(sha256(await readFile(join(mountDir, name))), sha256(bytes), `${name} intact`);
-});
+}
