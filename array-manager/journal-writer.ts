@@ -109,11 +109,16 @@ export class JournalWriter {
     return this.pending !== undefined;
   }
 
-  /** Forgets the writer's view after a failure; the next entry starts from what the nodes hold. */
+  /**
+   * Forgets the writer's view of entries not committed, after a failure; the
+   * next entry starts from what is committed (a committed entry's rows are
+   * published, and the readers' path serves them). A committed entry still
+   * waiting for its apply is kept: the next journal round must carry it, or
+   * the journal slot would be overwritten before its pieces reach home.
+   */
   reset(): void {
     this.overlayRows.clear();
     this.overlayTables.clear();
-    this.pending = undefined;
     this.nextVersion = this.state.journalVersion + 1n;
   }
 

@@ -257,7 +257,7 @@ export class VirtualDisk {
           continue;
         }
         const { entry, requests } = current;
-        let next: Awaited<ReturnType<VirtualDisk['prepareNext']>>;
+        let next: Awaited<ReturnType<VirtualDisk['prepareNext']>> = undefined;
         try {
           await this.writer.journal(entry);
           const committed = this.writer.commit(entry).then(
@@ -270,7 +270,7 @@ export class VirtualDisk {
           if (err) throw err;
           this.settle(requests);
         } catch (err) {
-          fail(err as Error, requests, next! ? next.requests : []);
+          fail(err as Error, requests, next?.requests ?? []);
           next = undefined;
         }
         current = next;
