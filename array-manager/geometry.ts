@@ -107,7 +107,3 @@ export function rowSector(g: Geometry, region: Region, row: number): number {
 export function locate(g: Geometry, index: number): { row: number; shard: number } {
   return { row: Math.floor(index / g.k), shard: index % g.k };
 }
-
-export function rowsIn(g: Geometry, region: Region): number {
-  return region === 'table' ? g.tableRows : g.dataRows;
-}

@@ -12,7 +12,7 @@ import { Op, type Command } from './node-client/frame-codec.ts';
 import { readNodeSectors } from './row-reader.ts';
 
 /** COPY commands for pieces j -> homes[j], merged where both runs are consecutive. */
-export function copyCommands(homes: number[]): Command[] {
+function copyCommands(homes: number[]): Command[] {
   const commands: Command[] = [];
   homes.forEach((home, j) => {
     const last = commands[commands.length - 1];

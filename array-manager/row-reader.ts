@@ -109,10 +109,6 @@ export async function loadRows(state: ArrayState, region: Region, rows: number[]
   return out;
 }
 
-export async function loadRow(state: ArrayState, region: Region, row: number): Promise<Buffer[]> {
-  return (await loadRows(state, region, [row])).get(row)!;
-}
-
 /** Checks, completes and caches one row from what each live slot returned. */
 async function verifyRow(state: ArrayState, region: Region, row: number, fetched: Map<number, Buffer>, tables?: Map<number, Buffer>): Promise<Buffer[]> {
   const { k, m } = state.geometry;
@@ -210,10 +206,6 @@ export async function readTableSet(state: ArrayState, ids: Iterable<number>): Pr
   return out;
 }
 
-export async function readTable(state: ArrayState, t: number): Promise<Buffer> {
-  return (await readTableSet(state, [t])).get(t)!;
-}
-
 export async function readTables(state: ArrayState, first: number, count: number): Promise<Map<number, Buffer>> {
   const firstTable = tableIndexOf(first);
   return readTableSet(state, Array.from({ length: tableIndexOf(first + count - 1) - firstTable + 1 }, (_, i) => firstTable + i));
@@ -221,7 +213,7 @@ export async function readTables(state: ArrayState, first: number, count: number
 
 /**
  * Reads `count` user sectors from `first` into `out` (count * 4096 bytes).
- * Sectors whose fast-path read fails to verify go through loadRow.
+ * Sectors whose fast-path read fails to verify go through loadRows.
  */
 export async function readUserSectors(state: ArrayState, first: number, count: number, out: Buffer): Promise<void> {
   const g = state.geometry;
