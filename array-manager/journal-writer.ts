@@ -36,12 +36,6 @@ import { encodeCommit, encodeHeader, headerDigest, payloadDigest } from '../jour
 import { Op, type OutgoingCommand } from './node-client/frame-codec.ts';
 import { loadRows, readNodeSectors, readTableSet } from './row-reader.ts';
 
-/** One sector of an entry: new plaintext, or undefined to trim it (reads as zeros). */
-export interface SectorWrite {
-  index: number;
-  data?: Uint8Array;
-}
-
 interface RowUpdate {
   region: Region;
   row: number;
