@@ -53,7 +53,8 @@ export class DiskModel {
     }
     for (const u of this.unknown) {
       if (!u.atomic) continue;
-      const shown = [...u.values].filter(([s, v]) => observed.get(s)?.equals(v));
+      // A sector shows the transaction only if no other write could have put the same bytes there.
+      const shown = [...u.values].filter(([s, v]) => observed.get(s)?.equals(v) && !this.sameValueElsewhere(u, s, v));
       if (shown.length > 0 && shown.length < u.values.size) {
         const landed = new Set(shown.map(([s]) => s));
         const missing = [...u.values.keys()].filter((s) => !landed.has(s));
@@ -68,6 +69,11 @@ export class DiskModel {
       this.unknown = [];
     }
     return violations;
+  }
+
+  private sameValueElsewhere(u: UnknownWrite, sector: number, value: Buffer): boolean {
+    if ((this.acked.get(sector) ?? zero).equals(value)) return true;
+    return this.unknown.some((o) => o !== u && o.values.get(sector)?.equals(value));
   }
 
   private explainedByOther(u: UnknownWrite, sector: number, value: Buffer): boolean {
