@@ -109,11 +109,13 @@ export class JournalWriter {
    * published, and the readers' path serves them). A committed entry still
    * waiting for its apply is kept: the next journal round must carry it, or
    * the journal slot would be overwritten before its pieces reach home.
+   * Versions are never reused: a failed commit round may have left its
+   * record on some nodes, and two records with one version would make
+   * recovery refuse the array.
    */
   reset(): void {
     this.overlayRows.clear();
     this.overlayTables.clear();
-    this.nextVersion = this.state.journalVersion + 1n;
   }
 
   /** Copies of the current table sectors, the writer's view first; the rest in one batch per node. */

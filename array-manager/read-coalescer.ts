@@ -2,6 +2,13 @@
 // a slot in the same turn of the event loop goes out together, so sixteen
 // concurrent 4 KiB reads cost one signature, one attestation and one round
 // trip per node instead of sixteen. Batches stay within the frame bound.
+//
+// Reads that arrive one at a time (each finished read starting the next, as
+// a client at a fixed queue depth does) would still go out one per batch, and
+// a batch costs four Ed25519 operations between manager and node whatever
+// its size. So each slot has at most inFlightMax batches out: reads asked
+// while they are busy wait and leave together when one returns. An idle
+// slot sends at once, so a lone read waits for nothing.
 import type { ArrayState } from './array-state.ts';
 import { ArrayError } from './array-state.ts';
 import { sectorBytes } from './geometry.ts';
@@ -9,6 +16,8 @@ import { Op, type Command } from './node-client/frame-codec.ts';
 
 /** Most sectors asked of one node in one batch (the reply must fit a frame). */
 const batchSectorsMax = 960;
+/** Batches out to one slot at once: two keep the node busy while the next one gathers. */
+const inFlightMax = 2;
 
 interface ReadRequest {
   sectors: number[];
@@ -18,6 +27,7 @@ interface ReadRequest {
 
 export class ReadCoalescer {
   private readonly queued = new Map<number, ReadRequest[]>();
+  private readonly inFlight = new Map<number, number>();
   private scheduled = false;
 
   constructor(private readonly state: ArrayState) {}
@@ -37,25 +47,31 @@ export class ReadCoalescer {
 
   private flush(): void {
     this.scheduled = false;
-    for (const [slot, requests] of this.queued) {
-      this.queued.delete(slot);
-      // Pack whole requests into batches of at most batchSectorsMax sectors (a larger request gets its own batches).
-      let group: ReadRequest[] = [];
-      let count = 0;
-      for (const r of requests) {
-        if (group.length && count + r.sectors.length > batchSectorsMax) {
-          void this.run(slot, group);
-          group = [];
-          count = 0;
-        }
-        group.push(r);
-        count += r.sectors.length;
+    for (const slot of [...this.queued.keys()]) this.send(slot);
+  }
+
+  /** Sends what waits for `slot`, unless it already has inFlightMax batches out. */
+  private send(slot: number): void {
+    const requests = this.queued.get(slot);
+    if (!requests || (this.inFlight.get(slot) ?? 0) >= inFlightMax) return;
+    this.queued.delete(slot);
+    // Pack whole requests into batches of at most batchSectorsMax sectors (a larger request gets its own batches).
+    let group: ReadRequest[] = [];
+    let count = 0;
+    for (const r of requests) {
+      if (group.length && count + r.sectors.length > batchSectorsMax) {
+        void this.run(slot, group);
+        group = [];
+        count = 0;
       }
-      if (group.length) void this.run(slot, group);
+      group.push(r);
+      count += r.sectors.length;
     }
+    if (group.length) void this.run(slot, group);
   }
 
   private async run(slot: number, group: ReadRequest[]): Promise<void> {
+    this.inFlight.set(slot, (this.inFlight.get(slot) ?? 0) + 1);
     try {
       const data = await this.fetch(slot, group.flatMap((r) => r.sectors));
       let at = 0;
@@ -65,6 +81,9 @@ export class ReadCoalescer {
       }
     } catch (err) {
       for (const r of group) r.reject(err as Error);
+    } finally {
+      this.inFlight.set(slot, this.inFlight.get(slot)! - 1);
+      this.send(slot);
     }
   }
 

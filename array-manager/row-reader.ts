@@ -211,23 +211,33 @@ export async function readTables(state: ArrayState, first: number, count: number
   return readTableSet(state, Array.from({ length: tableIndexOf(first + count - 1) - firstTable + 1 }, (_, i) => firstTable + i));
 }
 
+/** True when every table covering [first, first + count) is in memory, so reading them costs no round trip. */
+function tablesInMemory(state: ArrayState, first: number, count: number): boolean {
+  for (let t = tableIndexOf(first); t <= tableIndexOf(first + count - 1); t++) {
+    if (!state.published.tables.has(t) && !state.tables.has(t)) return false;
+  }
+  return true;
+}
+
 /**
  * Reads `count` user sectors from `first` into `out` (count * 4096 bytes).
  * Sectors whose fast-path read fails to verify go through loadRows.
+ *
+ * When the covering tables are in memory, never-written sectors are known
+ * first and not read at all. Otherwise the data sectors are asked for in the
+ * same round as their tables (the coalescer puts both in one batch per
+ * node), so a read costs one round trip, not two; a sector whose entry turns
+ * out blank was then read for nothing.
  */
 export async function readUserSectors(state: ArrayState, first: number, count: number, out: Buffer): Promise<void> {
   const g = state.geometry;
-  const tables = await readTables(state, first, count);
-  const entry = (i: number) => entryAt(tables.get(tableIndexOf(i))!, slotOf(i));
-  // Plan: each written sector comes from the row cache or from its slot.
+  const known = tablesInMemory(state, first, count) ? await readTables(state, first, count) : undefined;
+  const blankIn = (tables: Map<number, Buffer>, i: number) => isZero(entryAt(tables.get(tableIndexOf(i))!, slotOf(i)));
+  // Plan: each sector not known to be blank comes from the row cache or from its slot.
   const wanted = new Map<number, { index: number; sector: number }[]>();
   const fromRows: number[] = [];
   for (let i = first; i < first + count; i++) {
-    const target = out.subarray((i - first) * sectorBytes, (i - first + 1) * sectorBytes);
-    if (isZero(entry(i))) {
-      target.fill(0);
-      continue;
-    }
+    if (known && blankIn(known, i)) continue;
     const { row, shard } = locate(g, i);
     const slot = slotOfShard(g, row, shard);
     const key = state.rowKey('data', row);
@@ -238,14 +248,20 @@ export async function readUserSectors(state: ArrayState, first: number, count: n
     if (!wanted.has(slot)) wanted.set(slot, []);
     wanted.get(slot)!.push({ index: i, sector: rowSector(g, 'data', row) });
   }
-  const fetched = await state.eachSlot([...wanted.keys()], (slot) => readNodeSectors(state, slot, wanted.get(slot)!.map((w) => w.sector)));
+  const [tables, fetched] = await Promise.all([
+    known ?? readTables(state, first, count),
+    state.eachSlot([...wanted.keys()], (slot) => readNodeSectors(state, slot, wanted.get(slot)!.map((w) => w.sector))),
+  ]);
+  const target = (i: number) => out.subarray((i - first) * sectorBytes, (i - first + 1) * sectorBytes);
+  for (let i = first; i < first + count; i++) if (blankIn(tables, i)) target(i).fill(0);
+  const entry = (i: number) => entryAt(tables.get(tableIndexOf(i))!, slotOf(i));
   for (const [slot, list] of wanted) {
     const data = fetched.get(slot);
     list.forEach((w, j) => {
-      const target = out.subarray((w.index - first) * sectorBytes, (w.index - first + 1) * sectorBytes);
+      if (blankIn(tables, w.index)) return;
       try {
         if (!data) throw new SectorAuthError(w.index);
-        openSector(state.keys, w.index, data[j], entry(w.index), target);
+        openSector(state.keys, w.index, data[j], entry(w.index), target(w.index));
       } catch (err) {
         if (!(err instanceof SectorAuthError)) throw err;
         if (data) state.counters.macFailures++;
@@ -253,9 +269,10 @@ export async function readUserSectors(state: ArrayState, first: number, count: n
       }
     });
   }
-  const rows = await loadRows(state, 'data', fromRows.map((i) => locate(g, i).row));
-  for (const i of fromRows) {
+  const fromRowsWritten = fromRows.filter((i) => !blankIn(tables, i));
+  const rows = await loadRows(state, 'data', fromRowsWritten.map((i) => locate(g, i).row));
+  for (const i of fromRowsWritten) {
     const { row, shard } = locate(g, i);
-    openSector(state.keys, i, rows.get(row)![shard], entry(i), out.subarray((i - first) * sectorBytes, (i - first + 1) * sectorBytes));
+    openSector(state.keys, i, rows.get(row)![shard], entry(i), target(i));
   }
 }

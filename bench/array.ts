@@ -8,7 +8,10 @@
 // write and read at queue depth 16, all inside a span that is written once
 // before anything is timed. Write amplification = bytes the manager sent to
 // nodes / bytes acknowledged (the physical minimum is n/k: data plus parity);
-// read amplification = bytes received from nodes / bytes returned.
+// read amplification = bytes received from nodes / bytes returned. Each job
+// also records the CPU time it cost (bench/cpu-meter.ts), of the manager and
+// of the nodes, per MiB or per request: on a machine whose cores are shared
+// by everything, that is what bounds throughput.
 // The manager runs in this process, on the VirtualDisk API (bench/nbd covers
 // the NBD layer); nodes are `node dist/teearray.mjs disk-node` processes.
 //
@@ -34,6 +37,7 @@ import type { Logger } from '../cli/log.ts';
 import { localManifest } from '../cli/manifest-file.ts';
 import { startLocalNodes, type LocalNodes } from '../cli/node-processes.ts';
 import { distDir } from '../cli/paths.ts';
+import { startCpuMeter } from './cpu-meter.ts';
 import { median, percentile, secondsSince, type BenchOptions, type BenchResult, type BenchRow } from './report.ts';
 
 const sectorBytes = 4096;
@@ -61,12 +65,17 @@ const jobs: Job[] = [
 interface Target {
   write(offset: number, data: Buffer): Promise<unknown>;
   read(offset: number, length: number): Promise<unknown>;
+  /** The disk-node processes behind it, whose CPU time the job counts. */
+  nodePids: number[];
 }
 
 interface JobFigures {
   value: number;
   p50Ms: number;
   p99Ms: number;
+  /** CPU per MiB moved (MB/s jobs) or per request (IOPS jobs): ms of the bench process and of the nodes. */
+  selfCpu: number;
+  nodesCpu: number;
 }
 
 /**
@@ -76,6 +85,7 @@ interface JobFigures {
  */
 async function runJob(target: Target, job: Job, spanBytes: number, seconds: number): Promise<JobFigures> {
   const payload = randomBytes(job.requestBytes);
+  const cpu = startCpuMeter(target.nodePids);
   const slots = Math.floor(spanBytes / job.requestBytes);
   let cursor = 0;
   const latenciesMs: number[] = [];
@@ -91,11 +101,15 @@ async function runJob(target: Target, job: Job, spanBytes: number, seconds: numb
   };
   await Promise.all(Array.from({ length: job.queueDepth }, worker));
   const elapsed = secondsSince(start);
+  const spent = cpu();
   const ops = latenciesMs.length;
+  const units = job.measure === 'MB/s' ? (ops * job.requestBytes) / (1 << 20) : ops;
   return {
     value: job.measure === 'MB/s' ? (ops * job.requestBytes) / elapsed / 1e6 : ops / elapsed,
     p50Ms: percentile(latenciesMs, 50),
     p99Ms: percentile(latenciesMs, 99),
+    selfCpu: spent.selfMs / units,
+    nodesCpu: spent.childrenMs / units,
   };
 }
 
@@ -112,16 +126,18 @@ async function fill(target: Target, spanBytes: number): Promise<void> {
   await Promise.all(Array.from({ length: 4 }, worker));
 }
 
-function arrayTarget(disk: VirtualDisk): Target {
+function arrayTarget(disk: VirtualDisk, nodePids: number[]): Target {
   return {
+    nodePids,
     write: (offset, data) => disk.writeSectors(offset / sectorBytes, data),
     read: (offset, length) => disk.readSectors(offset / sectorBytes, length / sectorBytes),
   };
 }
 
 /** One node, no array: each request is one signed batch with one WRITE or READ command. */
-function rawTarget(client: NodeClient): Target {
+function rawTarget(client: NodeClient, nodePids: number[]): Target {
   return {
+    nodePids,
     write: (offset, data) => client.batch([{ op: Op.write, sector: offset / sectorBytes, count: data.length / sectorBytes, data }]),
     read: (offset, length) => client.batch([{ op: Op.read, sector: offset / sectorBytes, count: length / sectorBytes }]),
   };
@@ -163,6 +179,7 @@ function numberParam(opts: BenchOptions, name: string, fallback: number): number
 }
 
 const amplification = (moved: number, served: number) => (served > 0 ? moved / served : 0);
+const cpuUnit = (job: Job) => (job.measure === 'MB/s' ? 'MsPerMiB' : 'MsPerOp');
 
 export async function run(opts: BenchOptions): Promise<BenchResult> {
   if (!existsSync(cliPath)) throw new Error(`${cliPath} is missing: run \`npm run build\` first`);
@@ -188,14 +205,14 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     const rawNode = await startNodes(1, nodeMib, keys);
     started.push(rawNode);
     const client = await connect(rawNode.endpoints).connect(0);
-    const raw = rawTarget(client);
+    const raw = rawTarget(client, rawNode.pids);
     await fill(raw, spanBytes);
 
     for (const { k, m } of shapes) {
       const nodes = await startNodes(k + m, nodeMib, keys);
       started.push(nodes);
       const disk = await createArray({ connector: connect(nodes.endpoints), dataKey: keys.dataKey, k, m, caches: { ...cacheDefaults, rowsMax } });
-      const target = arrayTarget(disk);
+      const target = arrayTarget(disk, nodes.pids);
       await fill(target, Math.min(spanBytes, disk.sizeBytes));
       const counters = disk.state.counters;
       for (const job of jobs) {
@@ -219,6 +236,10 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
             [`${job.kind}Amp`]: amp,
             ...(job.kind === 'write' ? { minAmp: (k + m) / k } : {}),
             rawP50ms: base.p50Ms,
+            [`managerCpu${cpuUnit(job)}`]: ours.selfCpu,
+            [`nodesCpu${cpuUnit(job)}`]: ours.nodesCpu,
+            [`rawCpu${cpuUnit(job)}`]: base.selfCpu + base.nodesCpu,
+            cpuVsRaw: (ours.selfCpu + ours.nodesCpu) / (base.selfCpu + base.nodesCpu),
           },
         });
       }
@@ -242,6 +263,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
       `${seconds} s per job, span ${spanBytes >> 20} MiB written before timing, row cache ${rowsMax} rows (${shapes.map(({ k, m }) => `${k}+${m}: ${(rowsMax * k * sectorBytes) >> 20} MiB`).join(', ')}), nodes of ${nodeMib} MiB on loopback, manager in the bench process`,
       'raw node = one disk-node process, one signed WRITE/READ batch per request, no coding, encryption or journal; measured right before each array job',
       'writeAmp = bytes sent to nodes / bytes acknowledged (minAmp = n/k); readAmp = bytes received from nodes / bytes returned',
+      'CPU: ms per MiB moved (MB/s jobs) or per request (IOPS jobs); manager = this process, nodes = the array\'s node processes, raw = client plus raw node; cpuVsRaw = array total / raw total',
     ],
   };
 }

@@ -12,7 +12,7 @@
 // Trusts: the caller for the index (the address the sector was read from);
 // nothing in ciphertext or entry. Does not handle: table lookup, erasure
 // coding, or freshness (rollback is caught by attestation and the journal).
-import { createCipheriv } from 'node:crypto';
+import { chacha20Sector } from './chacha20-wasm.ts';
 import { batchSectorsMax, entryBytes, indexMax, ivBytes, sectorBytes } from './crypto-constants.ts';
 import { checkIndex, checkLength, SectorAuthError } from './crypto-errors.ts';
 import { nextIv } from './iv-source.ts';
@@ -21,16 +21,9 @@ import { computeTag, macLabel, verifyTag } from './tagged-mac.ts';
 
 const sectorLabel = macLabel('teearray:sect:v1');
 
-// OpenSSL's EVP_chacha20 takes a 16-byte IV: the 32-bit block counter in
-// little-endian order, then the 96-bit nonce (RFC 8439 §2.3 state words 12-15).
-// The counter stays 0: a sector is 64 blocks and nothing else uses this key.
-const counterAndNonce = Buffer.alloc(16);
-
-/** ChaCha20 of `input` under the IV in entry[0 .. 12); returns a new buffer. */
-function chacha20(key: Uint8Array, entry: Uint8Array, input: Uint8Array): Buffer {
-  counterAndNonce.set(entry.subarray(0, ivBytes), 4);
-  // A stream cipher's final() adds nothing, so update() is the whole output.
-  return createCipheriv('chacha20', key, counterAndNonce).update(input);
+/** out = ChaCha20 of `input` under the IV in entry[0 .. 12), block counter 0; out may be input. */
+function chacha20(key: Uint8Array, entry: Uint8Array, input: Uint8Array, out: Uint8Array): void {
+  chacha20Sector(key, entry.subarray(0, ivBytes), input, out);
 }
 
 function isBlankEntry(entry: Uint8Array): boolean {
@@ -40,9 +33,8 @@ function isBlankEntry(entry: Uint8Array): boolean {
 
 function sealOne(keys: SectorKeys, index: number, plaintext: Uint8Array, out: Uint8Array, entry: Uint8Array): void {
   nextIv(entry, 0);
-  const ciphertext = chacha20(keys.sectorEncryption, entry, plaintext);
-  out.set(ciphertext);
-  computeTag(keys.sectorMac, sectorLabel, index, entry, ciphertext, entry, ivBytes);
+  chacha20(keys.sectorEncryption, entry, plaintext, out);
+  computeTag(keys.sectorMac, sectorLabel, index, entry, out, entry, ivBytes);
 }
 
 function verifyOne(keys: SectorKeys, index: number, ciphertext: Uint8Array, entry: Uint8Array): void {
@@ -56,7 +48,7 @@ function decryptOne(keys: SectorKeys, ciphertext: Uint8Array, entry: Uint8Array,
     out.fill(0);
     return false;
   }
-  out.set(chacha20(keys.sectorEncryption, entry, ciphertext));
+  chacha20(keys.sectorEncryption, entry, ciphertext, out);
   return true;
 }
 

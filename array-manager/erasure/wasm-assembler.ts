@@ -7,6 +7,7 @@
 // SIMD opcodes from the fixed-width SIMD proposal (0xfd prefix).
 
 export const i32 = 0x7f;
+export const v128 = 0x7b;
 
 /** Opcodes used by the kernel (spec section 5.4). */
 export const op = {
@@ -37,7 +38,17 @@ export const op = {
 } as const;
 
 /** SIMD opcodes, each emitted as 0xfd then the LEB128 number. */
-export const simd = { v128Load: 0, v128Store: 11, v128Xor: 81 } as const;
+export const simd = {
+  v128Load: 0,
+  v128Store: 11,
+  /** Followed by 16 lane indices into the two operands' 32 bytes. */
+  i8x16Shuffle: 13,
+  v128Or: 80,
+  v128Xor: 81,
+  i32x4Shl: 171,
+  i32x4ShrU: 173,
+  i32x4Add: 174,
+} as const;
 
 /** Block type "no result" (spec 5.3.2). */
 export const blockVoid = 0x40;

@@ -1,5 +1,6 @@
 // Known answers for the primitives sector crypto is built on, through both
-// node:crypto (the production path) and @noble (the independent reference):
+// node:crypto and @noble (the independent reference); the WebAssembly
+// ChaCha20 kernel meets the same vectors in chacha20-wasm.test.ts:
 // RFC 8439 §2.4.2 ChaCha20 (which proves OpenSSL's 16-byte IV layout:
 // little-endian block counter, then the 96-bit nonce), RFC 4231 HMAC-SHA-256
 // and RFC 5869 HKDF-SHA-256. Vectors: test/vectors/sector-crypto-rfc.json.

@@ -1,0 +1,114 @@
+// How many node batches (round trips) the array's common operations cost.
+// Each test records every batch the manager sends, per slot, and checks a
+// property that a regression in batching or pipelining would break, along
+// with the data read back.
+import t from 'tap';
+import { randomBytes } from 'node:crypto';
+import { createArray } from '../../array-manager/array-create.ts';
+import { openArray } from '../../array-manager/array-open.ts';
+import { rowSector } from '../../array-manager/geometry.ts';
+import { Op, type OutgoingCommand } from '../../array-manager/node-client/frame-codec.ts';
+import type { VirtualDisk } from '../../array-manager/virtual-disk.ts';
+import { SimCluster, dataKey } from '../sim/sim-cluster.ts';
+
+const S = 4096;
+
+interface Recorded {
+  slot: number;
+  commands: OutgoingCommand[];
+}
+
+/** Records every batch sent to a node; `delayMs` holds each one back, like a slow network. */
+function record(disk: VirtualDisk, delayMs = 0): { batches: Recorded[]; inFlightMax: Map<number, number> } {
+  const batches: Recorded[] = [];
+  const inFlight = new Map<number, number>();
+  const inFlightMax = new Map<number, number>();
+  disk.state.handles.forEach((handle, slot) => {
+    const send = handle.batch.bind(handle);
+    handle.batch = async (commands, beforeRetry) => {
+      batches.push({ slot, commands });
+      inFlight.set(slot, (inFlight.get(slot) ?? 0) + 1);
+      inFlightMax.set(slot, Math.max(inFlightMax.get(slot) ?? 0, inFlight.get(slot)!));
+      try {
+        if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
+        return await send(commands, beforeRetry);
+      } finally {
+        inFlight.set(slot, inFlight.get(slot)! - 1);
+      }
+    };
+  });
+  return { batches, inFlightMax };
+}
+
+const perSlot = (batches: Recorded[]): Map<number, number> => {
+  const out = new Map<number, number>();
+  for (const b of batches) out.set(b.slot, (out.get(b.slot) ?? 0) + 1);
+  return out;
+};
+
+t.test('a read whose tables are not in memory costs one batch per node', async (t) => {
+  const cluster = new SimCluster(6, 600);
+  const key = dataKey();
+  const disk = await createArray({ connector: cluster.connector(), dataKey: key, k: 4, m: 2, journalPieces: 32 });
+  const data = randomBytes(8 * S);
+  await disk.writeSectors(0, data);
+  await disk.close();
+
+  const reopened = await openArray({ connector: cluster.connector(), dataKey: key });
+  const { batches } = record(reopened);
+  t.same(await reopened.readSectors(0, 8), data, 'read back');
+  const counts = perSlot(batches);
+  // Rows 0 and 1 put their data shards on slots 0-3 and 1-4; table 0 lives on slot 0.
+  t.same([...counts.keys()].sort(), [0, 1, 2, 3, 4], 'the slots holding the data and the table were asked');
+  t.ok([...counts.values()].every((n) => n === 1), `one batch per slot (${JSON.stringify([...counts])})`);
+  const first = batches.find((b) => b.slot === 0)!;
+  t.equal(first.commands.length, 2, 'slot 0 got its data sector and the table in one batch');
+
+  // Table 0 (sectors 0-144) is now in memory: sectors never written under it are not read at all.
+  batches.length = 0;
+  t.same(await reopened.readSectors(20, 30), Buffer.alloc(30 * S), 'unwritten sectors read as zeros');
+  t.equal(batches.length, 0, 'no node was asked');
+  await reopened.close();
+});
+
+t.test('writes one at a time: each apply rides in the next write journal round', async (t) => {
+  const cluster = new SimCluster(6, 600);
+  const disk = await createArray({ connector: cluster.connector(), dataKey: dataKey(), k: 4, m: 2, journalPieces: 32 });
+  const { batches } = record(disk);
+  const isApplyOnly = (b: Recorded) => b.commands.length > 0 && b.commands.every((c) => c.op === Op.copy || c.op === Op.trim);
+  const writes = Array.from({ length: 6 }, () => randomBytes(4 * S));
+  for (const [i, w] of writes.entries()) await disk.writeSectors(40 * i, w);
+  const duringWrites = batches.length;
+  t.notOk(batches.some(isApplyOnly), 'no apply-only batch while the next write followed at once');
+  // With nothing more to write, the last entry is applied alone shortly after.
+  await new Promise((r) => setTimeout(r, 50));
+  t.ok(batches.slice(duringWrites).length > 0 && batches.slice(duringWrites).every(isApplyOnly), 'then the last entry is applied alone');
+  t.equal(disk.state.counters.journalApplies, writes.length, 'every entry applied');
+  for (const [i, w] of writes.entries()) t.same(await disk.readSectors(40 * i, 4), w, `write ${i} reads back`);
+  await disk.close();
+});
+
+t.test('reads of one node arriving one by one share batches, at most two in flight', async (t) => {
+  const cluster = new SimCluster(6, 600);
+  const key = dataKey();
+  const disk = await createArray({ connector: cluster.connector(), dataKey: key, k: 4, m: 2, journalPieces: 32 });
+  // Rows 0, 6, 12, ... put data shard 0 on slot 0: write them, so slot 0 holds sector 24 * i.
+  const written = Array.from({ length: 24 }, () => randomBytes(S));
+  for (const [i, w] of written.entries()) await disk.writeSectors(24 * i, w);
+  await disk.close();
+  const reopened = await openArray({ connector: cluster.connector(), dataKey: key, caches: { rowsMax: 1, tablesMax: 64 } });
+  await reopened.readSectors(0, 1);
+  const { batches, inFlightMax } = record(reopened, 5);
+  const reads: Promise<Buffer>[] = [];
+  for (let i = 0; i < written.length; i++) {
+    reads.push(reopened.readSectors(24 * i, 1));
+    await new Promise((r) => setImmediate(r));
+  }
+  const got = await Promise.all(reads);
+  t.ok(got.every((b, i) => b.equals(written[i])), 'every read returns its sector');
+  const homes = new Set(written.map((_, i) => rowSector(reopened.state.geometry, 'data', 6 * i)));
+  const toSlot0 = batches.filter((b) => b.slot === 0 && b.commands.some((c) => c.op === Op.read && homes.has(c.sector)));
+  t.ok(toSlot0.length < written.length / 2, `${written.length} reads went out in ${toSlot0.length} batches`);
+  t.ok((inFlightMax.get(0) ?? 0) <= 2, `at most two batches in flight to slot 0 (saw ${inFlightMax.get(0)})`);
+  await reopened.close();
+});
