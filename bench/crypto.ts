@@ -13,11 +13,13 @@
 // from it `freeCoreBound`, the speed-up the pool could reach with a free core
 // per share. `--sweep yes` times pool against inline at every power of two
 // from 1 to 512 sectors and names the smallest batch from which each figure
-// wins: that is what sets CryptoPool's inline threshold.
+// wins: that is what sets CryptoPool's inline threshold. Last, ChaCha20
+// alone per sector: the WebAssembly kernel against node:crypto.
 import { chacha20 } from '@noble/ciphers/chacha.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { randomFillSync, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, randomFillSync, timingSafeEqual } from 'node:crypto';
+import { chacha20Sector } from '../array-manager/crypto/chacha20-wasm.ts';
 import { entryBytes, sectorBytes } from '../array-manager/crypto/crypto-constants.ts';
 import { CryptoPool } from '../array-manager/crypto/crypto-pool.ts';
 import { deriveKeySet, type KeySet } from '../array-manager/crypto/key-set.ts';
@@ -161,6 +163,43 @@ function poolRow(name: string, n: number, shares: number, pool: Measure, inline:
   };
 }
 
+/**
+ * ChaCha20 alone, sector by sector: the WebAssembly kernel sector-crypto.ts
+ * uses against node:crypto, which needs a new cipher object and result
+ * buffer per sector (a sector has its own nonce).
+ */
+async function chachaRows(keys: KeySet, rounds: number, seconds: number): Promise<BenchRow[]> {
+  const n = 256;
+  const plain = randomFillSync(Buffer.alloc(n * sectorBytes));
+  const out = Buffer.alloc(n * sectorBytes);
+  const nonce = randomFillSync(Buffer.alloc(12));
+  const iv = Buffer.concat([Buffer.alloc(4), nonce]);
+  const sector = (buf: Buffer, i: number) => buf.subarray(i * sectorBytes, (i + 1) * sectorBytes);
+  const r = await compare(
+    {
+      node: () => {
+        for (let i = 0; i < n; i++) sector(out, i).set(createCipheriv('chacha20', keys.sectorEncryption, iv).update(sector(plain, i)));
+      },
+      wasm: () => {
+        for (let i = 0; i < n; i++) chacha20Sector(keys.sectorEncryption, nonce, sector(plain, i), sector(out, i));
+      },
+    },
+    n,
+    rounds,
+    seconds,
+  );
+  return [
+    { name: 'chacha20 per sector node:crypto', value: r.node.mbps, unit: 'MB/s', extra: { cpuUsPerSector: r.node.cpuUsPerSector } },
+    {
+      name: 'chacha20 per sector wasm kernel',
+      value: r.wasm.mbps,
+      unit: 'MB/s',
+      ratios: { 'vs node:crypto': r.wasm.mbps / r.node.mbps },
+      extra: { cpuUsPerSector: r.wasm.cpuUsPerSector },
+    },
+  ];
+}
+
 export async function run(opts: BenchOptions): Promise<BenchResult> {
   const [rounds, seconds] = opts.quick ? [3, 0.03] : [9, 0.2];
   const keys = deriveKeySet(randomFillSync(Buffer.alloc(32)), randomFillSync(Buffer.alloc(16)));
@@ -191,6 +230,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
         rows.push(poolRow(`${name} pool`, n, shares, r.pool, r.inline, r.noble));
       }
     }
+    rows.push(...(await chachaRows(keys, rounds, seconds)));
     if (opts.params.get('sweep') === 'yes') notes.push(...(await sweep(keys, pool, rows, rounds, seconds)));
   } finally {
     await pool.close();

@@ -1,0 +1,45 @@
+// The soak runner's command line: bad arguments exit 2 with a message and
+// run nothing; a short run with two jobs sums both jobs into one summary line.
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const soak = fileURLToPath(new URL('./soak.ts', import.meta.url));
+
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import=tsx', soak, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+t.test('bad arguments are refused', async (t) => {
+  for (const [args, message] of [
+    [['--jobs', '0'], /--jobs must be an integer from 1 to 64/],
+    [['--jobs', '65'], /--jobs must be an integer from 1 to 64/],
+    [['--jobs', '1.5'], /--jobs must be an integer/],
+    [['--seconds', '-1'], /--seconds must be in/],
+    [['--bogus'], /unknown argument --bogus; usage: npm run soak/],
+  ] as const) {
+    const r = await run([...args]);
+    t.equal(r.code, 2, `${args.join(' ')} exits 2`);
+    t.match(r.stderr, message, `${args.join(' ')}: says why`);
+    t.equal(r.stdout, '', `${args.join(' ')}: ran nothing`);
+  }
+});
+
+t.test('two jobs: one summary line with both jobs counted', async (t) => {
+  const r = await run(['--seconds', '1', '--jobs', '2']);
+  t.equal(r.code, 0, 'no violation');
+  const lines = r.stdout.trim().split('\n');
+  t.equal(lines.length, 1, 'one line');
+  const scenarios = Number(/scenarios=(\d+)/.exec(lines[0])?.[1]);
+  // Each job checks scenarios in runs of 50 and finishes the run it started, so two jobs count at least 100.
+  t.ok(scenarios >= 100, `both jobs counted (${scenarios} scenarios)`);
+  t.match(lines[0], /violations=0$/);
+});
