@@ -160,21 +160,30 @@ export class ArrayState {
     return res.op === Op.deathRead && res.version >= version ? [{ op: Op.deathWrite } as const] : undefined;
   }
 
-  /** Runs `fn` for each slot in `slotsToUse`; slots whose node fails are marked dead. Returns the results of the rest. */
+  /**
+   * Runs `fn` for each slot in `slotsToUse`; slots whose node fails are
+   * marked dead. Returns the results of the rest. Any other error is thrown,
+   * but only once every slot's call has settled: the caller must know what
+   * ran on each node before it does anything else (a batch still in flight
+   * could otherwise land after a later one that assumed it had not run).
+   */
   async eachSlot<T>(slotsToUse: number[], fn: (slot: number) => Promise<T>): Promise<Map<number, T>> {
     const out = new Map<number, T>();
     const failed: number[] = [];
+    let unexpected: { error: unknown } | undefined;
     await Promise.all(
       slotsToUse.map(async (slot) => {
         try {
           out.set(slot, await fn(slot));
         } catch (err) {
-          if (!(err instanceof NodeFailure)) throw err;
-          failed.push(slot);
+          if (err instanceof NodeFailure) failed.push(slot);
+          else unexpected ??= { error: err };
         }
       }),
     );
     if (failed.length) await this.markDead(failed);
+    if (unexpected) throw unexpected.error;
     return out;
   }
+
 }

@@ -39,7 +39,14 @@ export function applyCommands(state: ArrayState, apply: SlotApply): Command[] {
   return commands;
 }
 
-/** Applies an entry on every listed live slot; nodes that fail are marked dead. */
+/**
+ * Applies an entry on every listed live slot; nodes that fail are marked
+ * dead. A slot leaves `participants` as soon as its apply ran, so if the call
+ * fails part way, whatever retries it later sends the apply only to the
+ * slots still waiting: a second COPY on a slot that already ran it would copy
+ * whatever its journal payload holds by then (zeros in key-erasure mode, or a
+ * later entry's pieces) over the homes.
+ */
 export async function applyEntry(state: ArrayState, participants: Map<number, SlotApply>): Promise<void> {
   const live = [...participants.keys()].filter((s) => state.isLive(s));
   await state.eachSlot(live, async (slot) => {
@@ -48,5 +55,6 @@ export async function applyEntry(state: ArrayState, participants: Map<number, Sl
       const [current] = await readNodeSectors(state, slot, [journalHeaderSector]);
       return current.equals(apply.header) ? undefined : [];
     });
+    participants.delete(slot);
   });
 }

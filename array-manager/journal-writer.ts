@@ -253,6 +253,8 @@ export class JournalWriter {
           const [current] = await readNodeSectors(state, slot, [journalHeaderSector]);
           return current.equals(before.header) ? undefined : [];
         });
+        // Applied here: a retry of this round after a failure elsewhere must not apply it again (applyEntry says why).
+        prev?.participants.delete(slot);
       });
     const journalled = await round();
     if (prev) this.install(prev);

@@ -280,8 +280,12 @@ export class VirtualDisk {
         }
         if (!current?.entry) {
           const err = await this.writer.applyPending().then(() => undefined, (e: Error) => e);
-          if (err) fail(err, current?.requests ?? []);
-          else if (current) this.settle(current.requests);
+          if (err) {
+            // The entry stays pending: the next write's journal round carries its apply. Retrying here would spin.
+            fail(err, current?.requests ?? []);
+            break;
+          }
+          if (current) this.settle(current.requests);
           current = await this.prepareNext();
           continue;
         }

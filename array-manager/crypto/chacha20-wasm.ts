@@ -5,8 +5,8 @@
 // every sector needs a fresh cipher object and a fresh 4 KiB result buffer.
 // The kernel is no faster per byte, but it keeps its state in one small
 // memory, XORs the keystream into the sector in place and allocates nothing,
-// which took 12-14 % off the manager's CPU time per MiB read
-// (docs/PERFORMANCE.md, "Sector crypto in the array").
+// which took about 13 % off the manager's CPU time per MiB read
+// (docs/PERFORMANCE.md, "Array").
 //
 // Layout: one block's state is four v128 rows (constants; key 0-3; key 4-7;
 // counter and nonce), so a quarter-round step works on all four columns at

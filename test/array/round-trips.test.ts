@@ -112,3 +112,70 @@ t.test('reads of one node arriving one by one share batches, at most two in flig
   t.ok((inFlightMax.get(0) ?? 0) <= 2, `at most two batches in flight to slot 0 (saw ${inFlightMax.get(0)})`);
   await reopened.close();
 });
+
+t.test('an apply that fails unexpectedly waits for the next write, which applies it once', async (t) => {
+  // Key-erasure mode trims journal payloads after apply, so an apply sent twice would copy zeros home.
+  const cluster = new SimCluster(6, 600);
+  const key = dataKey();
+  const disk = await createArray({ connector: cluster.connector(), dataKey: key, k: 4, m: 2, journalPieces: 32, keyErasure: true });
+  const { batches } = record(disk);
+  const isApplyOnly = (b: Recorded) => b.commands.length > 0 && b.commands.every((c) => c.op === Op.copy || c.op === Op.trim);
+  // Slot 0's next apply-only batch throws an error that is not a node failure, once.
+  const handle = disk.state.handles[0];
+  const send = handle.batch.bind(handle);
+  let applyAttempts = 0;
+  handle.batch = async (commands, beforeRetry) => {
+    if (isApplyOnly({ slot: 0, commands }) && applyAttempts++ === 0) throw new Error('injected: unexpected failure during apply');
+    return send(commands, beforeRetry);
+  };
+  const first = randomBytes(4 * S);
+  await disk.writeSectors(0, first);
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(applyAttempts, 1, 'the failed apply was tried once, not again and again');
+  const others = perSlot(batches.filter(isApplyOnly));
+  t.ok([...others.values()].every((n) => n === 1), `the other participants applied once each (${JSON.stringify([...others])})`);
+  t.equal(disk.state.counters.journalApplies, 0, 'the entry is still waiting for its apply');
+  t.same(await disk.readSectors(0, 4), first, 'the committed write is visible meanwhile');
+  const second = randomBytes(4 * S);
+  await disk.writeSectors(8, second);
+  t.equal(disk.state.counters.journalApplies, 1, "the next write's journal round carried the apply");
+  await disk.flush();
+  t.same(await disk.readSectors(0, 4), first, 'first write reads back');
+  t.same(await disk.readSectors(8, 4), second, 'second write reads back');
+  await disk.close();
+  t.equal(disk.state.counters.journalApplies, 2, 'both entries applied by close');
+  const reopened = await openArray({ connector: cluster.connector(), dataKey: key });
+  t.same(await reopened.readSectors(0, 4), first, 'a new manager reads the first write from the nodes');
+  t.same(await reopened.readSectors(8, 4), second, 'and the second');
+  t.equal(reopened.state.counters.macFailures, 0, 'with no sector failing its MAC');
+  await reopened.close();
+});
+
+t.test('a journal round that fails part way: the apply it carried is not sent again where it ran', async (t) => {
+  const cluster = new SimCluster(6, 600);
+  const key = dataKey();
+  const disk = await createArray({ connector: cluster.connector(), dataKey: key, k: 4, m: 2, journalPieces: 32 });
+  const a = randomBytes(4 * S);
+  await disk.writeSectors(0, a);
+  // Slot 0's next journal batch (apply of entry 1, pieces of entry 2) fails with an error that is not a node failure.
+  const handle = disk.state.handles[0];
+  const send = handle.batch.bind(handle);
+  let armed = true;
+  handle.batch = async (commands, beforeRetry) => {
+    if (armed && commands.some((c) => c.op === Op.write && 'pieces' in c)) {
+      armed = false;
+      throw new Error('injected: unexpected failure during a journal round');
+    }
+    return send(commands, beforeRetry);
+  };
+  await t.rejects(disk.writeSectors(40, randomBytes(4 * S)), /injected/, 'the write of the failed round is refused');
+  const c = randomBytes(4 * S);
+  await disk.writeSectors(80, c);
+  await disk.close();
+  const reopened = await openArray({ connector: cluster.connector(), dataKey: key });
+  t.same(await reopened.readSectors(0, 4), a, 'the first write reads back from the nodes');
+  t.same(await reopened.readSectors(80, 4), c, 'the write after the failure too');
+  t.same(await reopened.readSectors(40, 4), Buffer.alloc(4 * S), 'the refused write never became visible');
+  t.equal(reopened.state.counters.macFailures, 0, 'no sector failed its MAC');
+  await reopened.close();
+});
