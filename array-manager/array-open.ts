@@ -125,7 +125,7 @@ async function recoverJournal(state: ArrayState): Promise<void> {
   if (plan.corrupt.length) await state.markDead(plan.corrupt);
   state.checkWritable();
   const participants = new Map<number, SlotApply>();
-  for (const { slot, header } of plan.apply) participants.set(slot, { header: read.get(slot)![journalHeaderSector], homes: header.homes });
+  for (const { slot, header } of plan.apply) participants.set(slot, { header: read.get(slot)![journalHeaderSector], homes: header.homes, zeroHomes: header.zeroHomes });
   if (participants.size > 0) {
     await state.lock.write(() => applyEntry(state, participants));
     state.counters.journalApplies++;

@@ -1,8 +1,8 @@
 // Applying a committed journal entry on one node: copy each journalled piece
 // from the journal payload to its home sector with the node's COPY command
-// (payloads cross the network once), then erase the header, and in
-// key-erasure mode the payloads too, all in one batch, which a node runs
-// whole or not at all. Erasing the header is what makes a retry safe: if the
+// (payloads cross the network once), trim the homes of its all-zero pieces
+// (which were never sent), then erase the header, and in key-erasure mode the
+// payloads too, all in one batch, which a node runs whole or not at all. Erasing the header is what makes a retry safe: if the
 // session broke after the node ran the batch, the header is gone and the
 // retry is settled without copying (in key-erasure mode a second copy would
 // copy zeros home).
@@ -25,17 +25,31 @@ function copyCommands(homes: number[]): Command[] {
   return commands;
 }
 
+/** TRIM commands for the homes of all-zero pieces, merged where consecutive. */
+function trimCommands(homes: number[]): Command[] {
+  const commands: Command[] = [];
+  for (const home of [...homes].sort((a, b) => a - b)) {
+    const last = commands[commands.length - 1];
+    if (last && last.op === Op.trim && last.sector + last.count === home) last.count++;
+    else commands.push({ op: Op.trim, sector: home, count: 1 });
+  }
+  return commands;
+}
+
 export interface SlotApply {
   /** The header as written for this entry: a retry resends only while the node still holds it. */
   header: Buffer;
+  /** Homes of the pieces in the journal payload, in payload order. */
   homes: number[];
+  /** Homes of the all-zero pieces, which have no payload. */
+  zeroHomes: number[];
 }
 
-/** The batch that applies an entry on one node: copy pieces home, erase the header (and payloads in key-erasure mode). */
+/** The batch that applies an entry on one node: copy pieces home, trim zero pieces' homes, erase the header (and payloads in key-erasure mode). */
 export function applyCommands(state: ArrayState, apply: SlotApply): Command[] {
-  const commands = copyCommands(apply.homes);
+  const commands = [...copyCommands(apply.homes), ...trimCommands(apply.zeroHomes)];
   commands.push({ op: Op.trim, sector: journalHeaderSector, count: 1 });
-  if (state.membership.keyErasure) commands.push({ op: Op.trim, sector: journalPayloadStart, count: apply.homes.length });
+  if (state.membership.keyErasure && apply.homes.length) commands.push({ op: Op.trim, sector: journalPayloadStart, count: apply.homes.length });
   return commands;
 }
 

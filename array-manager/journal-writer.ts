@@ -78,6 +78,23 @@ function partialRows(region: Region, indices: number[], k: number, end = Infinit
     .map(([row]) => ({ region, row }));
 }
 
+const zeroSector = Buffer.alloc(sectorBytes);
+
+/**
+ * Which shards of a row are known to be all zeros, so that they travel as a
+ * home to trim rather than as a payload: in a data row with a shard trimmed
+ * by this entry, the trimmed shards and untouched shards that read as zero,
+ * and the parity too when every data shard is zero. Rows without a trim hold
+ * ciphertext or tables, never zeros, and are not scanned.
+ */
+function zeroShards(k: number, u: RowUpdate, shards: Buffer[], trimmed: Set<number>): boolean[] {
+  const zero = new Array<boolean>(shards.length).fill(false);
+  if (u.region !== 'data' || ![...u.shards.keys()].some((j) => trimmed.has(u.row * k + j))) return zero;
+  for (let j = 0; j < k; j++) zero[j] = u.shards.has(j) ? trimmed.has(u.row * k + j) : shards[j].equals(zeroSector);
+  if (zero.slice(0, k).every(Boolean)) zero.fill(true, k);
+  return zero;
+}
+
 /** An entry prepared and, once committed, waiting to be applied. */
 export interface PreparedEntry {
   version: bigint;
@@ -197,6 +214,8 @@ export class JournalWriter {
 
     const rows: PreparedEntry['rows'] = [];
     const pieces = new Map<number, { home: number; data: Buffer }[]>();
+    const zeroHomes = new Map<number, number[]>();
+    const trimmed = new Set([...writes].filter(([, data]) => !data).map(([index]) => index));
     // One allocation for every shard the entry computes (parity, zero padding), not one per shard.
     const arena = Buffer.alloc(updates.size * (g.k + g.m) * sectorBytes);
     let used = 0;
@@ -207,19 +226,28 @@ export class JournalWriter {
       state.code.encode(shards.slice(0, g.k), shards.slice(g.k));
       rows.push({ key, shards });
       const home = rowSector(g, u.region, u.row);
+      const zero = zeroShards(g.k, u, shards, trimmed);
       shards.forEach((shard, j) => {
         const slot = slotOfShard(g, u.row, j);
         if ((j < g.k && !u.shards.has(j)) || !state.isLive(slot)) return;
+        if (zero[j]) {
+          if (!zeroHomes.has(slot)) zeroHomes.set(slot, []);
+          zeroHomes.get(slot)!.push(home);
+          return;
+        }
         if (!pieces.has(slot)) pieces.set(slot, []);
         pieces.get(slot)!.push({ home, data: shard });
       });
     }
     const key = state.keys.journalMac;
     const participants = new Map<number, SlotApply>();
-    for (const [slot, list] of pieces) {
+    for (const slot of new Set([...pieces.keys(), ...zeroHomes.keys()])) {
+      const list = pieces.get(slot) ?? [];
       const homes = list.map((p) => p.home);
+      const zeros = zeroHomes.get(slot) ?? [];
       const digest = payloadDigest(list.map((p) => p.data));
-      participants.set(slot, { header: encodeHeader(key, state.arrayId, { version, slot, homes, payloadDigest: digest }), homes });
+      const header = encodeHeader(key, state.arrayId, { version, slot, homes, zeroHomes: zeros, payloadDigest: digest });
+      participants.set(slot, { header, homes, zeroHomes: zeros });
     }
     for (const r of rows) this.overlayRows.set(r.key, { version, shards: r.shards });
     for (const [t, table] of tables) this.overlayTables.set(t, { version, table });
@@ -234,18 +262,17 @@ export class JournalWriter {
   async journal(entry: PreparedEntry): Promise<void> {
     const state = this.state;
     const prev = this.pending;
-    const slots = new Set([...entry.pieces.keys(), ...(prev ? [...prev.participants.keys()] : [])]);
+    const slots = new Set([...entry.participants.keys(), ...(prev ? [...prev.participants.keys()] : [])]);
     const round = () =>
       state.eachSlot([...slots].filter((s) => state.isLive(s)), async (slot) => {
         const before = prev?.participants.get(slot);
         const commands: OutgoingCommand[] = before ? applyCommands(state, before) : [];
-        const list = entry.pieces.get(slot);
-        if (list) {
+        const mine = entry.participants.get(slot);
+        if (mine) {
+          const list = entry.pieces.get(slot) ?? [];
           state.counters.bytesSentToNodes += (list.length + 1) * sectorBytes;
-          commands.push(
-            { op: Op.write, sector: journalPayloadStart, count: list.length, pieces: list.map((p) => p.data) },
-            { op: Op.write, sector: journalHeaderSector, count: 1, data: entry.participants.get(slot)!.header },
-          );
+          if (list.length) commands.push({ op: Op.write, sector: journalPayloadStart, count: list.length, pieces: list.map((p) => p.data) });
+          commands.push({ op: Op.write, sector: journalHeaderSector, count: 1, data: mine.header });
         }
         // After a broken session: if the node no longer holds the pending entry's header, the batch ran.
         await state.handles[slot].batch(commands, async () => {

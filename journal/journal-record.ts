@@ -2,6 +2,9 @@
 //
 // - the journal header, one per node: entry version, the home sector of
 //   each piece of the entry this node holds, and a digest of those pieces;
+//   pieces that are all zeros (trimmed sectors, and parity of rows trimmed
+//   whole) are listed by home only and carry no payload: the apply trims
+//   their homes instead of copying;
 // - the commit record (atomicity record), one per node, identical on all:
 //   entry version and, per slot, a digest of that slot's journal header
 //   (zero for slots without pieces).
@@ -15,12 +18,14 @@ import { recordTagBytes, recordTagValid, tagRecord } from '../array-manager/reco
 
 export const recordBytes = 4096;
 export const headerDigestBytes = 16;
-const headerMagic = Buffer.from('TEAJHDR1');
+const headerMagic = Buffer.from('TEAJHDR2');
+/** Version 1 had no zero pieces (its zero count field was reserved, zero); still read. */
+const headerMagicV1 = Buffer.from('TEAJHDR1');
 const commitMagic = Buffer.from('TEAJCMT1');
 const fixedBytes = 40;
 const payloadDigestBytes = 32;
 const homeBytes = 4;
-/** Most pieces one header can list. */
+/** Most pieces, with payload and zero together, one header can list. */
 export const headerPiecesMax = Math.floor((recordBytes - fixedBytes - payloadDigestBytes - recordTagBytes) / homeBytes);
 /** Most slots a commit record can list. */
 export const commitSlotsMax = Math.floor((recordBytes - fixedBytes - recordTagBytes) / headerDigestBytes);
@@ -28,8 +33,10 @@ export const commitSlotsMax = Math.floor((recordBytes - fixedBytes - recordTagBy
 export interface JournalHeader {
   version: bigint;
   slot: number;
-  /** Home sector of each piece; piece j sits in journal payload sector j. */
+  /** Home sector of each piece with payload; piece j sits in journal payload sector j. */
   homes: number[];
+  /** Home sectors of the all-zero pieces, which have no payload: the apply trims them. */
+  zeroHomes: number[];
   /**
    * SHA-256 of the pieces in order. A plain digest suffices: the header's
    * HMAC covers it, and one pass over the payload is cheaper than a MAC per piece.
@@ -62,35 +69,40 @@ function start(magic: Buffer, version: bigint, arrayId: Buffer): Buffer {
   return record;
 }
 
-function valid(key: Uint8Array, magic: Buffer, arrayId: Buffer, record: Buffer): boolean {
+function valid(key: Uint8Array, magics: Buffer[], arrayId: Buffer, record: Buffer): boolean {
   return (
     record.length === recordBytes &&
-    record.subarray(0, 8).equals(magic) &&
+    magics.some((magic) => record.subarray(0, 8).equals(magic)) &&
     record.subarray(16, 32).equals(arrayId) &&
     recordTagValid(key, record)
   );
 }
 
 export function encodeHeader(key: Uint8Array, arrayId: Buffer, h: JournalHeader): Buffer {
-  if (h.homes.length > headerPiecesMax || h.payloadDigest.length !== payloadDigestBytes) {
-    throw new RangeError(`journal header with ${h.homes.length} pieces (max ${headerPiecesMax})`);
+  const count = h.homes.length + h.zeroHomes.length;
+  if (count > headerPiecesMax || h.payloadDigest.length !== payloadDigestBytes) {
+    throw new RangeError(`journal header with ${count} pieces (max ${headerPiecesMax})`);
   }
   const record = start(headerMagic, h.version, arrayId);
   record.writeUInt16BE(h.slot, 32);
   record.writeUInt16BE(h.homes.length, 34);
+  record.writeUInt16BE(h.zeroHomes.length, 36);
   h.payloadDigest.copy(record, fixedBytes);
-  h.homes.forEach((home, j) => record.writeUInt32BE(home, fixedBytes + payloadDigestBytes + j * homeBytes));
+  [...h.homes, ...h.zeroHomes].forEach((home, j) => record.writeUInt32BE(home, fixedBytes + payloadDigestBytes + j * homeBytes));
   return tagRecord(key, record);
 }
 
 export function decodeHeader(key: Uint8Array, arrayId: Buffer, record: Buffer): JournalHeader | undefined {
-  if (!valid(key, headerMagic, arrayId, record)) return undefined;
+  if (!valid(key, [headerMagic, headerMagicV1], arrayId, record)) return undefined;
   const count = record.readUInt16BE(34);
-  if (count > headerPiecesMax) return undefined;
-  const homes: number[] = [];
-  for (let j = 0; j < count; j++) homes.push(record.readUInt32BE(fixedBytes + payloadDigestBytes + j * homeBytes));
+  const zeroCount = record.readUInt16BE(36);
+  if (count + zeroCount > headerPiecesMax) return undefined;
+  if (zeroCount > 0 && record.subarray(0, 8).equals(headerMagicV1)) return undefined;
+  const homeAt = (j: number) => record.readUInt32BE(fixedBytes + payloadDigestBytes + j * homeBytes);
+  const homes = Array.from({ length: count }, (_, j) => homeAt(j));
+  const zeroHomes = Array.from({ length: zeroCount }, (_, j) => homeAt(count + j));
   const payloadDigest = Buffer.from(record.subarray(fixedBytes, fixedBytes + payloadDigestBytes));
-  return { version: record.readBigUInt64BE(8), slot: record.readUInt16BE(32), homes, payloadDigest };
+  return { version: record.readBigUInt64BE(8), slot: record.readUInt16BE(32), homes, zeroHomes, payloadDigest };
 }
 
 export function encodeCommit(key: Uint8Array, arrayId: Buffer, c: CommitRecord): Buffer {
@@ -102,7 +114,7 @@ export function encodeCommit(key: Uint8Array, arrayId: Buffer, c: CommitRecord):
 }
 
 export function decodeCommit(key: Uint8Array, arrayId: Buffer, record: Buffer): CommitRecord | undefined {
-  if (!valid(key, commitMagic, arrayId, record)) return undefined;
+  if (!valid(key, [commitMagic], arrayId, record)) return undefined;
   const n = record.readUInt16BE(32);
   if (n > commitSlotsMax) return undefined;
   const headerDigests: (Buffer | undefined)[] = [];

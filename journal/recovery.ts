@@ -7,7 +7,8 @@
 //   commit digest for slot i | slot i's header          | action
 //   -------------------------+--------------------------+---------------------------------
 //   none (not a participant) | anything                 | nothing to do on slot i
-//   D                        | digest D, pieces verify  | copy every piece home (idempotent)
+//   D                        | digest D, pieces verify  | copy every piece home, trim zero
+//                            |                          | pieces' homes (idempotent)
 //   D                        | digest D, payload differs| slot i is corrupt: treat it as failed
 //   D                        | any other digest / blank | slot i applied V already (its apply
 //                            |                          | erased or replaced the header), skip

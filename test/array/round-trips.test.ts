@@ -179,3 +179,53 @@ t.test('a journal round that fails part way: the apply it carried is not sent ag
   t.equal(reopened.state.counters.macFailures, 0, 'no sector failed its MAC');
   await reopened.close();
 });
+
+t.test('trimming whole rows sends no zeros: the apply trims their homes', async (t) => {
+  const cluster = new SimCluster(6, 600);
+  const key = dataKey();
+  const disk = await createArray({ connector: cluster.connector(), dataKey: key, k: 4, m: 2, journalPieces: 32 });
+  const data = randomBytes(72 * S);
+  await disk.writeSectors(0, data);
+  const sent = disk.state.counters.bytesSentToNodes;
+  await disk.trimSectors(0, 64); // data rows 0-15, whole
+  await disk.trimSectors(66, 2); // half of row 16: its parity is not zero
+  const cost = disk.state.counters.bytesSentToNodes - sent;
+  // Two entries: headers, commit records, the table row's pieces and row 16's two data and two parity pieces.
+  t.ok(cost <= 40 * S, `${cost / S} sectors sent to trim 66 (a write would send ${(66 * 6) / 4})`);
+  const expect = Buffer.from(data);
+  expect.fill(0, 0, 64 * S);
+  expect.fill(0, 66 * S, 68 * S);
+  t.same(await disk.readSectors(0, 72), expect, 'trimmed sectors read as zeros, their neighbours as written');
+  await disk.close();
+
+  const g = disk.state.geometry;
+  const homes = Array.from({ length: 16 }, (_, row) => rowSector(g, 'data', row));
+  const nonZero = cluster.nodes.filter((node) => homes.some((home) => node.store.view(home, 1)[0].some((b) => b !== 0)));
+  t.equal(nonZero.length, 0, 'every shard of the trimmed rows, parity included, is zero in node memory');
+  const reopened = await openArray({ connector: cluster.connector(), dataKey: key });
+  t.same(await reopened.readSectors(0, 72), expect, 'a new manager reads the same');
+  // Row 16 keeps data shard 0 (sector 64) on slot 4: without it, the read needs row 16's parity.
+  cluster.kill(4);
+  t.same(await reopened.readSectors(64, 8), expect.subarray(64 * S), 'the half-trimmed row rebuilds from its parity');
+  t.ok(reopened.state.counters.reconstructions > 0, 'it was rebuilt');
+  await reopened.close();
+});
+
+t.test('a manager that stops between the commit and the apply of a trim: recovery trims the homes', async (t) => {
+  const cluster = new SimCluster(6, 600);
+  const key = dataKey();
+  const disk = await createArray({ connector: cluster.connector(), dataKey: key, k: 4, m: 2, journalPieces: 32 });
+  await disk.writeSectors(0, randomBytes(32 * S));
+  await disk.flush();
+  await disk.trimSectors(0, 32);
+  // Acknowledged, so committed; the apply waits for a next write that never comes from this manager.
+  cluster.freezeAll();
+  const g = disk.state.geometry;
+  const homes = Array.from({ length: 8 }, (_, row) => rowSector(g, 'data', row));
+  const dirty = () => cluster.nodes.filter((node) => homes.some((home) => node.store.view(home, 1)[0].some((b) => b !== 0))).length;
+  t.ok(dirty() > 0, 'before recovery the old ciphertext is still in node memory');
+  const reopened = await openArray({ connector: cluster.connector(), dataKey: key });
+  t.equal(dirty(), 0, 'recovery trimmed every home of the zero pieces');
+  t.same(await reopened.readSectors(0, 32), Buffer.alloc(32 * S), 'the trimmed sectors read as zeros');
+  await reopened.close();
+});

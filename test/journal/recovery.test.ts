@@ -14,24 +14,38 @@ import {
   payloadDigest,
 } from '../../journal/journal-record.ts';
 import { planRecovery, type SlotJournal } from '../../journal/recovery.ts';
+import { tagRecord } from '../../array-manager/record-mac.ts';
 
 const key = randomBytes(32);
 const arrayId = randomBytes(16);
 const S = 4096;
 
-function slotWith(slot: number, version: bigint, homes: number[], commit: Buffer) {
+function slotWith(slot: number, version: bigint, homes: number[], commit: Buffer, zeroHomes: number[] = []) {
   const payload = randomBytes(homes.length * S);
-  const header = encodeHeader(key, arrayId, { version, slot, homes, payloadDigest: payloadDigest([payload]) });
+  const header = encodeHeader(key, arrayId, { version, slot, homes, zeroHomes, payloadDigest: payloadDigest([payload]) });
   return { node: { slot, commit, header, payload } as SlotJournal, header };
 }
 
 t.test('header and commit round trip; anything else is "no record"', async (t) => {
   fc.assert(
-    fc.property(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.nat(127), fc.array(fc.nat(2 ** 32 - 1), { maxLength: 50 }), (version, slot, homes) => {
-      const h = { version, slot, homes, payloadDigest: randomBytes(32) };
-      const back = decodeHeader(key, arrayId, encodeHeader(key, arrayId, h));
-      return !!back && back.version === version && back.slot === slot && back.homes.join() === homes.join() && back.payloadDigest.equals(h.payloadDigest);
-    }),
+    fc.property(
+      fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+      fc.nat(127),
+      fc.array(fc.nat(2 ** 32 - 1), { maxLength: 50 }),
+      fc.array(fc.nat(2 ** 32 - 1), { maxLength: 50 }),
+      (version, slot, homes, zeroHomes) => {
+        const h = { version, slot, homes, zeroHomes, payloadDigest: randomBytes(32) };
+        const back = decodeHeader(key, arrayId, encodeHeader(key, arrayId, h));
+        return (
+          !!back &&
+          back.version === version &&
+          back.slot === slot &&
+          back.homes.join() === homes.join() &&
+          back.zeroHomes.join() === zeroHomes.join() &&
+          back.payloadDigest.equals(h.payloadDigest)
+        );
+      },
+    ),
   );
   const c = encodeCommit(key, arrayId, { version: 9n, headerDigests: [randomBytes(16), undefined, randomBytes(16)] });
   const back = decodeCommit(key, arrayId, c)!;
@@ -46,7 +60,23 @@ t.test('header and commit round trip; anything else is "no record"', async (t) =
     t.equal(decodeCommit(key, arrayId, bad), undefined, `flipped byte ${at}`);
   }
   t.equal(decodeHeader(key, arrayId, c), undefined, 'a commit is not a header');
-  t.throws(() => encodeHeader(key, arrayId, { version: 1n, slot: 0, homes: new Array(headerPiecesMax + 1).fill(0), payloadDigest: randomBytes(32) }));
+  t.throws(() => encodeHeader(key, arrayId, { version: 1n, slot: 0, homes: new Array(headerPiecesMax + 1).fill(0), zeroHomes: [], payloadDigest: randomBytes(32) }));
+  t.throws(
+    () => encodeHeader(key, arrayId, { version: 1n, slot: 0, homes: [1], zeroHomes: new Array(headerPiecesMax).fill(0), payloadDigest: randomBytes(32) }),
+    'payload and zero pieces count together against the bound',
+  );
+});
+
+t.test('version 1 headers (no zero pieces) are still read; one claiming zero pieces is not', async (t) => {
+  const asV1 = (zeroCount: number): Buffer => {
+    const v2 = encodeHeader(key, arrayId, { version: 3n, slot: 1, homes: [10, 11], zeroHomes: zeroCount ? [12] : [], payloadDigest: randomBytes(32) });
+    const v1 = Buffer.from(v2);
+    v1.write('TEAJHDR1', 0, 'ascii');
+    return tagRecord(key, v1); // re-tag: the tag covers every byte before it
+  };
+  const plain = decodeHeader(key, arrayId, asV1(0));
+  t.same(plain && [plain.version, plain.homes, plain.zeroHomes], [3n, [10, 11], []], 'a version 1 header decodes with no zero pieces');
+  t.equal(decodeHeader(key, arrayId, asV1(1)), undefined, 'a version 1 header with a zero count is not valid');
   t.throws(() => encodeCommit(key, arrayId, { version: 1n, headerDigests: new Array(commitSlotsMax + 1).fill(undefined) }));
 });
 
@@ -87,6 +117,15 @@ t.test('recovery table', async (t) => {
   torn[0].payload[5] ^= 1;
   plan = planRecovery(key, arrayId, torn);
   t.same([plan.corrupt, plan.apply.map((x) => x.slot)], [[0], [1]], 'payload that fails its digest: slot is corrupt');
+
+  const zeros = slotWith(0, 5n, [], blank, [300, 301]);
+  const withZeros = encodeCommit(key, arrayId, { version: 5n, headerDigests: [headerDigest(zeros.header), headerDigest(b.header), undefined] });
+  plan = planRecovery(key, arrayId, nodes(withZeros, withZeros, withZeros, zeros.header));
+  t.same(
+    plan.apply.map((x) => [x.slot, x.header.homes, x.header.zeroHomes]),
+    [[0, [], [300, 301]], [1, [100], []]],
+    'a slot with only zero pieces is applied too: its homes get trimmed',
+  );
 
   const other = encodeCommit(key, arrayId, { version: 5n, headerDigests: [undefined, undefined, undefined] });
   t.throws(() => planRecovery(key, arrayId, nodes(commit5, other, commit5)), { code: 'E_JOURNAL_CONFLICT' }, 'two different commits with one version');
