@@ -223,10 +223,11 @@ export class JournalWriter {
     for (const [key, u] of updates) {
       const current = currents.get(key);
       const shards = Array.from({ length: g.k + g.m }, (_, j) => u.shards.get(j) ?? (j < g.k && current ? current[j] : fresh()));
-      state.code.encode(shards.slice(0, g.k), shards.slice(g.k));
+      const zero = zeroShards(g.k, u, shards, trimmed);
+      // The parity of an all-zero row is zero, as its fresh parity shards already are.
+      if (!zero.every(Boolean)) state.code.encode(shards.slice(0, g.k), shards.slice(g.k));
       rows.push({ key, shards });
       const home = rowSector(g, u.region, u.row);
-      const zero = zeroShards(g.k, u, shards, trimmed);
       shards.forEach((shard, j) => {
         const slot = slotOfShard(g, u.row, j);
         if ((j < g.k && !u.shards.has(j)) || !state.isLive(slot)) return;

@@ -5,9 +5,10 @@
 // measured job by job in the same run, so the ratio is the cost of the array.
 //
 // Jobs: sequential 1 MiB write and read at queue depth 1 and 4; random 4 KiB
-// write and read at queue depth 16, all inside a span that is written once
-// before anything is timed. Write amplification = bytes the manager sent to
-// nodes / bytes acknowledged (the physical minimum is n/k: data plus parity);
+// write and read at queue depth 16; last, sequential 1 MiB trims at queue
+// depth 4; all inside a span that is written once before anything is timed.
+// Write amplification = bytes the manager sent to nodes / bytes acknowledged
+// (the physical minimum is n/k: data plus parity);
 // read amplification = bytes received from nodes / bytes returned. Each job
 // also records the CPU time it cost (bench/cpu-meter.ts), of the manager and
 // of the nodes, per MiB or per request: on a machine whose cores are shared
@@ -45,7 +46,7 @@ const cliPath = join(distDir, 'teearray.mjs');
 
 interface Job {
   name: string;
-  kind: 'write' | 'read';
+  kind: 'write' | 'read' | 'trim';
   pattern: 'seq' | 'rand';
   requestBytes: number;
   queueDepth: number;
@@ -59,12 +60,15 @@ const jobs: Job[] = [
   { name: 'seq read 1MiB qd4', kind: 'read', pattern: 'seq', requestBytes: 1 << 20, queueDepth: 4, measure: 'MB/s' },
   { name: 'rand write 4KiB qd16', kind: 'write', pattern: 'rand', requestBytes: 4096, queueDepth: 16, measure: 'IOPS' },
   { name: 'rand read 4KiB qd16', kind: 'read', pattern: 'rand', requestBytes: 4096, queueDepth: 16, measure: 'IOPS' },
+  // Last: it leaves the span trimmed, and reads of trimmed sectors never reach a node.
+  { name: 'seq trim 1MiB qd4', kind: 'trim', pattern: 'seq', requestBytes: 1 << 20, queueDepth: 4, measure: 'MB/s' },
 ];
 
 /** What a job runs against: byte offsets and lengths, whole sectors only. */
 interface Target {
   write(offset: number, data: Buffer): Promise<unknown>;
   read(offset: number, length: number): Promise<unknown>;
+  trim(offset: number, length: number): Promise<unknown>;
   /** The disk-node processes behind it, whose CPU time the job counts. */
   nodePids: number[];
 }
@@ -95,6 +99,7 @@ async function runJob(target: Target, job: Job, spanBytes: number, seconds: numb
       const slot = job.pattern === 'seq' ? cursor++ % slots : randomInt(slots);
       const began = process.hrtime.bigint();
       if (job.kind === 'write') await target.write(slot * job.requestBytes, payload);
+      else if (job.kind === 'trim') await target.trim(slot * job.requestBytes, job.requestBytes);
       else await target.read(slot * job.requestBytes, job.requestBytes);
       latenciesMs.push(secondsSince(began) * 1000);
     }
@@ -131,6 +136,7 @@ function arrayTarget(disk: VirtualDisk, nodePids: number[]): Target {
     nodePids,
     write: (offset, data) => disk.writeSectors(offset / sectorBytes, data),
     read: (offset, length) => disk.readSectors(offset / sectorBytes, length / sectorBytes),
+    trim: (offset, length) => disk.trimSectors(offset / sectorBytes, length / sectorBytes),
   };
 }
 
@@ -140,6 +146,7 @@ function rawTarget(client: NodeClient, nodePids: number[]): Target {
     nodePids,
     write: (offset, data) => client.batch([{ op: Op.write, sector: offset / sectorBytes, count: data.length / sectorBytes, data }]),
     read: (offset, length) => client.batch([{ op: Op.read, sector: offset / sectorBytes, count: length / sectorBytes }]),
+    trim: (offset, length) => client.batch([{ op: Op.trim, sector: offset / sectorBytes, count: length / sectorBytes }]),
   };
 }
 
@@ -222,7 +229,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
         const before: ArrayCounters = { ...counters };
         const ours = await runJob(target, job, Math.min(spanBytes, disk.sizeBytes), seconds);
         const amp =
-          job.kind === 'write'
+          job.kind !== 'read'
             ? amplification(counters.bytesSentToNodes - before.bytesSentToNodes, counters.bytesWritten - before.bytesWritten)
             : amplification(counters.bytesReceivedFromNodes - before.bytesReceivedFromNodes, counters.bytesRead - before.bytesRead);
         rows.push({
@@ -262,7 +269,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     notes: [
       `${seconds} s per job, span ${spanBytes >> 20} MiB written before timing, row cache ${rowsMax} rows (${shapes.map(({ k, m }) => `${k}+${m}: ${(rowsMax * k * sectorBytes) >> 20} MiB`).join(', ')}), nodes of ${nodeMib} MiB on loopback, manager in the bench process`,
       'raw node = one disk-node process, one signed WRITE/READ batch per request, no coding, encryption or journal; measured right before each array job',
-      'writeAmp = bytes sent to nodes / bytes acknowledged (minAmp = n/k); readAmp = bytes received from nodes / bytes returned',
+      'writeAmp (trimAmp) = bytes sent to nodes / bytes written (trimmed) (minAmp = n/k); readAmp = bytes received from nodes / bytes returned',
       'CPU: ms per MiB moved (MB/s jobs) or per request (IOPS jobs); manager = this process, nodes = the array\'s node processes, raw = client plus raw node; cpuVsRaw = array total / raw total',
     ],
   };
