@@ -1,14 +1,17 @@
 // The soak runner's command line: bad arguments exit 2 with a message and
-// run nothing; a short run with two jobs sums both jobs into one summary line.
+// run nothing; a short run with two jobs sums both jobs into one summary
+// line; an interrupted soak still reports what it covered.
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const soak = fileURLToPath(new URL('./soak.ts', import.meta.url));
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs the soak; with `interruptAfterMs`, sends it SIGINT then. */
+function run(args: string[], interruptAfterMs?: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import=tsx', soak, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    if (interruptAfterMs !== undefined) setTimeout(() => child.kill('SIGINT'), interruptAfterMs);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -42,4 +45,12 @@ t.test('two jobs: one summary line with both jobs counted', async (t) => {
   // Each job checks scenarios in runs of 50 and finishes the run it started, so two jobs count at least 100.
   t.ok(scenarios >= 100, `both jobs counted (${scenarios} scenarios)`);
   t.match(lines[0], /violations=0$/);
+});
+
+t.test('interrupted, it reports what it covered', async (t) => {
+  const started = Date.now();
+  const r = await run(['--seconds', '600'], 4000);
+  t.ok(Date.now() - started < 120_000, 'it stopped long before its time was up');
+  t.equal(r.code, 0, 'exit 0: no violation');
+  t.match(r.stdout, /^soak: scenarios=[1-9]\d* .*violations=0\n$/, 'one summary line with the scenarios it ran');
 });

@@ -1,7 +1,8 @@
 // `npm run soak -- --seconds N [--jobs J] [--json FILE]`: runs simulated
 // scenarios from fresh seeds until the time is up, then prints a one-line
 // summary. On a violation it stops, prints the seed and path that replay the
-// shrunk scenario, and exits 1. With --jobs J it runs J such processes side
+// shrunk scenario, and exits 1. Interrupted (Ctrl-C, SIGTERM), it finishes
+// the runs in hand and prints the summary of what it covered. With --jobs J it runs J such processes side
 // by side (one per core: a scenario runs on one thread) and sums their
 // summaries; the first replay line found is printed.
 import { spawn } from 'node:child_process';
@@ -48,13 +49,16 @@ function summaryLine(s: Summary): string {
   );
 }
 
-/** Runs scenarios in this process until the deadline or the first violation. */
+/** Set by SIGINT or SIGTERM: the soak finishes the runs in hand and reports. */
+let interrupted = false;
+
+/** Runs scenarios in this process until the deadline, an interrupt or the first violation. */
 async function soak(seconds: number): Promise<Summary> {
   const stats = emptyStats();
   const deadline = Date.now() + seconds * 1000;
   let violations = 0;
   let replay = '';
-  while (Date.now() < deadline && violations === 0) {
+  while (Date.now() < deadline && !interrupted && violations === 0) {
     const seed = (Math.random() * 2 ** 31) | 0;
     const result = await fc.check(
       fc.asyncProperty(scenarioArb, async (sc) => {
@@ -77,14 +81,18 @@ async function soakInChildren(seconds: number, jobs: number): Promise<Summary> {
   const dir = mkdtempSync(join(tmpdir(), 'teearray-soak-'));
   try {
     const files = Array.from({ length: jobs }, (_, i) => join(dir, `job-${i}.json`));
+    const children = files.map((file) =>
+      spawn(process.execPath, [...process.execArgv, process.argv[1], '--seconds', String(seconds), '--json', file], {
+        // Their summaries come back through the JSON files; violation reports go to stderr.
+        stdio: ['ignore', 'ignore', 'inherit'],
+      }),
+    );
+    const forward = (signal: NodeJS.Signals) => children.forEach((child) => child.kill(signal));
+    process.on('SIGINT', forward).on('SIGTERM', forward);
     const codes = await Promise.all(
-      files.map(
-        (file) =>
+      children.map(
+        (child) =>
           new Promise<number>((resolve, reject) => {
-            const child = spawn(process.execPath, [...process.execArgv, process.argv[1], '--seconds', String(seconds), '--json', file], {
-              // Their summaries come back through the JSON files; violation reports go to stderr.
-              stdio: ['ignore', 'ignore', 'inherit'],
-            });
             child.on('error', reject);
             child.on('exit', (code) => resolve(code ?? 2));
           }),
@@ -106,6 +114,8 @@ async function soakInChildren(seconds: number, jobs: number): Promise<Summary> {
 
 async function main(): Promise<void> {
   const { seconds, jobs, json } = parse(process.argv.slice(2));
+  const stop = () => void (interrupted = true);
+  process.once('SIGINT', stop).once('SIGTERM', stop);
   const summary = jobs === 1 ? await soak(seconds) : await soakInChildren(seconds, jobs);
   console.log(summaryLine(summary));
   if (summary.replay) console.log(`replay: ${summary.replay}`);
