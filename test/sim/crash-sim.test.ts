@@ -6,4 +6,4 @@
 //   SIM_SEED=<seed> SIM_PATH=<path> npx tap test/sim/crash-sim.test.ts
 import { simulate } from './simulate.ts';
 
-await simulate({ runs: Number(process.env.SIM_RUNS ?? 2000), seed: process.env.SIM_SEED ? Number(process.env.SIM_SEED) : 0x7ea1 });
+await simulate({ runs: Number(process.env.SIM_RUNS ?? 5000), seed: process.env.SIM_SEED ? Number(process.env.SIM_SEED) : 0x7ea1 });
