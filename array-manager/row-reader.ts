@@ -220,18 +220,26 @@ function tablesInMemory(state: ArrayState, first: number, count: number): boolea
 }
 
 /**
+ * Reads up to this many sectors in the same round as their tables. A larger
+ * read fetches its tables first: its transfer dwarfs the extra round trip,
+ * and in a never-written region it would read a lot of zeros for nothing.
+ */
+const speculativeSectorsMax = 32;
+
+/**
  * Reads `count` user sectors from `first` into `out` (count * 4096 bytes).
  * Sectors whose fast-path read fails to verify go through loadRows.
  *
  * When the covering tables are in memory, never-written sectors are known
- * first and not read at all. Otherwise the data sectors are asked for in the
- * same round as their tables (the coalescer puts both in one batch per
- * node), so a read costs one round trip, not two; a sector whose entry turns
- * out blank was then read for nothing.
+ * first and not read at all. Otherwise a small read asks for its data
+ * sectors in the same round as its tables (the coalescer puts both in one
+ * batch per node), so it costs one round trip, not two; a sector whose entry
+ * turns out blank was then read for nothing.
  */
 export async function readUserSectors(state: ArrayState, first: number, count: number, out: Buffer): Promise<void> {
   const g = state.geometry;
-  const known = tablesInMemory(state, first, count) ? await readTables(state, first, count) : undefined;
+  const tablesFirst = count > speculativeSectorsMax || tablesInMemory(state, first, count);
+  const known = tablesFirst ? await readTables(state, first, count) : undefined;
   const blankIn = (tables: Map<number, Buffer>, i: number) => isZero(entryAt(tables.get(tableIndexOf(i))!, slotOf(i)));
   // Plan: each sector not known to be blank comes from the row cache or from its slot.
   const wanted = new Map<number, { index: number; sector: number }[]>();

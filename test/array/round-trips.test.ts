@@ -68,6 +68,13 @@ t.test('a read whose tables are not in memory costs one batch per node', async (
   batches.length = 0;
   t.same(await reopened.readSectors(20, 30), Buffer.alloc(30 * S), 'unwritten sectors read as zeros');
   t.equal(batches.length, 0, 'no node was asked');
+
+  // A large read of a never-written region fetches its tables first, and then no data at all.
+  batches.length = 0;
+  t.same(await reopened.readSectors(145, 200), Buffer.alloc(200 * S), 'a large unwritten range reads as zeros');
+  const reads = batches.flatMap((b) => b.commands.filter((c) => c.op === Op.read));
+  const dataStart = rowSector(reopened.state.geometry, 'data', 0);
+  t.ok(reads.length > 0 && reads.every((c) => c.op === Op.read && c.sector < dataStart), 'only table sectors were read');
   await reopened.close();
 });
 
