@@ -18,13 +18,6 @@ import { since } from './latency-histogram.ts';
 
 /** Most requests waiting for the committer before write() pushes back with E_BUSY. */
 const queueRequestsMax = 4096;
-/**
- * How long the committer waits, with a committed entry still to apply and
- * nothing queued, for a write whose journal round can carry that apply
- * before it applies it alone: a client writing one request at a time sends
- * its next write within this, and saves a round trip on every write.
- */
-const applyWaitMs = 1;
 /** Largest single read, in bytes. */
 export const readBytesMax = 32 * 1024 * 1024;
 
@@ -50,8 +43,6 @@ export class VirtualDisk {
   readonly sectors: number;
   private readonly queue: QueuedRequest[] = [];
   private committing = false;
-  /** Set while the committer waits for a request (waitForRequest). */
-  private wake: (() => void) | undefined;
   private closed = false;
   private readonly writer: JournalWriter;
 
@@ -171,21 +162,7 @@ export class VirtualDisk {
     }
     request.queuedAt = process.hrtime.bigint();
     this.queue.push(request);
-    this.wake?.();
     if (!this.committing) void this.commitLoop();
-  }
-
-  /** Resolves when a request is queued, or after `ms`. */
-  private waitForRequest(ms: number): Promise<void> {
-    if (this.queue.length > 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => this.wake?.(), ms);
-      this.wake = () => {
-        clearTimeout(timer);
-        this.wake = undefined;
-        resolve();
-      };
-    });
   }
 
   /** Turns a byte patch into whole-sector writes over the current contents, including writes not yet committed. */
@@ -262,7 +239,7 @@ export class VirtualDisk {
    * The committer: journal and commit one entry while the next is prepared,
    * so sealing and encoding overlap both round trips. An entry's requests
    * resolve once it is committed; its apply rides in the next entry's
-   * journal round, or runs alone when no write comes within applyWaitMs.
+   * journal round, or runs alone when nothing is queued.
    */
   private async commitLoop(): Promise<void> {
     this.committing = true;
@@ -273,11 +250,6 @@ export class VirtualDisk {
     try {
       let current = await this.prepareNext();
       while (current || this.writer.hasPending) {
-        if (!current && !this.closed) {
-          await this.waitForRequest(applyWaitMs);
-          current = await this.prepareNext();
-          if (current) continue;
-        }
         if (!current?.entry) {
           const err = await this.writer.applyPending().then(() => undefined, (e: Error) => e);
           if (err) {
