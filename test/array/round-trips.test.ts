@@ -40,6 +40,18 @@ function record(disk: VirtualDisk, delayMs = 0): { batches: Recorded[]; inFlight
   return { batches, inFlightMax };
 }
 
+/** A batch that only applies an entry: COPY and TRIM commands. */
+const isApplyOnly = (commands: OutgoingCommand[]): boolean => commands.length > 0 && commands.every((c) => c.op === Op.copy || c.op === Op.trim);
+
+/** Runs `before` ahead of every batch sent to `handle`; it may throw to fail the batch. */
+function beforeBatch(handle: VirtualDisk['state']['handles'][number], before: (commands: OutgoingCommand[]) => void): void {
+  const send = handle.batch.bind(handle);
+  handle.batch = async (commands, beforeRetry) => {
+    before(commands);
+    return send(commands, beforeRetry);
+  };
+}
+
 const perSlot = (batches: Recorded[]): Map<number, number> => {
   const out = new Map<number, number>();
   for (const b of batches) out.set(b.slot, (out.get(b.slot) ?? 0) + 1);
@@ -109,20 +121,16 @@ t.test('an apply that fails unexpectedly waits for the next write, which applies
   const key = dataKey();
   const disk = await createArray({ connector: cluster.connector(), dataKey: key, k: 4, m: 2, journalPieces: 32, keyErasure: true });
   const { batches } = record(disk);
-  const isApplyOnly = (b: Recorded) => b.commands.length > 0 && b.commands.every((c) => c.op === Op.copy || c.op === Op.trim);
   // Slot 0's next apply-only batch throws an error that is not a node failure, once.
-  const handle = disk.state.handles[0];
-  const send = handle.batch.bind(handle);
   let applyAttempts = 0;
-  handle.batch = async (commands, beforeRetry) => {
-    if (isApplyOnly({ slot: 0, commands }) && applyAttempts++ === 0) throw new Error('injected: unexpected failure during apply');
-    return send(commands, beforeRetry);
-  };
+  beforeBatch(disk.state.handles[0], (commands) => {
+    if (isApplyOnly(commands) && applyAttempts++ === 0) throw new Error('injected: unexpected failure during apply');
+  });
   const first = randomBytes(4 * S);
   await disk.writeSectors(0, first);
   await new Promise((r) => setTimeout(r, 50));
   t.equal(applyAttempts, 1, 'the failed apply was tried once, not again and again');
-  const others = perSlot(batches.filter(isApplyOnly));
+  const others = perSlot(batches.filter((b) => isApplyOnly(b.commands)));
   t.ok([...others.values()].every((n) => n === 1), `the other participants applied once each (${JSON.stringify([...others])})`);
   t.equal(disk.state.counters.journalApplies, 0, 'the entry is still waiting for its apply');
   t.same(await disk.readSectors(0, 4), first, 'the committed write is visible meanwhile');
@@ -148,16 +156,13 @@ t.test('a journal round that fails part way: the apply it carried is not sent ag
   const a = randomBytes(4 * S);
   await disk.writeSectors(0, a);
   // Slot 0's next journal batch (apply of entry 1, pieces of entry 2) fails with an error that is not a node failure.
-  const handle = disk.state.handles[0];
-  const send = handle.batch.bind(handle);
   let armed = true;
-  handle.batch = async (commands, beforeRetry) => {
+  beforeBatch(disk.state.handles[0], (commands) => {
     if (armed && commands.some((c) => c.op === Op.write && 'pieces' in c)) {
       armed = false;
       throw new Error('injected: unexpected failure during a journal round');
     }
-    return send(commands, beforeRetry);
-  };
+  });
   await t.rejects(disk.writeSectors(40, randomBytes(4 * S)), /injected/, 'the write of the failed round is refused');
   const c = randomBytes(4 * S);
   await disk.writeSectors(80, c);
@@ -208,13 +213,7 @@ t.test('a manager that stops between the commit and the apply of a trim: recover
   await disk.writeSectors(0, randomBytes(32 * S));
   await disk.flush();
   // The manager stops as it starts the trim's apply: committed, not applied.
-  disk.state.handles.forEach((handle) => {
-    const send = handle.batch.bind(handle);
-    handle.batch = async (commands, beforeRetry) => {
-      if (commands.length > 0 && commands.every((c) => c.op === Op.copy || c.op === Op.trim)) cluster.freezeAll();
-      return send(commands, beforeRetry);
-    };
-  });
+  disk.state.handles.forEach((handle) => beforeBatch(handle, (commands) => isApplyOnly(commands) && cluster.freezeAll()));
   await disk.trimSectors(0, 32);
   const g = disk.state.geometry;
   const homes = Array.from({ length: 8 }, (_, row) => rowSector(g, 'data', row));
