@@ -1,12 +1,15 @@
-// The disk node's network shell: a WebSocket server that gives each
-// connection its own session on the protocol core and moves binary frames in
-// and out. Text frames, oversized frames and excess connections are refused
-// here; everything else is the core's job. Backpressure: when replies pile up
-// on a socket faster than the peer reads them, the node stops reading from it.
-import type { AddressInfo } from 'node:net';
-import { WebSocketServer, type RawData } from 'ws';
+// The disk node's network shell: an HTTP server that only upgrades to
+// WebSocket, one session on the protocol core per connection. Strangers cost
+// almost nothing: connections are bounded and must upgrade by a deadline;
+// unauthenticated sessions are bounded and a new one evicts the oldest, so a
+// flood cannot lock the manager out; a refused or failed session is dropped
+// at once. Backpressure: when replies pile up on a socket faster than the
+// peer reads them, the node stops reading from it.
+import { createServer } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { AttestationProvider, LaunchConfig } from '../attestation/provider.ts';
-import { frameBytesMax, replyQueueBytesMax, sessionAuthTimeoutMs, sessionsMax } from './limits.ts';
+import * as limits from './limits.ts';
 import { DiskNodeCore } from './node-core.ts';
 
 export interface DiskNodeOptions {
@@ -22,58 +25,88 @@ export interface RunningDiskNode {
   close(): Promise<void>;
 }
 
-function asBuffer(data: RawData): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  return Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+/** Drops the oldest member of a session set once it is over `max`. */
+function evictOldest(set: Set<WebSocket>, max: number): void {
+  for (const ws of set) {
+    if (set.size <= max) return;
+    set.delete(ws);
+    ws.terminate();
+  }
 }
 
 export async function startDiskNode(opts: DiskNodeOptions, provider: AttestationProvider): Promise<RunningDiskNode> {
   const log = opts.log ?? (() => {});
   const core = new DiskNodeCore(opts.config, provider);
-  const server = new WebSocketServer({
-    host: opts.host,
-    port: opts.port,
-    maxPayload: frameBytesMax,
-    perMessageDeflate: false,
+  const pending = new Set<WebSocket>();
+  const authenticated = new Set<WebSocket>();
+  const http = createServer((_req, res) => res.writeHead(426).end());
+  http.maxConnections = limits.connectionsMax;
+  const upgradeTimers = new Map<Socket, NodeJS.Timeout>();
+  http.on('connection', (socket: Socket) => {
+    upgradeTimers.set(socket, setTimeout(() => socket.destroy(), limits.upgradeTimeoutMs));
+    socket.once('close', () => (clearTimeout(upgradeTimers.get(socket)), upgradeTimers.delete(socket)));
   });
-  server.on('connection', (ws, req) => {
-    const socket = req.socket;
-    if (server.clients.size > sessionsMax) {
-      ws.close(1013, 'too many sessions');
-      return;
-    }
+  const server = new WebSocketServer({ noServer: true, maxPayload: limits.frameBytesMax, perMessageDeflate: false });
+  http.on('upgrade', (req, socket: Socket, head) => {
+    clearTimeout(upgradeTimers.get(socket));
+    socket.on('error', () => socket.destroy());
+    server.handleUpgrade(req, socket, head, (ws) => session(ws, socket));
+  });
+
+  const session = (ws: WebSocket, socket: Socket): void => {
     socket.setNoDelay(true);
+    pending.add(ws);
+    evictOldest(pending, limits.pendingSessionsMax);
     const { session, hello } = core.openSession();
+    let open = true;
+    const drop = (code?: number, reason?: string): void => {
+      if (!open) return;
+      open = false;
+      pending.delete(ws);
+      authenticated.delete(ws);
+      // A close frame says why; the socket goes at once, so a refused peer holds nothing.
+      if (code) ws.close(code, reason);
+      ws.terminate();
+    };
+    const authTimer = setTimeout(() => session.lastCounter === 0n && drop(), limits.sessionAuthTimeoutMs);
+    ws.on('close', () => (clearTimeout(authTimer), drop()));
+    ws.on('error', () => drop());
     ws.send(hello);
-    const authTimer = setTimeout(() => session.lastCounter === 0n && ws.terminate(), sessionAuthTimeoutMs);
-    ws.on('close', () => clearTimeout(authTimer));
     // Over the reply bound the session stops reading; frames ws had already
     // read (at most one socket read's worth) wait unexecuted until drain.
     const held: Buffer[] = [];
     let paused = false;
     const onFrame = (frame: Buffer): void => {
+      if (!open) return;
       if (paused) return void held.push(frame);
-      ws.send(core.handle(session, frame));
-      if (ws.bufferedAmount <= replyQueueBytesMax) return;
+      const wasPending = session.lastCounter === 0n;
+      const reply = core.handle(session, frame);
+      if (!Buffer.isBuffer(reply)) return drop(4000, reply.close);
+      if (wasPending) {
+        pending.delete(ws);
+        authenticated.add(ws);
+        evictOldest(authenticated, limits.sessionsMax);
+      }
+      ws.send(reply);
+      if (ws.bufferedAmount <= limits.replyQueueBytesMax) return;
       paused = true;
       ws.pause();
       socket.once('drain', () => {
         paused = false;
         ws.resume();
-        while (!paused && held.length > 0) onFrame(held.shift()!);
+        while (open && !paused && held.length > 0) onFrame(held.shift()!);
       });
     };
-    ws.on('message', (data, isBinary) => {
-      if (!isBinary) return void ws.close(1003, 'binary frames only');
-      onFrame(asBuffer(data));
-    });
-    ws.on('error', (err) => log(`session error: ${err.message}`));
-  });
+    // With ws's default binaryType a binary message is always one Buffer.
+    ws.on('message', (data, isBinary) => (isBinary ? onFrame(data as Buffer) : drop(1003, 'binary frames only')));
+  };
+
   await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
+    http.once('listening', resolve);
+    http.once('error', reject);
+    http.listen(opts.port, opts.host);
   });
-  const port = (server.address() as AddressInfo).port;
+  const port = (http.address() as AddressInfo).port;
   log(`disk node listening on ${opts.host}:${port} (${opts.config.sectorCount} sectors of ${opts.config.sectorBytes} bytes)`);
   return {
     port,
@@ -81,7 +114,8 @@ export async function startDiskNode(opts: DiskNodeOptions, provider: Attestation
     close: () =>
       new Promise<void>((resolve) => {
         for (const ws of server.clients) ws.terminate();
-        server.close(() => resolve());
+        http.closeAllConnections();
+        http.close(() => resolve());
       }),
   };
 }

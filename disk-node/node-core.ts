@@ -1,54 +1,50 @@
 // The disk node's protocol core: sessions, authorization and batch execution,
-// with no I/O. A frame goes in, a signed reply frame comes out; the WebSocket
-// shell (main.ts) and the in-process simulator both drive this same code.
+// with no I/O. A frame goes in; a signed reply frame, or the reason to close
+// the connection, comes out. The WebSocket shell (main.ts) and the in-process
+// simulator both drive this same code.
 //
-// A batch runs only if (in this order) it parses, its Ed25519 signature by the
-// manager key fixed at launch verifies, it is bound to this session's
-// challenge, and its counter is above every counter this session accepted.
-// Then every command is validated before any executes, so a batch either runs
-// whole or changes nothing. Every reply is attested: the provider signs the
-// digest of the whole reply, which echoes the request's nonce.
-import { createPublicKey, randomBytes, verify, type KeyObject } from 'node:crypto';
+// A batch runs only if (in this order) it parses, it names this session's
+// challenge, its Ed25519 signature by the manager key fixed at launch
+// verifies, its counter is above every counter this session accepted, and
+// no newer session of the manager has run a batch (the fence). A frame that
+// fails any of these gets no reply and costs no signature: the session is
+// closed. Then every command is validated before any executes, so a batch
+// either runs whole or changes nothing; that outcome is signed with the
+// instance key over the reply, which carries the request's digest.
+import { createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import type { AttestationProvider, LaunchConfig } from '../attestation/provider.ts';
 import * as limits from './limits.ts';
 import { SectorStore } from './store.ts';
-import {
-  Op,
-  Status,
-  WireError,
-  allocReply,
-  batchSignatureDomain,
-  challengeBytes,
-  decodeRequest,
-  encodeHello,
-  peekRequestIds,
-  replyHeaderBytes,
-  signFrame,
-  signatureBytes,
-  statusPayloadBytes,
-  type Command,
-  type Request,
-  type ResultSlot,
-} from './wire.ts';
-
-/** DER prefix that turns a raw 32-byte Ed25519 key into an SPKI structure (RFC 8410 §4). */
-const ed25519SpkiPrefix = Buffer.from('302a300506032b6570032100', 'hex');
+import * as wire from './wire.ts';
+import { Op, Status, WireError, type Command, type Request, type ResultSlot } from './wire.ts';
 
 export function ed25519PublicKey(raw: Uint8Array): KeyObject {
   if (raw.length !== 32) throw new Error(`manager public key must be 32 bytes, got ${raw.length}`);
-  return createPublicKey({ key: Buffer.concat([ed25519SpkiPrefix, raw]), format: 'der', type: 'spki' });
+  return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw).toString('base64url') }, format: 'jwk' });
 }
 
 export interface Session {
   readonly challenge: Buffer;
+  /** Order in which this node opened the session: a newer session's batch fences every older one. */
+  readonly seq: bigint;
   lastCounter: bigint;
 }
 
+/** Why the node closes a session instead of answering: the frame was not an authentic, fresh batch for it. */
+export type Refusal = { close: string };
+
 export class DiskNodeCore {
   readonly store: SectorStore;
+  /** Drawn at boot, never leaves this process: its public key is the instance's identity. */
+  private readonly instanceKey: KeyObject;
+  readonly instancePublicKey: Buffer;
+  readonly instanceId: Buffer;
   private readonly managerKey: KeyObject;
+  private readonly launch: Buffer;
   private readonly bootMs = Date.now();
-  private readonly attest: (digest: Buffer) => Uint8Array;
+  private sessions = 0n;
+  /** Seq of the newest session that ran a batch that was not an observer's. */
+  private fence = 0n;
   readonly stats = { batchesExecuted: 0n, batchesRefused: 0n, bytesRead: 0n, bytesWritten: 0n };
 
   constructor(
@@ -57,77 +53,93 @@ export class DiskNodeCore {
   ) {
     this.managerKey = ed25519PublicKey(config.managerPublicKey);
     this.store = new SectorStore(config.sectorBytes, config.sectorCount);
-    this.attest = (digest) => provider.sign(digest);
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    this.instanceKey = privateKey;
+    this.instancePublicKey = Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url');
+    this.instanceId = wire.instanceIdOf(this.instancePublicKey);
+    this.launch = wire.encodeLaunch(config);
   }
 
   /** Starts a session: a fresh challenge and the HELLO frame that announces it. */
   openSession(): { session: Session; hello: Buffer } {
-    const session = { challenge: randomBytes(challengeBytes), lastCounter: 0n };
-    const hello = encodeHello(
-      {
-        frameBytesMax: limits.frameBytesMax,
-        batchCommandsMax: limits.batchCommandsMax,
-        inflightBatchesMax: limits.inflightBatchesMax,
-        sectorBytes: this.store.sectorBytes,
-        sectorCount: this.store.sectorCount,
-        challenge: session.challenge,
-        evidence: this.provider.evidence,
-      },
-      this.attest,
-    );
+    const session = { challenge: randomBytes(wire.challengeBytes), seq: ++this.sessions, lastCounter: 0n };
+    const sizes = [limits.frameBytesMax, limits.batchCommandsMax, limits.inflightBatchesMax, this.store.sectorBytes, this.store.sectorCount];
+    const hello = wire.encodeHello(sizes, session.challenge, session.seq, this.instancePublicKey);
     return { session, hello };
   }
 
-  /** Handles one request frame and returns the attested reply frame. Never throws on bad input. */
-  handle(session: Session, frame: Buffer): Buffer {
+  /** Handles one request frame: the signed reply, or why to close the session. Never throws on bad input. */
+  handle(session: Session, frame: Buffer): Buffer | Refusal {
     let request: Request;
     try {
-      request = decodeRequest(frame, this.store.sectorBytes);
+      if (session.lastCounter === 0n && frame.length > limits.preAuthFrameBytesMax) throw new WireError(Status.tooLarge, 'first frame too large');
+      request = wire.decodeRequest(frame, this.store.sectorBytes);
     } catch (err) {
       if (!(err instanceof WireError)) throw err;
-      return this.refuse(peekRequestIds(frame), err.status, []);
+      return this.refuse(err.status);
     }
-    const signed = Buffer.concat([batchSignatureDomain, request.digest]);
-    if (!verify(null, signed, this.managerKey, request.signature)) return this.refuse(request, Status.signature, []);
-    if (!request.session.equals(session.challenge)) return this.refuse(request, Status.session, []);
-    if (request.counter <= session.lastCounter) return this.refuse(request, Status.replay, []);
+    if (!request.session.equals(session.challenge)) return this.refuse(Status.session);
+    const digest = request.digest;
+    if (!verify(null, Buffer.concat([wire.batchDomain, digest]), this.managerKey, request.signature)) return this.refuse(Status.signature);
+    if (request.counter <= session.lastCounter) return this.refuse(Status.replay);
     session.lastCounter = request.counter;
+    const observer = (request.flags & wire.flagObserve) !== 0;
+    if (!observer && session.seq < this.fence) return this.refuse(Status.fenced);
+    if (!observer) this.fence = session.seq;
 
-    const slots = this.validate(request.commands);
+    const ids = { counter: request.counter, digest };
+    const slots = this.validate(request, observer);
     const failed = slots.find((s) => s.status !== Status.ok);
     if (failed) {
-      for (const s of slots) if (s.status === Status.ok) s.status = Status.notExecuted;
-      for (const s of slots) s.payloadBytes = 0;
-      return this.refuse(request, failed.status, slots);
+      this.stats.batchesRefused++;
+      for (const s of slots) (s.payloadBytes = 0), s.status === Status.ok && (s.status = Status.notExecuted);
+      return this.sign(wire.allocReply(ids, failed.status, slots).frame);
     }
-    const { frame: reply, offsets } = allocReply(request, Status.ok, slots);
-    request.commands.forEach((c, i) => this.execute(c, reply, offsets[i]));
+    const { frame: reply, offsets } = wire.allocReply(ids, Status.ok, slots);
+    request.commands.forEach((c, i) => this.execute(c, reply, offsets[i], slots[i]));
     this.stats.batchesExecuted++;
-    return signFrame(reply, this.attest);
+    return this.sign(reply);
   }
 
-  private refuse(ids: { counter: bigint; nonce: Uint8Array }, status: number, slots: ResultSlot[]): Buffer {
-    this.stats.batchesRefused++;
-    return signFrame(allocReply(ids, status, slots).frame, this.attest);
+  private refuse(status: number): Refusal {
+    return this.stats.batchesRefused++, { close: wire.statusCodes[status] };
+  }
+
+  /** Signs a reply with the instance key over the digest of everything before the signature. */
+  private sign(frame: Buffer): Buffer {
+    const end = frame.length - wire.signatureBytes;
+    frame.set(sign(null, Buffer.concat([wire.replyDomain, wire.sha256(frame.subarray(0, end))]), this.instanceKey), end);
+    return frame;
   }
 
   /** Checks every command against the store as it will be when the commands before it have run. */
-  private validate(commands: Command[]): ResultSlot[] {
+  private validate(request: Request, observer: boolean): (ResultSlot & { evidence?: Uint8Array })[] {
     const s = this.store;
-    let replyBytes = replyHeaderBytes + signatureBytes;
+    let replyBytes = wire.replyHeaderBytes + wire.signatureBytes;
+    let workBytes = 0;
     let deathVersion = s.deathVersion;
-    return commands.map((c): ResultSlot => {
+    return request.commands.map((c) => {
       let status: number = Status.ok;
       let payloadBytes = 0;
-      if (c.op === Op.read || c.op === Op.write || c.op === Op.trim) {
+      let evidence: Uint8Array | undefined;
+      if (observer && !wire.readOnlyOps.has(c.op)) {
+        status = Status.readOnly;
+      } else if (c.op === Op.read || c.op === Op.write || c.op === Op.trim) {
         if (!s.inRange(c.sector, c.count)) status = Status.range;
         else if (c.op === Op.read) payloadBytes = c.count * s.sectorBytes;
+        else if (c.op === Op.trim) workBytes += c.count * s.sectorBytes;
       } else if (c.op === Op.copy) {
         if (!s.inRange(c.src, c.count) || !s.inRange(c.dst, c.count)) status = Status.range;
+        else workBytes += c.count * s.sectorBytes;
       } else if (c.op === Op.status) {
-        payloadBytes = statusPayloadBytes;
+        payloadBytes = wire.statusPayloadBytes;
       } else if (c.op === Op.deathRead) {
         payloadBytes = 12 + limits.deathRecordBytesMax;
+      } else if (c.op === Op.attest) {
+        // The platform's report over this session, the manager's fresh nonce, the instance key and the launch config.
+        evidence = this.provider.report(wire.sessionReportData(request.session, request.nonce, this.instancePublicKey, this.launch));
+        if (evidence.length > limits.evidenceBytesMax) status = Status.tooLarge;
+        payloadBytes = 4 + evidence.length;
       } else if (c.record.length > limits.deathRecordBytesMax) {
         status = Status.tooLarge;
       } else if (c.version <= deathVersion) {
@@ -136,12 +148,12 @@ export class DiskNodeCore {
         deathVersion = c.version;
       }
       replyBytes += 2 + payloadBytes;
-      if (status === Status.ok && replyBytes > limits.frameBytesMax) status = Status.tooLarge;
-      return { op: c.op, status, payloadBytes };
+      if (status === Status.ok && (replyBytes > limits.frameBytesMax || workBytes > limits.batchWorkBytesMax)) status = Status.tooLarge;
+      return { op: c.op, status, payloadBytes, evidence };
     });
   }
 
-  private execute(c: Command, reply: Buffer, at: number): void {
+  private execute(c: Command, reply: Buffer, at: number, slot: { evidence?: Uint8Array }): void {
     const s = this.store;
     switch (c.op) {
       case Op.read:
@@ -170,21 +182,18 @@ export class DiskNodeCore {
       case Op.deathWrite:
         s.updateDeathRecord(c.version, c.record);
         return;
+      case Op.attest:
+        reply.writeUInt32BE(slot.evidence!.length, at);
+        reply.set(slot.evidence!, at + 4);
+        return;
     }
   }
 
   private writeStatus(reply: Buffer, at: number): void {
-    reply.set(this.provider.instanceId, at);
+    reply.set(this.instanceId, at);
     reply.writeUInt32BE(this.store.sectorBytes, at + 16);
     reply.writeUInt32BE(this.store.sectorCount, at + 20);
-    const values = [
-      this.stats.batchesExecuted,
-      this.stats.batchesRefused,
-      this.stats.bytesRead,
-      this.stats.bytesWritten,
-      this.store.deathVersion,
-      BigInt(Date.now() - this.bootMs),
-    ];
-    values.forEach((v, i) => reply.writeBigUInt64BE(v, at + 24 + 8 * i));
+    const { batchesExecuted, batchesRefused, bytesRead, bytesWritten } = this.stats;
+    [batchesExecuted, batchesRefused, bytesRead, bytesWritten, this.store.deathVersion, BigInt(Date.now() - this.bootMs)].forEach((v, i) => reply.writeBigUInt64BE(v, at + 24 + 8 * i));
   }
 }

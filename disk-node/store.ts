@@ -31,8 +31,7 @@ export class SectorStore {
         this.chunks.push(Buffer.allocUnsafeSlow(sectors * sectorBytes).fill(0));
       } catch (err) {
         this.chunks.length = 0;
-        const bytes = sectorCount * sectorBytes;
-        throw new StoreError(`cannot allocate ${bytes} bytes of sector memory: ${(err as Error).message}`);
+        throw new StoreError(`cannot allocate ${sectorCount * sectorBytes} bytes of sector memory: ${(err as Error).message}`);
       }
     }
   }

@@ -1,52 +1,43 @@
-// Frame layouts of the disk-node protocol (docs/PROTOCOL.md): decoding of
-// request batches and encoding of HELLO and reply frames. All integers are
-// big-endian. The decoder trusts nothing: every length is checked against the
-// frame and the limits before any byte is read, and a bad frame becomes a
-// WireError carrying the status code the reply will report.
+// Frame layouts of the disk-node protocol, version 2 (docs/PROTOCOL.md):
+// decoding of request batches and encoding of HELLO and reply frames. All
+// integers are big-endian. The decoder trusts nothing: every length is checked
+// against the frame and the limits before any byte is read, and a bad frame
+// becomes a WireError carrying the status that closes the session.
 import { createHash } from 'node:crypto';
 import { batchCommandsMax, protocolVersion } from './limits.ts';
 
 export const FrameType = { hello: 1, request: 2, reply: 3 } as const;
 
-export const Op = { read: 1, write: 2, copy: 3, trim: 4, status: 5, deathRead: 6, deathWrite: 7 } as const;
+export const Op = { read: 1, write: 2, copy: 3, trim: 4, status: 5, deathRead: 6, deathWrite: 7, attest: 8 } as const;
+
+/** Ops that change nothing: the only ones an observer batch may hold. */
+export const readOnlyOps: ReadonlySet<number> = new Set([Op.read, Op.status, Op.deathRead, Op.attest]);
+
+/** Request flag: an observer batch neither raises the session fence nor is stopped by it. */
+export const flagObserve = 1;
 
 export const Status = {
-  ok: 0,
-  frame: 1,
-  version: 2,
-  session: 3,
-  replay: 4,
-  signature: 5,
-  tooLarge: 6,
-  range: 7,
-  deathVersion: 8,
-  notExecuted: 9,
+  ...{ ok: 0, frame: 1, version: 2, session: 3, replay: 4, signature: 5 },
+  ...{ tooLarge: 6, range: 7, deathVersion: 8, notExecuted: 9, fenced: 10, readOnly: 11 },
 } as const;
 
 /** Stable error codes for each status, as clients report them. */
 export const statusCodes: readonly string[] = [
-  'OK',
-  'E_FRAME',
-  'E_VERSION',
-  'E_SESSION',
-  'E_REPLAY',
-  'E_SIGNATURE',
-  'E_TOO_LARGE',
-  'E_RANGE',
-  'E_DEATH_VERSION',
-  'E_NOT_EXECUTED',
+  ...['OK', 'E_FRAME', 'E_VERSION', 'E_SESSION', 'E_REPLAY', 'E_SIGNATURE'],
+  ...['E_TOO_LARGE', 'E_RANGE', 'E_DEATH_VERSION', 'E_NOT_EXECUTED', 'E_FENCED', 'E_READ_ONLY'],
 ];
 
 export const requestHeaderBytes = 80;
 export const replyHeaderBytes = 48;
-export const helloHeaderBytes = 60;
+export const helloBytes = 96;
 export const signatureBytes = 64;
 export const challengeBytes = 32;
-export const nonceBytes = 32;
 /** Byte size of a STATUS result payload. */
 export const statusPayloadBytes = 16 + 4 + 4 + 8 * 6;
-/** Domain label the manager signs in front of a request digest. */
-export const batchSignatureDomain = Buffer.from('teearray/batch/v1');
+/** Domain labels: what the manager signs before a batch digest, the node before a reply digest, the platform report over a session. */
+export const batchDomain = Buffer.from('teearray/batch/v2');
+export const replyDomain = Buffer.from('teearray/reply/v2');
+export const sessionDomain = Buffer.from('teearray/session/v2');
 
 export type Command =
   | { op: typeof Op.read; sector: number; count: number }
@@ -55,26 +46,23 @@ export type Command =
   | { op: typeof Op.trim; sector: number; count: number }
   | { op: typeof Op.status }
   | { op: typeof Op.deathRead }
-  | { op: typeof Op.deathWrite; version: bigint; record: Buffer };
+  | { op: typeof Op.deathWrite; version: bigint; record: Buffer }
+  | { op: typeof Op.attest };
 
 export interface Request {
+  flags: number;
   counter: bigint;
   session: Buffer;
   nonce: Buffer;
   commands: Command[];
-  /** SHA-256 of every byte before the signature: what the manager signed. */
-  digest: Buffer;
   signature: Buffer;
+  /** The batch digest the manager signed: header, command fields, and the SHA-256 of each data part. */
+  digest: Buffer;
 }
 
 export class WireError extends Error {
-  readonly code: string;
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
+  constructor(readonly status: number, message: string) {
     super(`${statusCodes[status]}: ${message}`);
-    this.code = statusCodes[status];
   }
 }
 
@@ -84,12 +72,31 @@ export function sha256(...parts: Uint8Array[]): Buffer {
   return h.digest();
 }
 
-/** Reads the counter and nonce of a frame that may be otherwise invalid, so a refusal can echo them. */
-export function peekRequestIds(frame: Buffer): { counter: bigint; nonce: Buffer } {
-  if (frame.length < requestHeaderBytes) return { counter: 0n, nonce: Buffer.alloc(nonceBytes) };
-  return { counter: frame.readBigUInt64BE(8), nonce: frame.subarray(48, 80) };
+/** The 16-byte instance id: derived from the instance key, so an id cannot be claimed without the key. */
+export function instanceIdOf(instancePublicKey: Uint8Array): Buffer {
+  return sha256(instancePublicKey).subarray(0, 16);
 }
 
+/** The 40 launch-config bytes bound into every session report: manager key, sector bytes, sector count. */
+export function encodeLaunch(c: { managerPublicKey: Uint8Array; sectorBytes: number; sectorCount: number }): Buffer {
+  const b = Buffer.alloc(40);
+  b.set(c.managerPublicKey, 0);
+  b.writeUInt32BE(c.sectorBytes, 32);
+  b.writeUInt32BE(c.sectorCount, 36);
+  return b;
+}
+
+/** Report data of a session's ATTEST: binds the session, the manager's fresh nonce, the instance key and the launch config. */
+export function sessionReportData(challenge: Uint8Array, nonce: Uint8Array, instancePublicKey: Uint8Array, launch: Uint8Array): Buffer {
+  return sha256(sessionDomain, challenge, nonce, instancePublicKey, launch);
+}
+
+/**
+ * Parses a request frame and computes its batch digest: the header, each
+ * command's fixed fields as on the wire, and for a WRITE or DEATH_WRITE the
+ * SHA-256 of its data, so a sender that already knows a payload's digest
+ * never hashes the payload twice.
+ */
 export function decodeRequest(frame: Buffer, sectorBytes: number): Request {
   if (frame.length < requestHeaderBytes + signatureBytes) throw new WireError(Status.frame, 'frame shorter than header');
   if (frame[0] !== protocolVersion || frame[1] !== FrameType.request) {
@@ -99,6 +106,7 @@ export function decodeRequest(frame: Buffer, sectorBytes: number): Request {
   if (count > batchCommandsMax) throw new WireError(Status.tooLarge, `${count} commands > ${batchCommandsMax}`);
   const end = frame.length - signatureBytes;
   const commands: Command[] = [];
+  const digest = createHash('sha256').update(frame.subarray(0, requestHeaderBytes));
   let at = requestHeaderBytes;
   const need = (n: number): number => {
     if (at + n > end) throw new WireError(Status.frame, `command ${commands.length} truncated`);
@@ -106,38 +114,41 @@ export function decodeRequest(frame: Buffer, sectorBytes: number): Request {
     at += n;
     return start;
   };
+  /** The data part of the command that started at `start`: its fixed fields, then the data's own digest, go into the batch digest. */
+  const data = (start: number, n: number): Buffer => {
+    digest.update(frame.subarray(start, at));
+    const bytes = frame.subarray(need(n), at);
+    digest.update(sha256(bytes));
+    return bytes;
+  };
   for (let i = 0; i < count; i++) {
-    const op = frame[need(1)];
+    const start = need(1);
+    const op = frame[start];
     if (op === Op.read || op === Op.trim) {
       const p = need(8);
       commands.push({ op, sector: frame.readUInt32BE(p), count: frame.readUInt32BE(p + 4) });
     } else if (op === Op.write) {
       const p = need(8);
       const n = frame.readUInt32BE(p + 4);
-      const data = frame.subarray(need(n * sectorBytes), at);
-      commands.push({ op, sector: frame.readUInt32BE(p), count: n, data });
+      commands.push({ op, sector: frame.readUInt32BE(p), count: n, data: data(start, n * sectorBytes) });
+      continue;
     } else if (op === Op.copy) {
       const p = need(12);
       commands.push({ op, src: frame.readUInt32BE(p), dst: frame.readUInt32BE(p + 4), count: frame.readUInt32BE(p + 8) });
-    } else if (op === Op.status || op === Op.deathRead) {
+    } else if (op === Op.status || op === Op.deathRead || op === Op.attest) {
       commands.push({ op });
     } else if (op === Op.deathWrite) {
       const p = need(12);
-      const record = frame.subarray(need(frame.readUInt32BE(p + 8)), at);
-      commands.push({ op, version: frame.readBigUInt64BE(p), record });
+      commands.push({ op, version: frame.readBigUInt64BE(p), record: data(start, frame.readUInt32BE(p + 8)) });
+      continue;
     } else {
       throw new WireError(Status.frame, `command ${i} has unknown op ${op}`);
     }
+    digest.update(frame.subarray(start, at));
   }
   if (at !== end) throw new WireError(Status.frame, `${end - at} trailing bytes before signature`);
-  return {
-    counter: frame.readBigUInt64BE(8),
-    session: frame.subarray(16, 48),
-    nonce: frame.subarray(48, 80),
-    commands,
-    digest: sha256(frame.subarray(0, end)),
-    signature: frame.subarray(end),
-  };
+  const ids = { flags: frame.readUInt16BE(4), counter: frame.readBigUInt64BE(8), session: frame.subarray(16, 48), nonce: frame.subarray(48, 80) };
+  return { ...ids, commands, signature: frame.subarray(end), digest: digest.digest() };
 }
 
 /** One command's outcome and how many payload bytes it returns. */
@@ -150,13 +161,9 @@ export interface ResultSlot {
 /**
  * Lays out a reply frame and returns it with the offset of each result's
  * payload, so the caller writes read data straight into the frame (one copy)
- * in command order before calling signFrame.
+ * in command order before signing it.
  */
-export function allocReply(
-  ids: { counter: bigint; nonce: Uint8Array },
-  batchStatus: number,
-  results: ResultSlot[],
-): { frame: Buffer; offsets: number[] } {
+export function allocReply(ids: { counter: bigint; digest: Uint8Array }, batchStatus: number, results: ResultSlot[]): { frame: Buffer; offsets: number[] } {
   let size = replyHeaderBytes + signatureBytes;
   for (const r of results) size += 2 + r.payloadBytes;
   const frame = Buffer.allocUnsafe(size);
@@ -166,7 +173,7 @@ export function allocReply(
   frame.writeUInt16BE(batchStatus, 4);
   frame.writeUInt16BE(0, 6);
   frame.writeBigUInt64BE(ids.counter, 8);
-  frame.set(ids.nonce, 16);
+  frame.set(ids.digest, 16);
   const offsets: number[] = [];
   let at = replyHeaderBytes;
   for (const r of results) {
@@ -178,36 +185,18 @@ export function allocReply(
   return { frame, offsets };
 }
 
-/** Fills a frame's last 64 bytes with the attestation over the digest of the rest. */
-export function signFrame(frame: Buffer, attest: (digest: Buffer) => Uint8Array): Buffer {
-  const end = frame.length - signatureBytes;
-  frame.set(attest(sha256(frame.subarray(0, end))), end);
-  return frame;
-}
-
-export interface HelloFields {
-  frameBytesMax: number;
-  batchCommandsMax: number;
-  inflightBatchesMax: number;
-  sectorBytes: number;
-  sectorCount: number;
-  challenge: Uint8Array;
-  evidence: Uint8Array;
-}
-
-/** Builds the HELLO frame a node sends first on every session. */
-export function encodeHello(f: HelloFields, attest: (digest: Buffer) => Uint8Array): Buffer {
-  const end = helloHeaderBytes + f.evidence.length;
-  const frame = Buffer.alloc(end + signatureBytes);
+/**
+ * Builds the HELLO frame a node sends first on every connection: `sizes` are
+ * frameBytesMax, batchCommandsMax, inflightBatchesMax, sector bytes and sector
+ * count. It is not signed, so a stranger's connection costs no signature.
+ */
+export function encodeHello(sizes: number[], challenge: Uint8Array, sessionSeq: bigint, instancePublicKey: Uint8Array): Buffer {
+  const frame = Buffer.alloc(helloBytes);
   frame[0] = protocolVersion;
   frame[1] = FrameType.hello;
-  frame.writeUInt32BE(f.frameBytesMax, 4);
-  frame.writeUInt32BE(f.batchCommandsMax, 8);
-  frame.writeUInt32BE(f.inflightBatchesMax, 12);
-  frame.writeUInt32BE(f.sectorBytes, 16);
-  frame.writeUInt32BE(f.sectorCount, 20);
-  frame.set(f.challenge, 24);
-  frame.writeUInt32BE(f.evidence.length, 56);
-  frame.set(f.evidence, helloHeaderBytes);
-  return signFrame(frame, attest);
+  sizes.forEach((v, i) => frame.writeUInt32BE(v, 4 + 4 * i));
+  frame.set(challenge, 24);
+  frame.writeBigUInt64BE(sessionSeq, 56);
+  frame.set(instancePublicKey, 64);
+  return frame;
 }
