@@ -17,6 +17,7 @@ export function commandArb(sectorBytes: number, maxSectors = 3): fc.Arbitrary<Co
     fc.record({ op: fc.constant(Op.copy), src: u32, dst: u32, count: u32 }),
     fc.record({ op: fc.constant(Op.status) }),
     fc.record({ op: fc.constant(Op.deathRead) }),
+    fc.record({ op: fc.constant(Op.attest) }),
     fc.record({
       op: fc.constant(Op.deathWrite),
       version: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),

@@ -4,10 +4,11 @@
 // verifier are exercised in test/attestation/ and the end-to-end tests.
 import { createHash, createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import type { AttestationProvider, LaunchConfig } from '../../attestation/provider.ts';
-import { DiskNodeCore } from '../../disk-node/node-core.ts';
+import { DiskNodeCore, ed25519PublicKey } from '../../disk-node/node-core.ts';
 import type { SectorStore } from '../../disk-node/store.ts';
-import { encodeRequest, decodeHello, type Command, type Hello } from '../../array-manager/node-client/frame-codec.ts';
-import type { VerifiedPeer } from '../../array-manager/node-client/node-client.ts';
+import { replyDomain, sha256, signatureBytes } from '../../disk-node/wire.ts';
+import { encodeRequest, decodeHello, decodeReply, NodeError, type Command, type Reply, type RequestIds } from '../../array-manager/node-client/frame-codec.ts';
+import type { EvidenceExpectation, NodeClientOptions } from '../../array-manager/node-client/node-client.ts';
 
 export interface ManagerKeys {
   privateKey: KeyObject;
@@ -23,27 +24,29 @@ export function managerKeys(): ManagerKeys {
 
 const reportLabel = Buffer.from('test-report');
 
-/** A provider whose "evidence" is its SPKI attestation public key followed by its instance id. */
+/** A stand-in platform whose "evidence" is its SPKI public key, the report data and its signature over them. */
 export function fakeProvider(): AttestationProvider {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  const instanceId = randomBytes(16);
+  const spki = publicKey.export({ format: 'der', type: 'spki' });
   return {
     platform: 'test',
-    evidence: Buffer.concat([publicKey.export({ format: 'der', type: 'spki' }), instanceId]),
-    instanceId,
-    sign: (reportData) => sign(null, Buffer.concat([reportLabel, instanceId, reportData]), privateKey),
+    report: (reportData) => Buffer.concat([spki, reportData, sign(null, Buffer.concat([reportLabel, reportData]), privateKey)]),
   };
 }
 
-/** Verifies a fake provider's HELLO by reading the key and instance id out of its evidence. */
-export function fakeVerifyHello(hello: Hello): VerifiedPeer {
-  const key = createPublicKey({ key: hello.evidence.subarray(0, 44), format: 'der', type: 'spki' });
-  const instanceId = hello.evidence.subarray(44);
-  return {
-    instanceId,
-    verifyReport: (reportData, signature) =>
-      verify(null, Buffer.concat([reportLabel, instanceId, reportData]), key, signature),
-  };
+/** Verifies a fake provider's evidence: its signature, and that it reports what the session expects. */
+export function fakeVerifyEvidence(evidence: Buffer, expected: EvidenceExpectation): { platform: string } {
+  if (evidence.length !== 44 + 32 + 64) throw new NodeError('E_ATTESTATION', `fake evidence of ${evidence.length} bytes`);
+  const key = createPublicKey({ key: evidence.subarray(0, 44), format: 'der', type: 'spki' });
+  const reportData = evidence.subarray(44, 76);
+  if (!verify(null, Buffer.concat([reportLabel, reportData]), key, evidence.subarray(76))) throw new NodeError('E_ATTESTATION', 'fake evidence signature');
+  if (!reportData.equals(expected.reportData)) throw new NodeError('E_ATTESTATION', 'fake evidence reports another session');
+  return { platform: 'test' };
+}
+
+/** Client options for an in-process session with a test node. */
+export function testClientOptions(manager: ManagerKeys, timeoutMs: number): NodeClientOptions {
+  return { sign: manager.sign, managerPublicKey: manager.publicRaw, verifyEvidence: fakeVerifyEvidence, timeoutMs };
 }
 
 export interface TestNode {
@@ -53,8 +56,7 @@ export interface TestNode {
   config: LaunchConfig;
 }
 
-export function testNode(sectorCount = 64, sectorBytes = 4096, manager = managerKeys()): TestNode {
-  const provider = fakeProvider();
+export function testNode(sectorCount = 64, sectorBytes = 4096, manager = managerKeys(), provider = fakeProvider()): TestNode {
   const config = { managerPublicKey: manager.publicRaw, sectorBytes, sectorCount };
   return { core: new DiskNodeCore(config, provider), provider, manager, config };
 }
@@ -67,11 +69,40 @@ export function openTestSession(node: TestNode) {
   return {
     session,
     hello: parsed,
-    frame(commands: Command[], over: { counter?: bigint; sessionId?: Uint8Array; sign?: (m: Buffer) => Uint8Array } = {}) {
-      const ids = { counter: over.counter ?? ++counter, session: over.sessionId ?? parsed.challenge, nonce: randomBytes(32) };
-      return { ids, frame: encodeRequest(ids, commands, over.sign ?? node.manager.sign) };
+    frame(commands: Command[], over: { counter?: bigint; sessionId?: Uint8Array; sign?: (m: Buffer) => Uint8Array; flags?: number } = {}) {
+      const ids = { flags: over.flags ?? 0, counter: over.counter ?? ++counter, session: over.sessionId ?? parsed.challenge, nonce: randomBytes(32) };
+      return { ids, ...encodeRequest(ids, commands, over.sign ?? node.manager.sign) };
     },
   };
+}
+
+/** True iff `reply` ends with the instance key's signature over "teearray/reply/v2" || SHA-256(the reply before it). */
+export function replySigned(instancePublicKey: Uint8Array, reply: Buffer): boolean {
+  const end = reply.length - signatureBytes;
+  return end >= 0 && verify(null, Buffer.concat([replyDomain, sha256(reply.subarray(0, end))]), ed25519PublicKey(instancePublicKey), reply.subarray(end));
+}
+
+/** What `core.handle` answered: the reply frame, or the code it closed the session with. */
+export function closeCode(answer: Buffer | { close: string }): string {
+  return Buffer.isBuffer(answer) ? 'reply' : answer.close;
+}
+
+export type TestSession = ReturnType<typeof openTestSession>;
+export type FrameOverrides = Parameters<TestSession['frame']>[1];
+
+/**
+ * Sends `commands` on `s` and returns the decoded reply, after checking that
+ * it is signed by the instance key HELLO announced and carries the request's
+ * batch digest; throws if the node closed the session instead.
+ */
+export function exchange(node: TestNode, s: TestSession, commands: Command[], over: FrameOverrides = {}): Reply & { ids: RequestIds } {
+  const { frame, digest, ids } = s.frame(commands, over);
+  const answer = node.core.handle(s.session, frame);
+  if (!Buffer.isBuffer(answer)) throw new Error(`the node closed the session: ${answer.close}`);
+  if (!replySigned(s.hello.instancePublicKey, answer)) throw new Error('reply not signed by the instance key');
+  const reply = decodeReply(answer, commands, node.config.sectorBytes);
+  if (!reply.requestDigest.equals(digest)) throw new Error('reply does not carry the request digest');
+  return { ...reply, ids };
 }
 
 export function pattern(sectorBytes: number, count: number, seed: number): Buffer {

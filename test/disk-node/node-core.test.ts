@@ -1,39 +1,25 @@
 // The disk-node protocol core, driven in process: every command, every way a
-// batch is refused, and that a refused batch changes nothing.
+// signed batch is refused, that a refused batch changes nothing, and that a
+// frame which is not an authentic, fresh batch gets no reply at all (the
+// session is closed). The session rules of v2 (fence, observer batches,
+// pre-auth work, ATTEST, work bound) are in session-rules.test.ts.
 import t from 'tap';
 import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { Op, Status, decodeReply, type Command } from '../../array-manager/node-client/frame-codec.ts';
 import { deathRecordBytesMax, batchCommandsMax } from '../../disk-node/limits.ts';
-import { fakeVerifyHello, managerKeys, openTestSession, pattern, testNode } from './fixtures.ts';
-
-const storeDigest = (node: ReturnType<typeof testNode>): string => {
-  const h = createHash('sha256');
-  for (const c of node.core.store.chunks) h.update(c);
-  h.update(String(node.core.store.deathVersion));
-  h.update(node.core.store.deathRecord);
-  return h.digest('hex');
-};
-
-function run(node: ReturnType<typeof testNode>, s: ReturnType<typeof openTestSession>, commands: Command[], over = {}) {
-  const { ids, frame } = s.frame(commands, over);
-  const replyFrame = node.core.handle(s.session, frame);
-  const reply = decodeReply(replyFrame, commands, node.config.sectorBytes);
-  t.ok(fakeVerifyHello(s.hello).verifyReport(reply.digest, reply.signature), 'reply attested');
-  t.ok(reply.nonce.equals(ids.nonce), 'reply echoes nonce');
-  return reply;
-}
+import { closeCode, exchange, managerKeys, openTestSession, pattern, storeDigest, testNode } from './fixtures.ts';
 
 t.test('write, read, copy, trim, status, death record', async (t) => {
   const node = testNode(32);
   const s = openTestSession(node);
   const data = pattern(4096, 3, 1);
-  let reply = run(node, s, [{ op: Op.write, sector: 5, count: 3, data }, { op: Op.read, sector: 5, count: 3 }]);
+  let reply = exchange(node, s, [{ op: Op.write, sector: 5, count: 3, data }, { op: Op.read, sector: 5, count: 3 }]);
   t.equal(reply.batchStatus, Status.ok);
   const read = reply.results[1];
   t.ok(read.op === Op.read && read.data.equals(data), 'read returns what was written in the same batch');
 
-  reply = run(node, s, [
+  reply = exchange(node, s, [
     { op: Op.copy, src: 5, dst: 20, count: 3 },
     { op: Op.trim, sector: 6, count: 1 },
     { op: Op.read, sector: 5, count: 3 },
@@ -44,7 +30,7 @@ t.test('write, read, copy, trim, status, death record', async (t) => {
   t.ok(a.op === Op.read && a.data.subarray(0, 4096).equals(data.subarray(0, 4096)));
   t.ok(b.op === Op.read && b.data.equals(data), 'copy copies');
 
-  reply = run(node, s, [
+  reply = exchange(node, s, [
     { op: Op.deathWrite, version: 3n, record: Buffer.from('members v3') },
     { op: Op.deathRead },
     { op: Op.status },
@@ -53,83 +39,99 @@ t.test('write, read, copy, trim, status, death record', async (t) => {
   t.ok(death.op === Op.deathRead && death.version === 3n && death.record.toString() === 'members v3');
   t.ok(status.op === Op.status && status.status.deathVersion === 3n && status.status.sectorCount === 32);
   t.ok(status.op === Op.status && status.status.bytesWritten === 3n * 4096n);
+  t.ok(status.op === Op.status && status.status.instanceId.equals(node.core.instanceId), 'STATUS names the instance');
+});
+
+t.test('the instance id is the digest of the instance key HELLO announces; each boot draws a new key', async (t) => {
+  const node = testNode(4);
+  const { hello } = openTestSession(node);
+  t.same(hello.instancePublicKey, node.core.instancePublicKey);
+  t.same(node.core.instanceId, createHash('sha256').update(hello.instancePublicKey).digest().subarray(0, 16));
+  t.notSame(testNode(4, 4096, node.manager).core.instancePublicKey, node.core.instancePublicKey, 'another boot, another key');
+  t.ok(openTestSession(node).hello.sessionSeq > hello.sessionSeq, 'a later session has a higher sequence number');
 });
 
 t.test('death record only moves forward', async (t) => {
   const node = testNode(8);
   const s = openTestSession(node);
-  t.equal(run(node, s, [{ op: Op.deathWrite, version: 5n, record: Buffer.from('a') }]).batchStatus, Status.ok);
+  t.equal(exchange(node, s, [{ op: Op.deathWrite, version: 5n, record: Buffer.from('a') }]).batchStatus, Status.ok);
   for (const version of [5n, 4n, 0n]) {
-    const r = run(node, s, [{ op: Op.deathWrite, version, record: Buffer.from('b') }]);
+    const r = exchange(node, s, [{ op: Op.deathWrite, version, record: Buffer.from('b') }]);
     t.equal(r.batchStatus, Status.deathVersion, `version ${version} refused`);
   }
-  const twice = run(node, s, [
+  const twice = exchange(node, s, [
     { op: Op.deathWrite, version: 7n, record: Buffer.from('c') },
     { op: Op.deathWrite, version: 6n, record: Buffer.from('d') },
   ]);
   t.equal(twice.batchStatus, Status.deathVersion, 'second write in a batch must exceed the first');
   t.equal(node.core.store.deathVersion, 5n, 'refused batch left the record alone');
-  const big = run(node, s, [{ op: Op.deathWrite, version: 9n, record: Buffer.alloc(deathRecordBytesMax + 1) }]);
+  const big = exchange(node, s, [{ op: Op.deathWrite, version: 9n, record: Buffer.alloc(deathRecordBytesMax + 1) }]);
   t.equal(big.batchStatus, Status.tooLarge);
 });
 
-t.test('refused batches change nothing', async (t) => {
+t.test('signed refusals change nothing; unauthentic frames close the session and change nothing', async (t) => {
   const node = testNode(16);
   const s = openTestSession(node);
-  run(node, s, [{ op: Op.write, sector: 0, count: 2, data: pattern(4096, 2, 9) }]);
-  const before = storeDigest(node);
+  exchange(node, s, [{ op: Op.write, sector: 0, count: 2, data: pattern(4096, 2, 9) }]);
+  const before = storeDigest(node.core.store);
   const writeAll: Command = { op: Op.write, sector: 0, count: 16, data: pattern(4096, 16, 3) };
-  const cases: [string, Command[], object, number][] = [
-    ['out of range read', [writeAll, { op: Op.read, sector: 15, count: 2 }], {}, Status.range],
-    ['out of range write', [{ op: Op.write, sector: 16, count: 1, data: pattern(4096, 1, 1) }], {}, Status.range],
-    ['empty range', [writeAll, { op: Op.trim, sector: 3, count: 0 }], {}, Status.range],
-    ['copy past end', [writeAll, { op: Op.copy, src: 0, dst: 10, count: 7 }], {}, Status.range],
-    ['forged signature', [writeAll], { sign: managerKeys().sign }, Status.signature],
-    ['cross-session', [writeAll], { sessionId: openTestSession(node).hello.challenge }, Status.session],
+  const refused: [string, Command[], number][] = [
+    ['out of range read', [writeAll, { op: Op.read, sector: 15, count: 2 }], Status.range],
+    ['out of range write', [{ op: Op.write, sector: 16, count: 1, data: pattern(4096, 1, 1) }], Status.range],
+    ['empty range', [writeAll, { op: Op.trim, sector: 3, count: 0 }], Status.range],
+    ['copy past end', [writeAll, { op: Op.copy, src: 0, dst: 10, count: 7 }], Status.range],
   ];
-  for (const [name, commands, over, status] of cases) {
-    const r = run(node, s, commands, over);
-    t.equal(r.batchStatus, status, name);
-    t.equal(storeDigest(node), before, `${name}: store unchanged`);
+  for (const [name, commands, status] of refused) {
+    t.equal(exchange(node, s, commands).batchStatus, status, name);
+    t.equal(storeDigest(node.core.store), before, `${name}: store unchanged`);
   }
-  const r = run(node, s, [writeAll, { op: Op.read, sector: 99, count: 1 }]);
+  const r = exchange(node, s, [writeAll, { op: Op.read, sector: 99, count: 1 }]);
   t.same(r.statuses, [Status.notExecuted, Status.range], 'per-command codes name the culprit');
+
+  const closed: [string, object, string][] = [
+    ['forged signature', { sign: managerKeys().sign }, 'E_SIGNATURE'],
+    ['cross-session', { sessionId: openTestSession(node).hello.challenge }, 'E_SESSION'],
+  ];
+  for (const [name, over, code] of closed) {
+    t.equal(closeCode(node.core.handle(s.session, s.frame([writeAll], over).frame)), code, `${name}: closed with ${code}`);
+    t.equal(storeDigest(node.core.store), before, `${name}: store unchanged`);
+  }
 });
 
-t.test('replayed and reordered batches are refused', async (t) => {
+t.test('replayed and reordered batches close the session', async (t) => {
   const node = testNode(4);
   const s = openTestSession(node);
   const write = (seed: number): Command[] => [{ op: Op.write, sector: 0, count: 1, data: pattern(4096, 1, seed) }];
   const first = s.frame(write(1));
   const second = s.frame(write(2));
-  t.equal(decodeReply(node.core.handle(s.session, second.frame), write(2), 4096).batchStatus, Status.ok);
-  const before = storeDigest(node);
-  t.equal(decodeReply(node.core.handle(s.session, first.frame), write(1), 4096).batchStatus, Status.replay, 'older counter');
-  t.equal(decodeReply(node.core.handle(s.session, second.frame), write(2), 4096).batchStatus, Status.replay, 'same frame again');
-  t.equal(storeDigest(node), before);
+  t.equal(decodeReply(node.core.handle(s.session, second.frame) as Buffer, write(2), 4096).batchStatus, Status.ok);
+  const before = storeDigest(node.core.store);
+  t.equal(closeCode(node.core.handle(s.session, first.frame)), 'E_REPLAY', 'older counter');
+  t.equal(closeCode(node.core.handle(s.session, second.frame)), 'E_REPLAY', 'same frame again');
+  t.equal(storeDigest(node.core.store), before);
   const other = openTestSession(node);
-  t.equal(decodeReply(node.core.handle(other.session, second.frame), write(2), 4096).batchStatus, Status.session);
+  t.equal(closeCode(node.core.handle(other.session, second.frame)), 'E_SESSION', 'a batch of one session on another');
 });
 
-t.test('a node launched for another manager refuses our batches', async (t) => {
+t.test('a node launched for another manager closes on our batches', async (t) => {
   const node = testNode(4, 4096, managerKeys());
   const s = openTestSession(node);
-  const r = run(node, s, [{ op: Op.status }], { sign: managerKeys().sign });
-  t.equal(r.batchStatus, Status.signature);
+  t.equal(closeCode(node.core.handle(s.session, s.frame([{ op: Op.status }], { sign: managerKeys().sign }).frame)), 'E_SIGNATURE');
+  t.equal(node.core.stats.batchesExecuted, 0n);
 });
 
-t.test('bounds: too many commands, reply too large, malformed frames', async (t) => {
+t.test('bounds: too many commands and malformed frames close, a reply too large is refused', async (t) => {
   const node = testNode(1100);
   const s = openTestSession(node);
-  const many: Command[] = Array.from({ length: batchCommandsMax + 1 }, () => ({ op: Op.status }));
-  t.equal(run(node, s, many).batchStatus, Status.tooLarge);
   const huge: Command[] = [{ op: Op.read, sector: 0, count: 1024 }, { op: Op.read, sector: 0, count: 100 }];
-  t.equal(run(node, s, huge).batchStatus, Status.tooLarge, 'reply would exceed the frame bound');
+  t.equal(exchange(node, s, huge).batchStatus, Status.tooLarge, 'reply would exceed the frame bound');
+  const many: Command[] = Array.from({ length: batchCommandsMax + 1 }, () => ({ op: Op.status }));
+  t.equal(closeCode(node.core.handle(s.session, s.frame(many).frame)), 'E_TOO_LARGE', 'more commands than batchCommandsMax');
   const { frame } = s.frame([{ op: Op.status }]);
   for (const bad of [Buffer.alloc(0), frame.subarray(0, 100), Buffer.concat([frame, Buffer.alloc(1)])]) {
-    const reply = decodeReply(node.core.handle(s.session, bad), [], 4096);
-    t.not(reply.batchStatus, Status.ok, `malformed frame of ${bad.length} bytes refused`);
+    t.equal(closeCode(node.core.handle(s.session, bad)), 'E_FRAME', `malformed frame of ${bad.length} bytes closes`);
   }
+  t.equal(node.core.stats.batchesExecuted, 0n);
 });
 
 t.test('property: any sequence of valid batches matches a model', async (t) => {
@@ -155,8 +157,7 @@ t.test('property: any sequence of valid batches matches a model', async (t) => {
             ? c.src + c.count <= sectors && c.dst + c.count <= sectors
             : 'sector' in c && c.sector + c.count <= sectors,
         );
-        const { frame } = s.frame(commands);
-        const reply = decodeReply(node.core.handle(s.session, frame), commands, sectorBytes);
+        const reply = exchange(node, s, commands);
         if (!valid) {
           if (reply.batchStatus !== Status.range) return false;
           continue;
