@@ -9,6 +9,7 @@ import { deriveKeySet } from './crypto/key-set.ts';
 import { encodeTable } from './crypto/table-sector.ts';
 import { ArrayState, ArrayError, type CacheLimits } from './array-state.ts';
 import { commitSector, journalPiecesDefault, planGeometry, rowSector, sectorBytes, slotOfShard, tableSectorsFor, type Geometry } from './geometry.ts';
+import { batchWorkBytesMax } from '../disk-node/limits.ts';
 import { SlotState, arrayIdBytes, encodeMembership, type Membership } from './membership.ts';
 import { encodeCommit } from '../journal/journal-record.ts';
 import { Op } from './node-client/frame-codec.ts';
@@ -77,7 +78,11 @@ async function onAll(state: ArrayState, fn: (h: NodeHandle) => Promise<unknown>)
 
 async function format(state: ArrayState, onProgress?: (done: number, total: number) => void): Promise<void> {
   const g = state.geometry;
-  await onAll(state, (h) => h.batch([{ op: Op.trim, sector: 0, count: g.nodeSectors }]));
+  // Wipe what an earlier array left, in pieces a node accepts (one batch may trim at most batchWorkBytesMax).
+  const trimSectors = batchWorkBytesMax / sectorBytes;
+  for (let first = 0; first < g.nodeSectors; first += trimSectors) {
+    await onAll(state, (h) => h.batch([{ op: Op.trim, sector: first, count: Math.min(trimSectors, g.nodeSectors - first) }]));
+  }
   for (let first = 0; first < g.tableRows; first += formatRowsPerBatch) {
     const rows = Math.min(formatRowsPerBatch, g.tableRows - first);
     const perSlot = tableRowShards(state, g, first, rows);

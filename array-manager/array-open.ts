@@ -2,19 +2,20 @@
 //
 //   1. ask every configured node for its membership record (nodes that do
 //      not answer simply do not count);
-//   2. adopt the highest valid version under the quorum rule
-//      (membership.ts), pin each live slot to its instance, and mark dead
-//      every live slot whose node is missing or came back as a new instance;
-//   3. bring nodes that missed the last membership update up to date;
-//   4. recover the journal: read every live node's commit record, header and
-//      payload, plan (journal/recovery.ts), apply the highest committed entry
-//      where it is still pending, and in key-erasure mode wipe what is left
-//      of uncommitted entries.
+//   2. adopt a membership record under the quorum rule (membership.ts), pin
+//      each live slot to its instance, and mark dead every live slot whose
+//      node is missing or came back as a new instance, writing the new record
+//      above every version any node answered with;
+//   3. recover the journal: read every live node's commit record, header and
+//      payload, plan (journal/recovery.ts), make the highest commit record
+//      durable on every live node, then apply that entry where it is still
+//      pending, and in key-erasure mode wipe what is left of uncommitted
+//      entries.
 import { deriveKeySet } from './crypto/key-set.ts';
 import { ArrayError, ArrayState, type CacheLimits } from './array-state.ts';
 import { commitSector, journalHeaderSector, journalPayloadStart } from './geometry.ts';
 import { applyEntry, type SlotApply } from './journal-apply.ts';
-import { SlotState, adoptMembership, decodeMembership, encodeMembership, type MembershipResponse } from './membership.ts';
+import { SlotState, adoptMembership, decodeMembership, type MembershipResponse } from './membership.ts';
 import { planRecovery } from '../journal/recovery.ts';
 import { Op } from './node-client/frame-codec.ts';
 import { NodeHandle, type NodeConnector } from './node-handle.ts';
@@ -86,25 +87,20 @@ export async function openArray(opts: OpenOptions): Promise<VirtualDisk> {
     keys.destroy();
     throw err;
   }
-  const { membership, usable } = adopted;
+  const { membership, usable, highest } = adopted;
   if (membership.slots.length !== handles.length) {
     throw new ArrayError('E_CONFIG', `${handles.length} nodes configured for an array of ${membership.slots.length}`);
   }
   membership.slots.forEach((s, slot) => (handles[slot].pinned = s.state === SlotState.live ? s.instanceId : undefined));
   const state = new ArrayState(membership.geometry, keys, membership, handles, opts.caches);
+  state.membershipFloor = highest;
   const lost = state.liveSlots().filter((slot) => !usable.includes(slot));
+  // A node live in the adopted record never holds an older one (that would refute it), so there is no
+  // update to finish; but nodes dead in it may hold higher versions, and the next record must go above them.
   if (lost.length) await state.markDead(lost);
-  else await catchUp(state, raw);
+  else if (highest > membership.version) await state.restampMembership();
   await recoverJournal(state);
   return new VirtualDisk(state);
-}
-
-/** Rewrites the adopted membership to live nodes that hold an older version (an update the last manager did not finish). */
-async function catchUp(state: ArrayState, raw: RawRecord[]): Promise<void> {
-  const behind = raw.filter((r) => state.isLive(r.slot) && r.version < state.membership.version).map((r) => r.slot);
-  if (!behind.length) return;
-  const record = encodeMembership(state.keys.membershipMac, state.membership);
-  await state.eachSlot(behind, (slot) => state.handles[slot].batch([{ op: Op.deathWrite, version: state.membership.version, record }]));
 }
 
 async function recoverJournal(state: ArrayState): Promise<void> {
@@ -124,6 +120,15 @@ async function recoverJournal(state: ArrayState): Promise<void> {
   );
   if (plan.corrupt.length) await state.markDead(plan.corrupt);
   state.checkWritable();
+  // Before any node applies the entry, every live node holds its commit record: otherwise a crash
+  // after some applies, then the loss of every node that held the commit, would leave the next
+  // recovery unaware of an entry that is already half applied (docs/JOURNAL.md, claim 4).
+  const commit = plan.commit;
+  if (commit) {
+    const missing = [...read].filter(([slot, s]) => state.isLive(slot) && !s[commitSector].equals(commit)).map(([slot]) => slot);
+    await state.eachSlot(missing, (slot) => state.handles[slot].batch([{ op: Op.write, sector: commitSector, count: 1, data: commit }]));
+    state.checkWritable();
+  }
   const participants = new Map<number, SlotApply>();
   for (const { slot, header } of plan.apply) participants.set(slot, { header: read.get(slot)![journalHeaderSector], homes: header.homes, zeroHomes: header.zeroHomes });
   if (participants.size > 0) {

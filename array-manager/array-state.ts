@@ -79,6 +79,8 @@ export class ArrayState {
   readonly writeLatency = new LatencyHistogram();
   /** Version of the last journal entry committed. */
   journalVersion = 0n;
+  /** The highest membership version any node may hold: the next update goes above it (docs/JOURNAL.md, membership). */
+  membershipFloor = 0n;
   private membershipUpdate: Promise<void> = Promise.resolve();
 
   constructor(
@@ -127,10 +129,21 @@ export class ArrayState {
    * too, in the same loop. Updates are serialised.
    */
   markDead(failed: Iterable<number>): Promise<void> {
+    return this.updateMembership(failed, false);
+  }
+
+  /** Writes the membership anew above every version a node may hold (after adopting a record below the highest seen). */
+  restampMembership(): Promise<void> {
+    return this.updateMembership([], true);
+  }
+
+  private updateMembership(failed: Iterable<number>, force: boolean): Promise<void> {
     const toKill = new Set([...failed].filter((s) => this.isLive(s)));
     const run = async (): Promise<void> => {
-      while (toKill.size > 0) {
-        const next = withDead(this.membership, toKill);
+      while (toKill.size > 0 || force) {
+        force = false;
+        const floor = this.membershipFloor > this.membership.version ? this.membershipFloor : this.membership.version;
+        const next = withDead(this.membership, toKill, floor);
         this.counters.nodeFailures += toKill.size;
         for (const slot of toKill) this.handles[slot].close();
         toKill.clear();

@@ -95,10 +95,11 @@ export function deadCount(m: Membership): number {
   return m.slots.filter((s) => s.state === SlotState.dead).length;
 }
 
-export function withDead(m: Membership, dead: Iterable<number>): Membership {
+/** The next record: `dead` slots marked dead, one version above `version` (the highest any node may hold). */
+export function withDead(m: Membership, dead: Iterable<number>, version = m.version): Membership {
   const next = m.slots.map((s) => ({ ...s }));
   for (const slot of dead) next[slot].state = SlotState.dead;
-  return { ...m, version: m.version + 1n, slots: next };
+  return { ...m, version: version + 1n, slots: next };
 }
 
 /** What one configured node answered when the manager asked for its membership. */
@@ -109,27 +110,76 @@ export interface MembershipResponse {
   record?: Membership;
 }
 
+function sameRecord(a: Membership, b: Membership): boolean {
+  return (
+    a.version === b.version &&
+    a.keyErasure === b.keyErasure &&
+    a.slots.every((s, i) => s.state === b.slots[i]?.state && s.instanceId.equals(b.slots[i].instanceId))
+  );
+}
+
+/** True when `slot`, answering as `instanceId`, is live in `m` under the instance `m` pins there. */
+function liveIn(m: Membership, slot: number, instanceId: Buffer): boolean {
+  return m.slots[slot]?.state === SlotState.live && m.slots[slot].instanceId.equals(instanceId);
+}
+
+/**
+ * The records no answer refutes. An update is complete once every slot live
+ * in it stored it, and a node never goes back to a lower version or replaces
+ * a record by another of the same version; so a record is proven incomplete
+ * when a slot live in it, answering as the instance it pins, holds a lower
+ * version or a different record of the same version. Managers that each
+ * crashed part way through an update, or could not reach the nodes that
+ * stored another's, leave such records behind, some of them at higher
+ * versions than a complete one; the complete ones are never refuted.
+ */
+function standingRecords(valid: MembershipResponse[]): Membership[] {
+  const distinct: Membership[] = [];
+  for (const r of valid) if (!distinct.some((d) => sameRecord(d, r.record!))) distinct.push(r.record!);
+  const refutes = (r: MembershipResponse, c: Membership) =>
+    liveIn(c, r.slot, r.instanceId) && (r.record!.version < c.version || (r.record!.version === c.version && !sameRecord(c, r.record!)));
+  return distinct.filter((c) => !valid.some((r) => refutes(r, c)));
+}
+
 /**
  * The quorum rule (docs/JOURNAL.md): adopt the highest-versioned valid record,
  * but only when at least m+1 nodes returned a valid record of this array (at
- * most m nodes can be dead or stale, so m+1 include one that saw the latest
- * update) and at least k of the responders are live in it under the instance
- * they were pinned to. Returns the adopted record and the slots usable now.
+ * most m nodes can be dead or stale, so m+1 include one that stored the
+ * latest complete update), when exactly one record of that version stands
+ * (standingRecords: an unrefuted rival means the answers cannot tell which
+ * update completed, and the open waits for more nodes; with none standing,
+ * their common parent), and when at least k
+ * of the responders are live in it under the instance they were pinned to.
+ * Returns the adopted record and the slots usable now.
  */
-export function adoptMembership(responses: MembershipResponse[], arrayId?: Buffer): { membership: Membership; usable: number[] } {
+export interface Adoption {
+  membership: Membership;
+  /** Slots live in it that answered as the instance it pins. */
+  usable: number[];
+  /** The highest version any node answered with: the next update must be above it. */
+  highest: bigint;
+}
+
+export function adoptMembership(responses: MembershipResponse[], arrayId?: Buffer): Adoption {
   const valid = responses.filter((r) => r.record && (!arrayId || r.record.arrayId.equals(arrayId)));
   if (valid.length === 0) throw new MembershipError('E_QUORUM', 'no node returned a valid membership record');
-  const best = valid.reduce((a, b) => (b.record!.version > a.record!.version ? b : a)).record!;
-  const same = valid.filter((r) => r.record!.arrayId.equals(best.arrayId));
-  const { k, m } = best.geometry;
+  const first = valid.reduce((a, b) => (b.record!.version > a.record!.version ? b : a)).record!;
+  const same = valid.filter((r) => r.record!.arrayId.equals(first.arrayId));
+  const { k, m } = first.geometry;
   if (same.length < m + 1) {
     throw new MembershipError('E_QUORUM', `${same.length} nodes returned this array's membership; need m+1 = ${m + 1} to rule out a stale view`);
   }
-  const usable = responses
-    .filter((r) => best.slots[r.slot]?.state === SlotState.live && best.slots[r.slot].instanceId.equals(r.instanceId))
-    .map((r) => r.slot);
+  const standing = standingRecords(same);
+  const top = standing.reduce((v, c) => (c.version > v ? c.version : v), 0n);
+  const atTop = standing.filter((c) => c.version === top);
+  if (atTop.length !== 1) {
+    const why = atTop.length ? `${atTop.length} different records of version ${top} stand` : 'every record is proven incomplete';
+    throw new MembershipError('E_QUORUM', `membership: ${why}; waiting for more nodes to tell which update completed`);
+  }
+  const best = atTop[0];
+  const usable = responses.filter((r) => liveIn(best, r.slot, r.instanceId)).map((r) => r.slot);
   if (usable.length < k) {
     throw new MembershipError('E_QUORUM', `only ${usable.length} live nodes answered under their pinned identity; need k = ${k}`);
   }
-  return { membership: best, usable };
+  return { membership: best, usable, highest: first.version };
 }

@@ -16,6 +16,7 @@ export type AttestationErrorCode =
   | 'E_ATT_SIGNATURE'
   /** The launch configuration is out of bounds or not the one the caller expects. */
   | 'E_ATT_CONFIG'
+  | 'E_ATT_REPORT_DATA'
   /** A reference-values manifest is malformed or out of bounds. */
   | 'E_ATT_MANIFEST'
   /** A platform key or certificate file is missing, unreadable, too open or corrupt. */

@@ -1,12 +1,15 @@
-// Boot evidence, format version 1 (docs/ATTESTATION.md has the byte table).
+// Session evidence of the simulated platform, format version 2
+// (docs/ATTESTATION.md has the byte table): the simulated TEE's report over
+// 32 bytes of report data, which the disk node derives from its session (the
+// challenge, the manager's nonce, its instance key and its launch config).
 // Big-endian, fixed order, one encoding per value:
-//   "TEEV" | version 1 | platform (length byte + name) | build digest 32 |
+//   "TEEV" | version 2 | platform (length byte + name) | build digest 32 |
 //   launch config 40 (manager key 32, sector bytes u32, sector count u32) |
-//   measurement 32 | instance id 16 | attestation public key 32 |
+//   measurement 32 | report data 32 |
 //   root public key 32 | chip public key 32 | chip certificate signature 64 |
 //   evidence signature 64
 // The evidence signature is the chip key's Ed25519 signature over
-//   "teearray evidence v1" 0x00 || every byte before the signature.
+//   "teearray evidence v2" 0x00 || every byte before the signature.
 // The decoder trusts nothing and checks only the format; whether the chain,
 // the measurement and the build are acceptable is verifier.ts's job.
 import assert from 'node:assert/strict';
@@ -16,13 +19,13 @@ import { concatBytes, domainLabel } from './bytes.ts';
 import type { ChipCert } from './chip-cert.ts';
 import { signMessage, verifyMessage } from './ed25519.ts';
 import { decodeLaunchConfig, encodeLaunchConfig, launchConfigBytes } from './launch-config.ts';
-import { digestBytes, instanceIdBytes, publicKeyBytes, signatureBytes } from './limits.ts';
+import { digestBytes, publicKeyBytes, reportDataBytes, signatureBytes } from './limits.ts';
 import { encodePlatformName, readPlatformName } from './platform-name.ts';
 import type { LaunchConfig } from './provider.ts';
 
 const evidenceMagic = Uint8Array.from([0x54, 0x45, 0x45, 0x56]); // "TEEV"
-export const evidenceVersion = 1;
-const evidenceLabel = domainLabel('teearray evidence v1');
+export const evidenceVersion = 2;
+const evidenceLabel = domainLabel('teearray evidence v2');
 
 /** Everything the chip key signs. */
 export interface EvidenceBody {
@@ -30,8 +33,8 @@ export interface EvidenceBody {
   buildDigest: Uint8Array;
   config: LaunchConfig;
   measurement: Uint8Array;
-  instanceId: Uint8Array;
-  attestationPublicKey: Uint8Array;
+  /** What the node asked the platform to report: binds the session (docs/PROTOCOL.md, ATTEST). */
+  reportData: Uint8Array;
   /** The chip key's endorsement; its platform is the evidence's platform. */
   chipCert: ChipCert;
 }
@@ -46,8 +49,7 @@ function encodeBody(body: EvidenceBody): Uint8Array {
   assert.equal(body.chipCert.platform, body.platform, 'chip certificate platform');
   assert.equal(body.buildDigest.length, digestBytes);
   assert.equal(body.measurement.length, digestBytes);
-  assert.equal(body.instanceId.length, instanceIdBytes);
-  assert.equal(body.attestationPublicKey.length, publicKeyBytes);
+  assert.equal(body.reportData.length, reportDataBytes);
   assert.equal(body.chipCert.rootPublicKey.length, publicKeyBytes);
   assert.equal(body.chipCert.chipPublicKey.length, publicKeyBytes);
   assert.equal(body.chipCert.signature.length, signatureBytes);
@@ -58,8 +60,7 @@ function encodeBody(body: EvidenceBody): Uint8Array {
     body.buildDigest,
     encodeLaunchConfig(body.config),
     body.measurement,
-    body.instanceId,
-    body.attestationPublicKey,
+    body.reportData,
     body.chipCert.rootPublicKey,
     body.chipCert.chipPublicKey,
     body.chipCert.signature,
@@ -84,8 +85,7 @@ export function decodeEvidence(bytes: Uint8Array): Evidence {
   const buildDigest = reader.take(digestBytes, 'build digest');
   const config = decodeLaunchConfig(reader.take(launchConfigBytes, 'launch config'));
   const measurement = reader.take(digestBytes, 'measurement');
-  const instanceId = reader.take(instanceIdBytes, 'instance id');
-  const attestationPublicKey = reader.take(publicKeyBytes, 'attestation public key');
+  const reportData = reader.take(reportDataBytes, 'report data');
   const chipCert: ChipCert = {
     platform,
     rootPublicKey: reader.take(publicKeyBytes, 'root public key'),
@@ -94,7 +94,7 @@ export function decodeEvidence(bytes: Uint8Array): Evidence {
   };
   const signature = reader.take(signatureBytes, 'evidence signature');
   reader.end();
-  return { platform, buildDigest, config, measurement, instanceId, attestationPublicKey, chipCert, signature };
+  return { platform, buildDigest, config, measurement, reportData, chipCert, signature };
 }
 
 /**

@@ -17,6 +17,7 @@ import type { SimChip } from './sim-platform.ts';
 
 export interface RunningDiskNode {
   port: number;
+  core: { instanceId: Uint8Array };
   close(): Promise<void>;
 }
 
@@ -38,7 +39,7 @@ export interface LaunchOptions {
 
 export interface LaunchedDiskNode {
   node: RunningDiskNode;
-  evidence: Uint8Array;
+  /** The node's instance id (its instance key's digest), for logs. */
   instanceId: Uint8Array;
   /** SHA-256 of the bytes that were loaded. */
   buildDigest: Uint8Array;
@@ -82,5 +83,5 @@ export async function launchDiskNode(options: LaunchOptions): Promise<LaunchedDi
     { config: options.config, host: options.host, port: options.port, log: options.log },
     provider,
   );
-  return { node, evidence: provider.evidence, instanceId: provider.instanceId, buildDigest: digest };
+  return { node, instanceId: node.core.instanceId, buildDigest: digest };
 }

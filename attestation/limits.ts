@@ -9,9 +9,7 @@ export const publicKeyBytes = 32;
 export const signatureBytes = 64;
 /** SHA-256 output: build digest and measurement. */
 export const digestBytes = 32;
-/** Random per-boot instance id. */
-export const instanceIdBytes = 16;
-/** Report data signed per reply batch. */
+/** Report data a session's evidence binds (docs/PROTOCOL.md, ATTEST). */
 export const reportDataBytes = 32;
 /** Largest reference-values manifest, in bytes of JSON text. */
 export const manifestBytesMax = 64 * 1024;

@@ -1,7 +1,7 @@
-// The verifier: decides whether boot evidence comes from a reference-measured
-// disk node on a trusted platform, launched for the expected manager, and
-// checks that node's per-reply report signatures. Checks, in order (the first
-// failure is the error):
+// The verifier: decides whether session evidence comes from a
+// reference-measured disk node on a trusted platform, launched for the
+// expected manager, and reports the expected report data. Checks, in order
+// (the first failure is the error):
 //   1. format                         E_ATT_FORMAT / E_ATT_CONFIG
 //   2. platform and root trusted      E_ATT_CHAIN
 //   3. root signed the chip key       E_ATT_CHAIN
@@ -9,40 +9,34 @@
 //   5. measurement recomputes         E_ATT_MEASUREMENT
 //   6. build digest accepted          E_ATT_BUILD
 //   7. launch config as expected      E_ATT_CONFIG
-// Trusts only the manifest and the caller's expectations. Freshness is not
-// decided here: evidence is static per boot, so callers bind each reply to
-// their own nonce through the report data that verifyReport checks.
-import type { KeyObject } from 'node:crypto';
+//   8. report data as expected        E_ATT_REPORT_DATA
+// Trusts only the manifest and the caller's expectations. Freshness comes
+// from the report data: the caller derives it from its own fresh nonce
+// (docs/PROTOCOL.md, ATTEST).
 import { equalBytes, toHex } from './bytes.ts';
 import { chipCertValid } from './chip-cert.ts';
-import { importPublicKey, verifyMessage } from './ed25519.ts';
 import { AttestationError } from './errors.ts';
 import { decodeEvidence, evidenceSignatureValid } from './evidence.ts';
-import { reportDataBytes, signatureBytes } from './limits.ts';
 import type { ManifestBuild, ReferenceManifest } from './manifest.ts';
 import { measurement } from './measurement.ts';
 import type { LaunchConfig } from './provider.ts';
-import { reportMessage } from './report.ts';
 
 export interface VerifiedNode {
   platform: string;
-  instanceId: Uint8Array;
-  attestationPublicKey: Uint8Array;
   buildDigest: Uint8Array;
   /** The manifest entry that accepted the build. */
   build: { name: string; version: string };
   measurement: Uint8Array;
   config: LaunchConfig;
+  reportData: Uint8Array;
 }
 
 export interface ExpectedNode {
   managerPublicKey: Uint8Array;
   sectorBytes?: number;
+  /** The report data the evidence must carry; unchecked when absent (offline inspection). */
+  reportData?: Uint8Array;
 }
-
-// Imported attestation keys of verified nodes, so verifyReport does not
-// re-import a key per reply. Keyed by the frozen VerifiedNode object.
-const attestationKeys = new WeakMap<VerifiedNode, KeyObject>();
 
 export function verifyEvidence(bytes: Uint8Array, manifest: ReferenceManifest, expected: ExpectedNode): VerifiedNode {
   const evidence = decodeEvidence(bytes);
@@ -64,19 +58,17 @@ export function verifyEvidence(bytes: Uint8Array, manifest: ReferenceManifest, e
   const build = manifest.builds.find((b: ManifestBuild) => equalBytes(b.buildDigest, evidence.buildDigest));
   if (!build) throw new AttestationError('E_ATT_BUILD', `build digest ${toHex(evidence.buildDigest)} is not an accepted build`);
   checkConfig(evidence.config, manifest, expected);
-  const key = importPublicKey(evidence.attestationPublicKey);
-  if (key === null) throw new AttestationError('E_ATT_FORMAT', 'attestation public key is not a valid Ed25519 key');
-  const node: VerifiedNode = Object.freeze({
+  if (expected.reportData && !equalBytes(expected.reportData, evidence.reportData)) {
+    throw new AttestationError('E_ATT_REPORT_DATA', 'the evidence does not report this session: its report data is not the expected one');
+  }
+  return Object.freeze({
     platform: evidence.platform,
-    instanceId: evidence.instanceId,
-    attestationPublicKey: evidence.attestationPublicKey,
     buildDigest: evidence.buildDigest,
     build: { name: build.name, version: build.version },
     measurement: evidence.measurement,
     config: evidence.config,
+    reportData: evidence.reportData,
   });
-  attestationKeys.set(node, key);
-  return node;
 }
 
 function checkConfig(config: LaunchConfig, manifest: ReferenceManifest, expected: ExpectedNode): void {
@@ -88,27 +80,5 @@ function checkConfig(config: LaunchConfig, manifest: ReferenceManifest, expected
   }
   if (expected.sectorBytes !== undefined && config.sectorBytes !== expected.sectorBytes) {
     throw new AttestationError('E_ATT_CONFIG', `sectorBytes is ${config.sectorBytes}, expected ${expected.sectorBytes}`);
-  }
-}
-
-/**
- * True iff `signature` is `node`'s report signature over `reportData`; false
- * for any wrong length. For callers that branch rather than throw.
- */
-export function reportSignatureValid(node: VerifiedNode, reportData: Uint8Array, signature: Uint8Array): boolean {
-  if (reportData.length !== reportDataBytes) return false;
-  return verifyMessage(attestationKeys.get(node) ?? node.attestationPublicKey, reportMessage(node.instanceId, reportData), signature);
-}
-
-/** Throws E_ATT_SIGNATURE unless `signature` is `node`'s report signature over `reportData`. */
-export function verifyReport(node: VerifiedNode, reportData: Uint8Array, signature: Uint8Array): void {
-  if (reportData.length !== reportDataBytes || signature.length !== signatureBytes) {
-    throw new AttestationError(
-      'E_ATT_FORMAT',
-      `report data must be ${reportDataBytes} bytes and its signature ${signatureBytes}, got ${reportData.length} and ${signature.length}`,
-    );
-  }
-  if (!reportSignatureValid(node, reportData, signature)) {
-    throw new AttestationError('E_ATT_SIGNATURE', "report signature does not verify under the node's attestation key");
   }
 }

@@ -22,7 +22,7 @@
 import { createHash, randomBytes, randomFillSync, sign, verify } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type RawData } from 'ws';
-import { attestedHelloVerifier } from '../array-manager/node-client/attested-connector.ts';
+import { attestedEvidenceVerifier } from '../array-manager/node-client/attested-connector.ts';
 import { openWebSocketChannel } from '../array-manager/node-client/frame-channel.ts';
 import { Op, type Command } from '../array-manager/node-client/frame-codec.ts';
 import { NodeClient } from '../array-manager/node-client/node-client.ts';
@@ -95,7 +95,8 @@ async function startOurs(inflight: number): Promise<Target> {
   const channel = await openWebSocketChannel(`ws://127.0.0.1:${node.port}`, 5000);
   const client = await NodeClient.open(channel, {
     sign: (m) => sign(null, m, manager.privateKey),
-    verifyHello: attestedHelloVerifier(manifest, manager.publicKey),
+    managerPublicKey: manager.publicKey,
+    verifyEvidence: attestedEvidenceVerifier(manifest),
     timeoutMs: 30_000,
     inflightMax: inflight,
   });

@@ -37,6 +37,8 @@ export interface SlotJournal {
 
 export interface RecoveryPlan {
   version: bigint;
+  /** The commit record of `version` as found: recovery writes it to every live node before it applies anything. */
+  commit?: Buffer;
   apply: { slot: number; header: JournalHeader }[];
   corrupt: number[];
 }
@@ -45,7 +47,7 @@ export class RecoveryError extends Error {
   readonly code = 'E_JOURNAL_CONFLICT';
 }
 
-function highestCommit(key: Uint8Array, arrayId: Buffer, nodes: SlotJournal[]): CommitRecord | undefined {
+function highestCommit(key: Uint8Array, arrayId: Buffer, nodes: SlotJournal[]): { record: CommitRecord; raw: Buffer } | undefined {
   let best: { record: CommitRecord; raw: Buffer } | undefined;
   for (const n of nodes) {
     const record = decodeCommit(key, arrayId, n.commit);
@@ -55,7 +57,7 @@ function highestCommit(key: Uint8Array, arrayId: Buffer, nodes: SlotJournal[]): 
     }
     if (!best || record.version > best.record.version) best = { record, raw: n.commit };
   }
-  return best?.record;
+  return best;
 }
 
 function piecesVerify(h: JournalHeader, payload: Buffer): boolean {
@@ -64,9 +66,10 @@ function piecesVerify(h: JournalHeader, payload: Buffer): boolean {
 }
 
 export function planRecovery(key: Uint8Array, arrayId: Buffer, nodes: SlotJournal[]): RecoveryPlan {
-  const commit = highestCommit(key, arrayId, nodes);
-  const plan: RecoveryPlan = { version: commit?.version ?? 0n, apply: [], corrupt: [] };
-  if (!commit) return plan;
+  const found = highestCommit(key, arrayId, nodes);
+  const plan: RecoveryPlan = { version: found?.record.version ?? 0n, commit: found?.raw, apply: [], corrupt: [] };
+  if (!found) return plan;
+  const commit = found.record;
   for (const n of nodes) {
     const expected = commit.headerDigests[n.slot];
     if (!expected || !headerDigest(n.header).equals(expected)) continue;

@@ -1,16 +1,16 @@
-// The production connector: WebSocket sessions to disk nodes whose HELLO
+// The production connector: WebSocket sessions to disk nodes whose session
 // evidence must verify against the reference-values manifest, for this
-// manager's key, and describe the same geometry the HELLO announces. The
-// node's per-reply signatures are then checked with the attestation key the
-// evidence certified.
+// manager's key, report exactly this session (challenge, the manager's nonce,
+// the instance key and launch config), and describe the same geometry the
+// HELLO announces. Replies are then checked with the instance key.
 import type { KeyObject } from 'node:crypto';
 import { sign } from 'node:crypto';
 import type { ReferenceManifest } from '../../attestation/manifest.ts';
-import { reportSignatureValid, verifyEvidence } from '../../attestation/verifier.ts';
+import { verifyEvidence } from '../../attestation/verifier.ts';
 import type { NodeConnector } from '../node-handle.ts';
 import { openWebSocketChannel } from './frame-channel.ts';
-import { NodeError, type Hello } from './frame-codec.ts';
-import { NodeClient, type VerifiedPeer } from './node-client.ts';
+import { NodeError } from './frame-codec.ts';
+import { NodeClient, type EvidenceExpectation, type VerifiedPeer } from './node-client.ts';
 
 export interface AttestedConnectorOptions {
   /** ws://host:port of each slot's node, in slot order. */
@@ -19,29 +19,37 @@ export interface AttestedConnectorOptions {
   managerPrivateKey: KeyObject;
   managerPublicKey: Uint8Array;
   timeoutMs?: number;
+  /** Sessions send only read-only batches and never fence a serving manager (status tools). */
+  observe?: boolean;
   /** Called with the verified node for each new session (logs, metrics). */
   onVerified?: (slot: number, peer: VerifiedPeer) => void;
 }
 
-export function attestedHelloVerifier(manifest: ReferenceManifest, managerPublicKey: Uint8Array): (hello: Hello) => VerifiedPeer {
-  return (hello) => {
-    const node = verifyEvidence(hello.evidence, manifest, { managerPublicKey, sectorBytes: hello.sectorBytes });
+export function attestedEvidenceVerifier(manifest: ReferenceManifest): (evidence: Buffer, expected: EvidenceExpectation) => { platform: string } {
+  return (evidence, { reportData, hello, managerPublicKey }) => {
+    const node = verifyEvidence(evidence, manifest, { managerPublicKey, sectorBytes: hello.sectorBytes, reportData });
     if (node.config.sectorCount !== hello.sectorCount || node.config.sectorBytes !== hello.sectorBytes) {
       throw new NodeError('E_ATTESTATION', `HELLO geometry ${hello.sectorCount}x${hello.sectorBytes} differs from the attested launch config`);
     }
-    return { instanceId: node.instanceId, verifyReport: (data, signature) => reportSignatureValid(node, data, signature) };
+    return { platform: node.platform };
   };
 }
 
 export function attestedConnector(opts: AttestedConnectorOptions): NodeConnector {
-  const verifyHello = attestedHelloVerifier(opts.manifest, opts.managerPublicKey);
+  const verify = attestedEvidenceVerifier(opts.manifest);
   const timeoutMs = opts.timeoutMs ?? 5000;
   const signBatch = (message: Buffer) => sign(null, message, opts.managerPrivateKey);
   return {
     slots: opts.endpoints.length,
     async connect(slot) {
       const channel = await openWebSocketChannel(opts.endpoints[slot], timeoutMs);
-      const client = await NodeClient.open(channel, { sign: signBatch, verifyHello, timeoutMs });
+      const client = await NodeClient.open(channel, {
+        sign: signBatch,
+        managerPublicKey: opts.managerPublicKey,
+        verifyEvidence: verify,
+        observe: opts.observe,
+        timeoutMs,
+      });
       opts.onVerified?.(slot, client.peer);
       return client;
     },

@@ -3,15 +3,16 @@
 // codes are the disk node's own (disk-node/wire.ts), imported so the two sides
 // cannot drift. Replies come from the network, so decoding checks every length
 // against the request it answers and refuses anything else with E_FRAME.
+import { createHash } from 'node:crypto';
 import {
   FrameType,
   Op,
   Status,
   type Command,
-  batchSignatureDomain,
+  batchDomain,
   challengeBytes,
-  helloHeaderBytes,
-  nonceBytes,
+  helloBytes,
+  readOnlyOps,
   replyHeaderBytes,
   requestHeaderBytes,
   sha256,
@@ -19,9 +20,9 @@ import {
   statusCodes,
   statusPayloadBytes,
 } from '../../disk-node/wire.ts';
-import { deathRecordBytesMax, protocolVersion } from '../../disk-node/limits.ts';
+import { deathRecordBytesMax, evidenceBytesMax, protocolVersion } from '../../disk-node/limits.ts';
 
-export { Op, Status, type Command };
+export { Op, Status, readOnlyOps, type Command };
 
 /** A WRITE whose data comes in pieces, copied straight into the frame without concatenating them first. */
 export interface WritePieces {
@@ -29,6 +30,8 @@ export interface WritePieces {
   sector: number;
   count: number;
   pieces: Uint8Array[];
+  /** SHA-256 of the pieces in order, when the caller has it already (a journal header carries it): the batch digest then reuses it. */
+  digest?: Buffer;
 }
 
 /** What the manager may send: any command, or a WRITE in pieces. */
@@ -48,6 +51,8 @@ export class NodeError extends Error {
 }
 
 export interface RequestIds {
+  /** Request flags (flagObserve). */
+  flags: number;
   counter: bigint;
   session: Uint8Array;
   nonce: Uint8Array;
@@ -64,32 +69,44 @@ function commandBytes(c: OutgoingCommand): number {
       return 13;
     case Op.status:
     case Op.deathRead:
+    case Op.attest:
       return 1;
     case Op.deathWrite:
       return 13 + c.record.length;
   }
 }
 
-/** Encodes a request batch; `sign` signs the domain label followed by the frame digest. */
-export function encodeRequest(ids: RequestIds, commands: OutgoingCommand[], sign: (message: Buffer) => Uint8Array): Buffer {
+/** The SHA-256 of a WRITE's data, reusing the caller's digest of its pieces when given. */
+function dataDigest(c: Extract<OutgoingCommand, { op: typeof Op.write }>): Buffer {
+  if (!('pieces' in c)) return sha256(c.data);
+  return c.digest ?? sha256(...c.pieces);
+}
+
+/**
+ * Encodes a request batch and signs its batch digest (docs/PROTOCOL.md: the
+ * header, each command's fixed fields, and the SHA-256 of each data part) with
+ * `sign`. Returns the frame and the digest, which the node's reply must echo.
+ */
+export function encodeRequest(ids: RequestIds, commands: OutgoingCommand[], sign: (message: Buffer) => Uint8Array): { frame: Buffer; digest: Buffer } {
   let size = requestHeaderBytes + signatureBytes;
   for (const c of commands) size += commandBytes(c);
   const frame = Buffer.allocUnsafe(size);
   frame[0] = protocolVersion;
   frame[1] = FrameType.request;
   frame.writeUInt16BE(commands.length, 2);
-  frame.writeUInt32BE(0, 4);
+  frame.writeUInt16BE(ids.flags, 4);
+  frame.writeUInt16BE(0, 6);
   frame.writeBigUInt64BE(ids.counter, 8);
   frame.set(ids.session, 16);
   frame.set(ids.nonce, 48);
+  const digest = createHash('sha256').update(frame.subarray(0, requestHeaderBytes));
   let at = requestHeaderBytes;
   for (const c of commands) {
+    const start = at;
     frame[at++] = c.op;
     if (c.op === Op.read || c.op === Op.trim || c.op === Op.write) {
       at = frame.writeUInt32BE(c.sector, at);
       at = frame.writeUInt32BE(c.count, at);
-      if (c.op === Op.write && 'pieces' in c) for (const p of c.pieces) (frame.set(p, at), (at += p.length));
-      else if (c.op === Op.write) at += c.data.copy(frame, at);
     } else if (c.op === Op.copy) {
       at = frame.writeUInt32BE(c.src, at);
       at = frame.writeUInt32BE(c.dst, at);
@@ -97,12 +114,20 @@ export function encodeRequest(ids: RequestIds, commands: OutgoingCommand[], sign
     } else if (c.op === Op.deathWrite) {
       at = frame.writeBigUInt64BE(c.version, at);
       at = frame.writeUInt32BE(c.record.length, at);
+    }
+    digest.update(frame.subarray(start, at));
+    if (c.op === Op.write) {
+      if ('pieces' in c) for (const p of c.pieces) (frame.set(p, at), (at += p.length));
+      else at += c.data.copy(frame, at);
+      digest.update(dataDigest(c));
+    } else if (c.op === Op.deathWrite) {
       at += c.record.copy(frame, at);
+      digest.update(sha256(c.record));
     }
   }
-  const end = frame.length - signatureBytes;
-  frame.set(sign(Buffer.concat([batchSignatureDomain, sha256(frame.subarray(0, end))])), end);
-  return frame;
+  const batchDigest = digest.digest();
+  frame.set(sign(Buffer.concat([batchDomain, batchDigest])), frame.length - signatureBytes);
+  return { frame, digest: batchDigest };
 }
 
 export interface Hello {
@@ -112,20 +137,17 @@ export interface Hello {
   sectorBytes: number;
   sectorCount: number;
   challenge: Buffer;
-  evidence: Buffer;
-  /** Digest of the frame before its signature: the report data the node attested. */
-  digest: Buffer;
-  signature: Buffer;
+  /** The node's order of this session: a newer session's batch fences older ones. */
+  sessionSeq: bigint;
+  /** The node's instance key, drawn at its boot; it signs every reply, and the session's ATTEST evidence binds it. */
+  instancePublicKey: Buffer;
 }
 
 export function decodeHello(frame: Buffer): Hello {
-  if (frame.length < helloHeaderBytes + signatureBytes) throw new NodeError('E_FRAME', 'HELLO shorter than header');
-  if (frame[0] !== protocolVersion || frame[1] !== FrameType.hello) {
+  if (frame.length >= 2 && (frame[0] !== protocolVersion || frame[1] !== FrameType.hello)) {
     throw new NodeError('E_VERSION', `expected HELLO v${protocolVersion}, got version ${frame[0]} type ${frame[1]}`);
   }
-  const evidenceBytes = frame.readUInt32BE(56);
-  const end = helloHeaderBytes + evidenceBytes;
-  if (end + signatureBytes !== frame.length) throw new NodeError('E_FRAME', 'HELLO evidence length does not match frame');
+  if (frame.length !== helloBytes) throw new NodeError('E_FRAME', `HELLO of ${frame.length} bytes, expected ${helloBytes}`);
   return {
     frameBytesMax: frame.readUInt32BE(4),
     batchCommandsMax: frame.readUInt32BE(8),
@@ -133,9 +155,8 @@ export function decodeHello(frame: Buffer): Hello {
     sectorBytes: frame.readUInt32BE(16),
     sectorCount: frame.readUInt32BE(20),
     challenge: frame.subarray(24, 24 + challengeBytes),
-    evidence: frame.subarray(helloHeaderBytes, end),
-    digest: sha256(frame.subarray(0, end)),
-    signature: frame.subarray(end),
+    sessionSeq: frame.readBigUInt64BE(56),
+    instancePublicKey: frame.subarray(64, 96),
   };
 }
 
@@ -155,11 +176,13 @@ export type CommandResult =
   | { op: typeof Op.read; data: Buffer }
   | { op: typeof Op.status; status: NodeStatus }
   | { op: typeof Op.deathRead; version: bigint; record: Buffer }
+  | { op: typeof Op.attest; evidence: Buffer }
   | { op: typeof Op.write | typeof Op.copy | typeof Op.trim | typeof Op.deathWrite };
 
 export interface Reply {
   counter: bigint;
-  nonce: Buffer;
+  /** The batch digest of the request this reply answers. */
+  requestDigest: Buffer;
   /** Status of the batch: OK, or the reason nothing in it ran. */
   batchStatus: number;
   /** Per-command status codes (empty when the batch was refused before parsing). */
@@ -169,7 +192,13 @@ export interface Reply {
   signature: Buffer;
 }
 
-function payloadBytes(c: OutgoingCommand, sectorBytes: number): number {
+/** Payload bytes of a command's result; an ATTEST result says its own length in its first 4 bytes (`at` points there). */
+function payloadBytes(c: OutgoingCommand, sectorBytes: number, frame: Buffer, at: number, end: number): number {
+  if (c.op === Op.attest) {
+    const n = at + 4 <= end ? frame.readUInt32BE(at) : 0;
+    if (n > evidenceBytesMax) throw new NodeError('E_FRAME', `evidence of ${n} bytes > ${evidenceBytesMax}`);
+    return 4 + n;
+  }
   if (c.op === Op.read) return c.count * sectorBytes;
   if (c.op === Op.status) return statusPayloadBytes;
   if (c.op === Op.deathRead) return 12 + deathRecordBytesMax;
@@ -199,6 +228,7 @@ function decodeResult(c: OutgoingCommand, p: Buffer): CommandResult {
     if (length > deathRecordBytesMax) throw new NodeError('E_FRAME', `death record length ${length} too large`);
     return { op: c.op, version: p.readBigUInt64BE(0), record: p.subarray(12, 12 + length) };
   }
+  if (c.op === Op.attest) return { op: c.op, evidence: p.subarray(4) };
   return { op: c.op };
 }
 
@@ -223,7 +253,7 @@ export function decodeReply(frame: Buffer, commands: OutgoingCommand[], sectorBy
     at += 2;
     statuses.push(status);
     if (batchStatus !== Status.ok) continue;
-    const n = payloadBytes(commands[i], sectorBytes);
+    const n = payloadBytes(commands[i], sectorBytes, frame, at, end);
     if (at + n > end) throw new NodeError('E_FRAME', `result ${i} payload truncated`);
     results.push(decodeResult(commands[i], frame.subarray(at, at + n)));
     at += n;
@@ -231,7 +261,7 @@ export function decodeReply(frame: Buffer, commands: OutgoingCommand[], sectorBy
   if (at !== end) throw new NodeError('E_FRAME', `${end - at} unexpected bytes in reply`);
   return {
     counter: frame.readBigUInt64BE(8),
-    nonce: frame.subarray(16, 16 + nonceBytes),
+    requestDigest: frame.subarray(16, 48),
     batchStatus,
     statuses,
     results,

@@ -1,11 +1,14 @@
 // A session with one disk node, from the manager's side. It waits for the
-// node's HELLO, has the attestation verified, then signs and pipelines command
-// batches (bounded in flight, bounded waiting) and checks every reply: the
-// counter and nonce it answers, its layout, and the node's attestation over
-// the digest of the whole reply. Any reply that fails a check poisons the
-// session: every pending batch fails and the channel is closed, because a
-// channel that returned one forged frame cannot be trusted for the next.
-import { randomBytes } from 'node:crypto';
+// node's HELLO, sends a first batch that asks for the platform's report over
+// this session (ATTEST) and has that evidence verified, then signs and
+// pipelines command batches (bounded in flight, bounded waiting) and checks
+// every reply: the counter and request digest it answers, its layout, and the
+// instance key's signature over the whole reply. Any reply that fails a check
+// poisons the session: every pending batch fails and the channel is closed,
+// because a channel that returned one forged frame cannot be trusted for the
+// next. A node closes a session rather than answer a frame it does not accept
+// (bad signature, replay, a newer session fenced this one): that too poisons it.
+import { createPublicKey, randomBytes, verify, type KeyObject } from 'node:crypto';
 import type { FrameChannel } from './frame-channel.ts';
 import {
   NodeError,
@@ -13,26 +16,45 @@ import {
   Status,
   decodeHello,
   decodeReply,
+  readOnlyOps,
   encodeRequest,
   type CommandResult,
   type OutgoingCommand,
   type Hello,
   type NodeStatus,
 } from './frame-codec.ts';
-import { statusCodes } from '../../disk-node/wire.ts';
+import { encodeLaunch, flagObserve, instanceIdOf, replyDomain, sessionReportData, statusCodes } from '../../disk-node/wire.ts';
 
-/** The attested identity of the node on the other end, as the verifier established it. */
+/** The attested identity of the node on the other end, as its session evidence established it. */
 export interface VerifiedPeer {
+  /** Derived from the instance key: a restarted node has another. */
   instanceId: Uint8Array;
-  /** True when `signature` is the node's attestation over `reportData`. */
-  verifyReport(reportData: Uint8Array, signature: Uint8Array): boolean;
+  instancePublicKey: Uint8Array;
+  /** The platform the evidence came from, as its verifier named it. */
+  platform: string;
+}
+
+/** What the node's session evidence must bind, besides what the verifier checks against its manifest. */
+export interface EvidenceExpectation {
+  /** The report data the node's platform must have reported: session, nonce, instance key, launch config. */
+  reportData: Buffer;
+  hello: Hello;
+  managerPublicKey: Uint8Array;
 }
 
 export interface NodeClientOptions {
   /** Signs a batch message with the manager key. */
   sign: (message: Buffer) => Uint8Array;
-  /** Verifies the HELLO's evidence against the reference values; throws to refuse the node. */
-  verifyHello: (hello: Hello) => VerifiedPeer;
+  /** The manager's public key: the launch config every node must attest to. */
+  managerPublicKey: Uint8Array;
+  /**
+   * Verifies a session's ATTEST evidence against the reference values and
+   * checks that it reports `expected.reportData`; returns the platform name,
+   * throws to refuse the node.
+   */
+  verifyEvidence: (evidence: Buffer, expected: EvidenceExpectation) => { platform: string };
+  /** Observer sessions send read-only batches that never fence the manager's sessions (status tools). */
+  observe?: boolean;
   /** How long to wait for HELLO and for each reply. */
   timeoutMs: number;
   /** Local bound on batches in flight (the node's announced bound also applies). */
@@ -43,7 +65,7 @@ export interface NodeClientOptions {
 
 interface Pending {
   counter: bigint;
-  nonce: Buffer;
+  digest: Buffer;
   commands: OutgoingCommand[];
   resolve: (results: CommandResult[]) => void;
   reject: (err: Error) => void;
@@ -57,24 +79,29 @@ export class NodeClient {
   private failure: NodeError | undefined;
   private readonly inflightMax: number;
   private readonly waitingMax: number;
+  private readonly instanceKey: KeyObject;
+  /** Set once the session's evidence verified. */
+  peer!: VerifiedPeer;
 
   private constructor(
     private readonly channel: FrameChannel,
     readonly hello: Hello,
-    readonly peer: VerifiedPeer,
     private readonly opts: NodeClientOptions,
   ) {
     this.inflightMax = Math.max(1, Math.min(hello.inflightBatchesMax, opts.inflightMax ?? 32));
     this.waitingMax = opts.waitingMax ?? 4096;
+    const x = Buffer.from(hello.instancePublicKey).toString('base64url');
+    this.instanceKey = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x }, format: 'jwk' });
   }
 
-  /** Waits for the node's HELLO on `channel`, verifies it, and returns the session. */
+  /** Waits for the node's HELLO on `channel`, has the session's evidence verified, and returns the session. */
   static open(channel: FrameChannel, opts: NodeClientOptions): Promise<NodeClient> {
     return new Promise((resolve, reject) => {
       let client: NodeClient | undefined;
       const timer = setTimeout(() => fail(new NodeError('E_TIMEOUT', `no HELLO within ${opts.timeoutMs} ms`)), opts.timeoutMs).unref();
       const fail = (err: Error): void => {
         clearTimeout(timer);
+        client?.poison(err instanceof NodeError ? err : new NodeError('E_ATTESTATION', err.message));
         channel.close();
         reject(err);
       };
@@ -82,17 +109,12 @@ export class NodeClient {
         (frame) => {
           if (client) return client.onFrame(frame);
           try {
-            const hello = decodeHello(frame);
-            const peer = opts.verifyHello(hello);
-            if (!peer.verifyReport(hello.digest, hello.signature)) {
-              throw new NodeError('E_ATTESTATION', 'HELLO is not attested by the node it names');
-            }
-            clearTimeout(timer);
-            client = new NodeClient(channel, hello, peer, opts);
-            resolve(client);
+            client = new NodeClient(channel, decodeHello(frame), opts);
           } catch (err) {
-            fail(err as Error);
+            return fail(err as Error);
           }
+          clearTimeout(timer);
+          client.attest().then(() => resolve(client!), fail);
         },
         (reason) => {
           if (client) client.poison(new NodeError('E_CLOSED', `session closed: ${reason}`));
@@ -102,12 +124,29 @@ export class NodeClient {
     });
   }
 
+  /** The session's first batch: the platform's report binding this session, the manager's nonce, the instance key and the launch config. */
+  private async attest(): Promise<void> {
+    const { results, nonce } = await this.send([{ op: Op.attest }]);
+    const [result] = results;
+    if (result.op !== Op.attest) throw new NodeError('E_FRAME', 'ATTEST answered with another result');
+    const h = this.hello;
+    const launch = encodeLaunch({ managerPublicKey: this.opts.managerPublicKey, sectorBytes: h.sectorBytes, sectorCount: h.sectorCount });
+    const reportData = sessionReportData(h.challenge, nonce, h.instancePublicKey, launch);
+    const { platform } = this.opts.verifyEvidence(result.evidence, { reportData, hello: h, managerPublicKey: this.opts.managerPublicKey });
+    this.peer = { instanceId: instanceIdOf(h.instancePublicKey), instancePublicKey: h.instancePublicKey, platform };
+  }
+
   get closed(): boolean {
     return this.failure !== undefined;
   }
 
-  /** Sends one signed batch and resolves with its results once the attested reply checks out. */
+  /** Sends one signed batch and resolves with its results once the node's signed reply checks out. */
   async batch(commands: OutgoingCommand[]): Promise<CommandResult[]> {
+    return (await this.send(commands)).results;
+  }
+
+  private async send(commands: OutgoingCommand[]): Promise<{ results: CommandResult[]; nonce: Buffer }> {
+    if (this.opts.observe && commands.some((c) => !readOnlyOps.has(c.op))) throw new NodeError('E_READ_ONLY', 'an observer session sends read-only batches');
     if (commands.length === 0 || commands.length > this.hello.batchCommandsMax) {
       throw new NodeError('E_TOO_LARGE', `batch of ${commands.length} commands (1..${this.hello.batchCommandsMax})`);
     }
@@ -118,7 +157,8 @@ export class NodeClient {
     if (this.failure) throw this.failure;
     const counter = ++this.counter;
     const nonce = randomBytes(32);
-    const frame = encodeRequest({ counter, session: this.hello.challenge, nonce }, commands, this.opts.sign);
+    const flags = this.opts.observe ? flagObserve : 0;
+    const { frame, digest } = encodeRequest({ flags, counter, session: this.hello.challenge, nonce }, commands, this.opts.sign);
     if (frame.length > this.hello.frameBytesMax) {
       this.wake();
       throw new NodeError('E_TOO_LARGE', `batch frame of ${frame.length} bytes > ${this.hello.frameBytesMax}`);
@@ -129,7 +169,7 @@ export class NodeClient {
         () => this.poison(new NodeError('E_TIMEOUT', `no reply within ${this.opts.timeoutMs} ms`)),
         this.opts.timeoutMs,
       ).unref();
-      this.inflight.push({ counter, nonce, commands, resolve, reject, timer });
+      this.inflight.push({ counter, digest, commands, resolve: (results) => resolve({ results, nonce }), reject, timer });
       this.channel.send(frame);
     });
   }
@@ -153,11 +193,11 @@ export class NodeClient {
     } catch (err) {
       return this.poison(err as NodeError);
     }
-    if (reply.counter !== pending.counter || !reply.nonce.equals(pending.nonce)) {
+    if (reply.counter !== pending.counter || !reply.requestDigest.equals(pending.digest)) {
       return this.poison(new NodeError('E_NONCE', `reply does not answer batch ${pending.counter}`));
     }
-    if (!this.peer.verifyReport(reply.digest, reply.signature)) {
-      return this.poison(new NodeError('E_ATTESTATION', `reply to batch ${pending.counter} is not attested by the node`));
+    if (!verify(null, Buffer.concat([replyDomain, reply.digest]), this.instanceKey, reply.signature)) {
+      return this.poison(new NodeError('E_ATTESTATION', `reply to batch ${pending.counter} is not signed by the node's instance key`));
     }
     this.inflight.shift();
     clearTimeout(pending.timer);

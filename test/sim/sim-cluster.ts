@@ -9,7 +9,7 @@ import type { FrameChannel } from '../../array-manager/node-client/frame-channel
 import { NodeError } from '../../array-manager/node-client/frame-codec.ts';
 import { NodeClient } from '../../array-manager/node-client/node-client.ts';
 import type { NodeConnector } from '../../array-manager/node-handle.ts';
-import { fakeProvider, fakeVerifyHello, managerKeys, type ManagerKeys } from '../disk-node/fixtures.ts';
+import { fakeProvider, managerKeys, testClientOptions, type ManagerKeys } from '../disk-node/fixtures.ts';
 
 /** Decides the fate of one frame; the default delivers everything. */
 export interface FaultPolicy {
@@ -96,7 +96,7 @@ export class SimCluster {
       connect: async (slot) => {
         if (epoch !== this.epoch) return new Promise<never>(() => {});
         if (this.dead.has(slot)) throw new NodeError('E_CONNECT', `slot ${slot} is down`);
-        return NodeClient.open(this.channel(slot), { sign: this.manager.sign, verifyHello: fakeVerifyHello, timeoutMs });
+        return NodeClient.open(this.channel(slot), testClientOptions(this.manager, timeoutMs));
       },
     };
   }
@@ -126,6 +126,7 @@ export class SimCluster {
         this.fireTriggers();
         if (this.dead.has(slot) || this.nodes[slot] !== core) return close('node down');
         const reply = core.handle(session, frame);
+        if (!Buffer.isBuffer(reply)) return close(`refused: ${reply.close}`);
         setImmediate(() => !state.frozen && !state.closed && onFrame?.(reply));
       });
     };

@@ -1,0 +1,121 @@
+// The membership quorum rule (array-manager/membership.ts, docs/JOURNAL.md):
+// the fixed case of two different records with one version that issue 9
+// found, its variants, and a property over random histories of managers
+// that crash part way through membership updates: a slot that a completed
+// update marked dead never comes back live in an adopted record.
+import t from 'tap';
+import fc from 'fast-check';
+import { randomBytes } from 'node:crypto';
+import { SlotState, adoptMembership, withDead, type Membership, type MembershipResponse } from '../../array-manager/membership.ts';
+
+const ids = Array.from({ length: 8 }, () => randomBytes(16));
+
+function genesis(k: number, m: number): Membership {
+  return {
+    version: 1n,
+    arrayId: Buffer.alloc(16, 7),
+    geometry: { k, m, nodeSectors: 100, journalPieces: 8, tableRows: 1, dataRows: 10 },
+    keyErasure: false,
+    slots: Array.from({ length: k + m }, (_, i) => ({ state: SlotState.live, instanceId: ids[i] })),
+    parent: Buffer.alloc(16),
+  };
+}
+
+const deadSet = (m: Membership) => m.slots.flatMap((s, i) => (s.state === SlotState.dead ? [i] : []));
+
+/** Responses from `slots`, each holding `held[slot]`. */
+function answers(held: Membership[], slots: number[]): MembershipResponse[] {
+  return slots.map((slot) => ({ slot, instanceId: ids[slot], record: held[slot] }));
+}
+
+t.test('two records of one version: the complete one wins, whoever answers first', async (t) => {
+  // k=3 m=2. A first manager marks slots 3 and 4 dead in v2 and crashes after only slot 0 stored it;
+  // a second reaches every node but 0, adopts v1 and marks 0 dead in its own v2, stored by all it reaches.
+  const v1 = genesis(3, 2);
+  const first = withDead(v1, [3, 4]);
+  const second = withDead(v1, [0]);
+  const held = [first, second, second, second, second];
+  for (const order of [[0, 1, 2, 3, 4], [4, 3, 2, 1, 0], [0, 3, 4, 1, 2]]) {
+    const { membership, highest } = adoptMembership(answers(held, order));
+    t.same(deadSet(membership), [0], `order ${order}: the second manager's complete record`);
+    t.equal(highest, 2n);
+  }
+  // Hearing only slot 0 and the two slots the first record killed, nothing tells the records apart: wait.
+  t.throws(() => adoptMembership(answers(held, [0, 3, 4])), { code: 'E_QUORUM' }, 'ambiguous: refused, not guessed');
+});
+
+t.test('k <= m: the same race is resolved the same way', async (t) => {
+  const v1 = genesis(2, 2);
+  const first = withDead(v1, [2, 3]);
+  const second = withDead(v1, [0]);
+  const { membership } = adoptMembership(answers([first, second, second, second], [0, 1, 2, 3]));
+  t.same(deadSet(membership), [0]);
+});
+
+t.test('records of higher versions that the answers prove incomplete do not hide a complete one', async (t) => {
+  // k=3 m=2. A manager that reached 0, 1 and 4 marked 2 and 3 dead in v2 and, after restarting, in v3,
+  // each time stored only on slot 0; a later manager that reached 2, 3 and 4 adopted v1 and completed
+  // its own v2 with 0 and 1 dead. Slot 4, live in v3 but holding v2, proves v3 incomplete.
+  const v1 = genesis(3, 2);
+  const partial = withDead(withDead(v1, [2, 3]), [], 2n);
+  const complete = withDead(v1, [0, 1]);
+  const held = [partial, v1, complete, complete, complete];
+  const { membership, highest } = adoptMembership(answers(held, [0, 2, 3, 4]));
+  t.same(deadSet(membership), [0, 1], 'the complete record, not the higher partial one');
+  t.equal(highest, 3n, 'the next update goes above every version seen');
+  t.throws(() => adoptMembership(answers(held, [0, 2, 3])), { code: 'E_QUORUM' }, 'without a witness: refused, not guessed');
+});
+
+t.test('two updates each stored by one node, each node live in the other: the record both started from', async (t) => {
+  const v1 = genesis(3, 2);
+  const a = withDead(v1, [4]);
+  const b = withDead(v1, [3]);
+  const { membership, highest } = adoptMembership(answers([a, b, v1, v1, v1], [0, 1, 2, 3, 4]));
+  t.equal(membership.version, 1n);
+  t.equal(highest, 2n);
+  t.throws(() => adoptMembership(answers([a, b, v1, v1, v1], [0, 1])), { code: 'E_QUORUM' }, 'fewer than m+1 answers');
+});
+
+/** One step of a history: a manager that reaches `reach` and stores its update on the first `stored` of the slots it writes to. */
+interface Step {
+  reach: number[];
+  stored: number;
+}
+
+t.test('property: no adopted record revives a slot that a completed update killed', async () => {
+  const shapes: [number, number][] = [[2, 1], [3, 2], [2, 3], [4, 2]];
+  await fc.assert(
+    fc.property(
+      fc.constantFrom(...shapes).chain(([k, m]) =>
+        fc.tuple(
+          fc.constant([k, m] as const),
+          fc.array(fc.record({ reach: fc.subarray([...Array(k + m).keys()], { minLength: 1 }), stored: fc.nat(k + m) }), { minLength: 1, maxLength: 16 }),
+        ),
+      ),
+      ([[k, m], steps]: [readonly [number, number], Step[]]) => {
+        const held: Membership[] = Array.from({ length: k + m }, () => genesis(k, m));
+        let completed = held[0];
+        for (const step of steps) {
+          let adopted;
+          try {
+            adopted = adoptMembership(answers(held, step.reach));
+          } catch (err) {
+            if ((err as { code?: string }).code === 'E_QUORUM') continue;
+            throw err;
+          }
+          const dead = deadSet(adopted.membership);
+          for (const slot of deadSet(completed)) if (!dead.includes(slot)) return false;
+          // The manager marks dead what it cannot use and writes its update above every version seen.
+          const lost = adopted.membership.slots.flatMap((s, i) => (s.state === SlotState.live && !adopted.usable.includes(i) ? [i] : []));
+          const next = withDead(adopted.membership, lost, adopted.highest);
+          const targets = next.slots.flatMap((s, i) => (s.state === SlotState.live ? [i] : []));
+          const stored = targets.slice(0, step.stored).filter((slot) => held[slot].version < next.version);
+          for (const slot of stored) held[slot] = next;
+          if (deadSet(next).length <= m && targets.every((slot) => held[slot] === next)) completed = next;
+        }
+        return true;
+      },
+    ),
+    { numRuns: 5000 },
+  );
+});
