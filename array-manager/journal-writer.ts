@@ -101,6 +101,8 @@ export interface PreparedEntry {
   rows: { key: string; shards: Buffer[] }[];
   tables: Map<number, Buffer>;
   pieces: Map<number, { home: number; data: Buffer }[]>;
+  /** Per slot, the SHA-256 of its pieces in order: its header carries it, and its journal write's batch digest reuses it. */
+  digests: Map<number, Buffer>;
   participants: Map<number, SlotApply>;
 }
 
@@ -242,17 +244,19 @@ export class JournalWriter {
     }
     const key = state.keys.journalMac;
     const participants = new Map<number, SlotApply>();
+    const digests = new Map<number, Buffer>();
     for (const slot of new Set([...pieces.keys(), ...zeroHomes.keys()])) {
       const list = pieces.get(slot) ?? [];
       const homes = list.map((p) => p.home);
       const zeros = zeroHomes.get(slot) ?? [];
       const digest = payloadDigest(list.map((p) => p.data));
+      digests.set(slot, digest);
       const header = encodeHeader(key, state.arrayId, { version, slot, homes, zeroHomes: zeros, payloadDigest: digest });
       participants.set(slot, { header, homes, zeroHomes: zeros });
     }
     for (const r of rows) this.overlayRows.set(r.key, { version, shards: r.shards });
     for (const [t, table] of tables) this.overlayTables.set(t, { version, table });
-    return { version, rows, tables, pieces, participants };
+    return { version, rows, tables, pieces, digests, participants };
   }
 
   /**
@@ -272,7 +276,7 @@ export class JournalWriter {
         if (mine) {
           const list = entry.pieces.get(slot) ?? [];
           state.counters.bytesSentToNodes += (list.length + 1) * sectorBytes;
-          if (list.length) commands.push({ op: Op.write, sector: journalPayloadStart, count: list.length, pieces: list.map((p) => p.data) });
+          if (list.length) commands.push({ op: Op.write, sector: journalPayloadStart, count: list.length, pieces: list.map((p) => p.data), digest: entry.digests.get(slot) });
           commands.push({ op: Op.write, sector: journalHeaderSector, count: 1, data: mine.header });
         }
         // After a broken session: if the node no longer holds the pending entry's header, the batch ran.
