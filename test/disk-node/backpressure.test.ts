@@ -47,7 +47,7 @@ t.test('a manager that does not read its replies stalls its own session, not the
   socket.pause();
   const commands: Command[] = [{ op: Op.read, sector: 0, count: readSectors }];
   for (let i = 1; i <= batches; i++) {
-    ws.send(encodeRequest({ counter: BigInt(i), session: hello.challenge, nonce: Buffer.alloc(32, i) }, commands, manager.sign));
+    ws.send(encodeRequest({ flags: 0, counter: BigInt(i), session: hello.challenge, nonce: Buffer.alloc(32, i) }, commands, manager.sign).frame);
   }
   const executed = await settled(() => node.core.stats.batchesExecuted, 10_000);
   t.ok(executed >= 1n && executed < BigInt(batches), `${executed} of ${batches} batches executed while the manager read nothing`);

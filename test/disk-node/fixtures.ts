@@ -3,7 +3,10 @@
 // helper that builds signed request frames. The real simulated-TEE provider and
 // verifier are exercised in test/attestation/ and the end-to-end tests.
 import { createHash, createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import type { Test } from 'tap';
 import type { AttestationProvider, LaunchConfig } from '../../attestation/provider.ts';
+import * as realLimits from '../../disk-node/limits.ts';
+import type { RunningDiskNode } from '../../disk-node/main.ts';
 import { DiskNodeCore, ed25519PublicKey } from '../../disk-node/node-core.ts';
 import type { SectorStore } from '../../disk-node/store.ts';
 import { replyDomain, sha256, signatureBytes } from '../../disk-node/wire.ts';
@@ -119,4 +122,23 @@ export function storeDigest(store: SectorStore): string {
   h.update(`${store.deathVersion}:`);
   h.update(store.deathRecord);
   return h.digest('hex');
+}
+
+/**
+ * Starts the WebSocket shell (disk-node/main.ts, unchanged) on 127.0.0.1 with
+ * an ephemeral port, with some of its limits replaced (tap's mockImport loads
+ * a fresh copy of main.ts that imports `limits` instead of limits.ts), so
+ * timeouts and bounds can be exercised small and without waiting.
+ */
+export async function startTestShell(
+  t: Test,
+  limits: { [K in keyof typeof realLimits]?: number } = {},
+  manager = managerKeys(),
+): Promise<{ node: RunningDiskNode; manager: ManagerKeys; url: string }> {
+  const { startDiskNode } = await t.mockImport<typeof import('../../disk-node/main.ts')>('../../disk-node/main.ts', {
+    '../../disk-node/limits.ts': { ...realLimits, ...limits },
+  });
+  const node = await startDiskNode({ config: { managerPublicKey: manager.publicRaw, sectorBytes: 4096, sectorCount: 16 }, host: '127.0.0.1', port: 0 }, fakeProvider());
+  t.teardown(() => node.close());
+  return { node, manager, url: `ws://127.0.0.1:${node.port}` };
 }

@@ -1,24 +1,30 @@
 // An in-process FrameChannel to a DiskNodeCore with hooks for the faults the
 // node-client tests need: hold requests unanswered (to fill the in-flight
-// window), rewrite or drop or duplicate replies, inject frames the node never
-// sent, and observe whether the client closed the channel. Delivery is
+// window), rewrite requests on their way (a man in the middle), rewrite or
+// drop or duplicate replies, inject frames the node never sent, and observe
+// whether the client closed the channel. When the core answers a frame with
+// { close }, the channel closes as the WebSocket shell would. Delivery is
 // asynchronous (setImmediate), like a socket's.
 import type { FrameChannel } from '../../array-manager/node-client/frame-channel.ts';
 import { NodeClient, type NodeClientOptions } from '../../array-manager/node-client/node-client.ts';
 import type { DiskNodeCore, Session } from '../../disk-node/node-core.ts';
-import { fakeVerifyHello, type TestNode } from '../disk-node/fixtures.ts';
+import { testClientOptions, type TestNode } from '../disk-node/fixtures.ts';
 
 export class CoreChannel implements FrameChannel {
   /** Every request frame the client sent, in order. */
   readonly requests: Buffer[] = [];
   /** True once either side closed the channel. */
   closed = false;
+  /** The code the node closed the session with, when it refused a frame. */
+  closedBy: string | undefined;
   /** While true, requests are queued unanswered until release(). */
   hold = false;
   /** Turns the node's reply to request `index` into the frames the client receives (none: dropped). */
   replyHook: (reply: Buffer, index: number) => Buffer[] = (reply) => [reply];
+  /** Turns request `index` into the frame the node receives. */
+  requestHook: (request: Buffer, index: number) => Buffer = (request) => request;
   private readonly held: { frame: Buffer; index: number }[] = [];
-  private readonly session: Session;
+  readonly session: Session;
   private readonly hello: Buffer;
   private onFrame: ((frame: Buffer) => void) | undefined;
   private onClose: ((reason: string) => void) | undefined;
@@ -47,10 +53,10 @@ export class CoreChannel implements FrameChannel {
     setImmediate(() => !this.closed && this.onFrame?.(frame));
   }
 
-  close(): void {
+  close(reason = 'closed'): void {
     if (this.closed) return;
     this.closed = true;
-    setImmediate(() => this.onClose?.('closed'));
+    setImmediate(() => this.onClose?.(reason));
   }
 
   listen(onFrame: (frame: Buffer) => void, onClose: (reason: string) => void): void {
@@ -61,7 +67,11 @@ export class CoreChannel implements FrameChannel {
 
   private answer(frame: Buffer, index: number): void {
     if (this.closed) return;
-    const reply = this.core.handle(this.session, frame);
+    const reply = this.core.handle(this.session, this.requestHook(frame, index));
+    if (!Buffer.isBuffer(reply)) {
+      this.closedBy = reply.close;
+      return this.close(`closed (4000 ${reply.close})`);
+    }
     for (const out of this.replyHook(reply, index)) this.inject(out);
   }
 }
@@ -72,7 +82,7 @@ export async function openCoreClient(
   opts: Partial<NodeClientOptions> = {},
 ): Promise<{ client: NodeClient; channel: CoreChannel }> {
   const channel = new CoreChannel(node.core);
-  const client = await NodeClient.open(channel, { sign: node.manager.sign, verifyHello: fakeVerifyHello, timeoutMs: 10_000, ...opts });
+  const client = await NodeClient.open(channel, { ...testClientOptions(node.manager, 10_000), ...opts });
   return { client, channel };
 }
 
