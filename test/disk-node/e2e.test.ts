@@ -4,7 +4,8 @@
 // good nodes serve write/read/copy/trim/death-record batches and report
 // consistent STATUS counters; a manifest for another build, a node certified
 // by an untrusted root, a node launched for another manager, a manager signing
-// with the wrong key and a killed process are each refused with their code.
+// with the wrong key and a killed process are each refused with their code;
+// a second manager session on a node fences the first.
 import t from 'tap';
 import type { Test } from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -66,13 +67,15 @@ function spawnNode(t: Test, platformDir: string, bundlePath: string, manager: Ma
   });
 }
 
-/** The code a promise rejected with, or 'resolved'. */
+/** The code a promise rejected with (for a session the node closed, with its close code and reason), or 'resolved'. */
 async function outcome(p: Promise<unknown>): Promise<string> {
   try {
     await p;
     return 'resolved';
   } catch (err) {
-    return (err as { code?: string }).code ?? `untyped: ${(err as Error).message}`;
+    const { code, message } = err as { code?: string; message: string };
+    const closedBy = code === 'E_CLOSED' ? / \((\d+ E_[A-Z_]+)\)$/.exec(message) : null;
+    return closedBy ? `E_CLOSED: ${closedBy[1]}` : (code ?? `untyped: ${message}`);
   }
 }
 
@@ -99,14 +102,17 @@ t.test('measured disk-node processes behind the attested connector', { timeout: 
   t.equal(Buffer.from(manifest.builds[0].buildDigest).toString('hex'), digest, 'the manifest names the bundle that was built');
   t.same(good.map((n) => n.buildDigest), [digest, digest, digest], 'each process measured the same bytes');
 
-  const connect = (endpoint: string, m: ReferenceManifest = manifest, signer: ManagerKeys = manager): Promise<NodeClient> =>
+  /** A session to `endpoint`; an observer one (a status tool's) never fences the serving sessions. */
+  const connect = (endpoint: string, m: ReferenceManifest = manifest, signer: ManagerKeys = manager, observe = false): Promise<NodeClient> =>
     attestedConnector({
       endpoints: [endpoint],
       manifest: m,
       managerPrivateKey: signer.privateKey,
       managerPublicKey: manager.publicRaw,
       timeoutMs: sessionTimeoutMs,
+      observe,
     }).connect(0);
+  const probe = (endpoint: string, m: ReferenceManifest = manifest, signer: ManagerKeys = manager) => outcome(connect(endpoint, m, signer, true));
 
   const clients = await Promise.all(good.map((n) => connect(n.endpoint)));
   t.teardown(() => clients.forEach((c) => c.close()));
@@ -146,7 +152,7 @@ t.test('measured disk-node processes behind the attested connector', { timeout: 
             instanceId: good[i].instanceId,
             sectorBytes,
             sectorCount,
-            batchesExecuted: 3n,
+            batchesExecuted: 1n + 3n, // the session's ATTEST and three batches
             batchesRefused: 1n,
             bytesRead: BigInt((8 + 8 + 1) * sectorBytes),
             bytesWritten: BigInt(8 * sectorBytes),
@@ -166,12 +172,11 @@ t.test('measured disk-node processes behind the attested connector', { timeout: 
 
   await t.test('refusals: other build, untrusted root, other manager, wrong signing key', async (t) => {
     const otherBuild: ReferenceManifest = { ...manifest, builds: [{ ...manifest.builds[0], buildDigest: new Uint8Array(randomBytes(32)) }] };
-    t.equal(await outcome(connect(good[0].endpoint, otherBuild)), 'E_ATT_BUILD', 'a manifest that accepts only another build');
-    t.equal(await outcome(connect(rogue.endpoint)), 'E_ATT_CHAIN', 'a node whose chip an untrusted root certified');
-    t.equal(await outcome(connect(foreign.endpoint)), 'E_ATT_CONFIG', 'a node launched for another manager key');
-    const impostor = await connect(good[1].endpoint, manifest, otherManager);
-    t.equal(await outcome(impostor.batch([{ op: Op.status }])), 'E_SIGNATURE', 'batches signed with a key the node was not launched for');
-    impostor.close();
+    t.equal(await probe(good[0].endpoint, otherBuild), 'E_ATT_BUILD', 'a manifest that accepts only another build');
+    t.equal(await probe(rogue.endpoint), 'E_ATT_CHAIN', 'a node whose chip an untrusted root certified');
+    // A node launched for another manager closes the session on our first batch: its evidence is never sent.
+    t.equal(await probe(foreign.endpoint), 'E_CLOSED: 4000 E_SIGNATURE', 'a node launched for another manager key');
+    t.equal(await probe(good[1].endpoint, manifest, otherManager), 'E_CLOSED: 4000 E_SIGNATURE', 'batches signed with a key the node was not launched for');
     t.equal(await outcome(clients[1].batch([{ op: Op.status }])), 'resolved', 'the node keeps serving its manager');
   });
 
@@ -184,5 +189,12 @@ t.test('measured disk-node processes behind the attested connector', { timeout: 
     t.equal(await outcome(clients[2].batch([{ op: Op.status }])), 'E_CLOSED');
     t.equal(await outcome(connect(victim.endpoint)), 'E_CONNECT');
     t.equal(await outcome(clients[0].batch([{ op: Op.status }])), 'resolved', 'the other nodes are unaffected');
+  });
+
+  await t.test('a second manager session fences the first: its next batch closes it with E_FENCED', async (t) => {
+    const second = await connect(good[0].endpoint);
+    t.teardown(() => second.close());
+    t.equal(await outcome(clients[0].batch([{ op: Op.status }])), 'E_CLOSED: 4000 E_FENCED', 'the older session is closed, not answered');
+    t.equal(await outcome(second.batch([{ op: Op.status }])), 'resolved', 'the newer session is served');
   });
 });
