@@ -17,7 +17,6 @@ function genesis(k: number, m: number): Membership {
     geometry: { k, m, nodeSectors: 100, journalPieces: 8, tableRows: 1, dataRows: 10 },
     keyErasure: false,
     slots: Array.from({ length: k + m }, (_, i) => ({ state: SlotState.live, instanceId: ids[i] })),
-    parent: Buffer.alloc(16),
   };
 }
 
