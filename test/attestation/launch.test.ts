@@ -1,8 +1,8 @@
 // The launcher measures the bundle bytes and runs exactly those bytes: the
 // evidence names the digest of what was loaded, and the running node's
 // behaviour follows the bytes (a rewritten marker shows up in its replies).
-// The real disk node, once written, launches the same way and its HELLO
-// carries evidence and a report signature the verifier accepts.
+// The real disk node, once written, launches the same way, and a manager
+// session's ATTEST evidence from it verifies for that session.
 import t from 'tap';
 import type { Test } from 'tap';
 import { existsSync } from 'node:fs';
@@ -14,7 +14,7 @@ import { launchDiskNode, loadBundle } from '../../attestation/launch.ts';
 import type { LaunchedDiskNode } from '../../attestation/launch.ts';
 import { buildDigest } from '../../attestation/measurement.ts';
 import { bundleBytesMax } from '../../attestation/limits.ts';
-import { verifyEvidence, verifyReport } from '../../attestation/verifier.ts';
+import { verifyEvidence } from '../../attestation/verifier.ts';
 import { fixtureRoot, tempDir } from './bundle-tree.ts';
 import { simSetup } from './sim-setup.ts';
 
@@ -48,11 +48,12 @@ t.test('the fixture runs from its measured bytes and attests with the sim provid
   const s = simSetup(bundle.buildDigest);
   const launched = await launchFixture(t, bundle.bytes, s);
   t.same(launched.buildDigest, bundle.buildDigest);
-  const node = verifyEvidence(launched.evidence, s.manifest, { managerPublicKey: s.managerPublicKey });
-  t.same(node.instanceId, launched.instanceId);
+  t.same(launched.instanceId, launched.node.core.instanceId, 'the launcher reports the running node\'s instance id');
   const reportData = new Uint8Array(32).fill(0x5a);
-  const signature = await exchange(launched.node.port, reportData);
-  t.doesNotThrow(() => verifyReport(node, reportData, new Uint8Array(signature)));
+  const evidence = new Uint8Array(await exchange(launched.node.port, reportData));
+  const node = verifyEvidence(evidence, s.manifest, { managerPublicKey: s.managerPublicKey, reportData });
+  t.same([node.buildDigest, node.reportData], [bundle.buildDigest, reportData], 'the evidence names the loaded bytes and reports the data asked for');
+  t.throws(() => verifyEvidence(evidence, s.manifest, { managerPublicKey: s.managerPublicKey, reportData: new Uint8Array(32) }), { code: 'E_ATT_REPORT_DATA' });
   t.match((await exchange(launched.node.port, 'hello')).toString(), /^fixture-A [0-9a-f]{64}$/);
 });
 
@@ -65,7 +66,8 @@ t.test('changed bytes are what runs, and the evidence says so', { timeout: testT
   const launched = await launchFixture(t, changed, s);
   t.same(launched.buildDigest, buildDigest(changed));
   t.match((await exchange(launched.node.port, 'hello')).toString(), /^fixture-B /);
-  t.throws(() => verifyEvidence(launched.evidence, s.manifest, { managerPublicKey: s.managerPublicKey }), { code: 'E_ATT_BUILD' });
+  const evidence = new Uint8Array(await exchange(launched.node.port, new Uint8Array(32)));
+  t.throws(() => verifyEvidence(evidence, s.manifest, { managerPublicKey: s.managerPublicKey }), { code: 'E_ATT_BUILD' });
 });
 
 t.test('unloadable bundles are E_ATT_BUNDLE', { timeout: testTimeoutMs }, async (t) => {
@@ -91,20 +93,30 @@ t.test('unloadable bundles are E_ATT_BUNDLE', { timeout: testTimeoutMs }, async 
 
 const diskNodeWritten = existsSync(join(repoRoot, diskNodeEntry));
 t.test(
-  'the real disk node launches and its HELLO verifies',
+  'the real disk node launches and a manager session verifies its evidence',
   { timeout: testTimeoutMs, skip: diskNodeWritten ? false : `${diskNodeEntry} is not written yet` },
   async (t) => {
     // Imported here so this file does not depend on the manager while the disk node is absent.
-    const { decodeHello } = await import('../../array-manager/node-client/frame-codec.ts');
+    const { attestedConnector } = await import('../../array-manager/node-client/attested-connector.ts');
+    const { generateKeyPairSync } = await import('node:crypto');
+    const manager = generateKeyPairSync('ed25519');
+    const managerPublicKey = new Uint8Array(manager.publicKey.export({ format: 'der', type: 'spki' }).subarray(12));
     const bundle = await bundleDiskNode();
     const s = simSetup(bundle.buildDigest);
+    const config = { ...s.config, managerPublicKey };
     const bundlePath = join(await tempDir(t, 'teearray-launch-real-'), 'disk-node.mjs');
     await writeFile(bundlePath, bundle.bytes);
-    const launched = await launchDiskNode({ bundlePath, chip: s.chip, config: s.config, host: '127.0.0.1', port: 0 });
+    const launched = await launchDiskNode({ bundlePath, chip: s.chip, config, host: '127.0.0.1', port: 0 });
     t.teardown(() => launched.node.close());
-    const hello = decodeHello(await exchange(launched.node.port, null));
-    t.same(new Uint8Array(hello.evidence), launched.evidence);
-    const node = verifyEvidence(hello.evidence, s.manifest, { managerPublicKey: s.managerPublicKey, sectorBytes: 4096 });
-    t.doesNotThrow(() => verifyReport(node, hello.digest, hello.signature));
+    const connector = attestedConnector({
+      endpoints: [`ws://127.0.0.1:${launched.node.port}`],
+      manifest: s.manifest,
+      managerPrivateKey: manager.privateKey,
+      managerPublicKey,
+    });
+    const client = await connector.connect(0);
+    t.teardown(() => client.close());
+    t.same(client.peer.instanceId, launched.instanceId, 'the session attested the launched instance');
+    t.equal(client.peer.platform, 'sim-tee-v1');
   },
 );

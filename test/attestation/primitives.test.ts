@@ -7,7 +7,6 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { generateKeyPair, importPublicKey, rawPublicKey, signMessage, verifyMessage } from '../../attestation/ed25519.ts';
 import { decodeLaunchConfig, encodeLaunchConfig } from '../../attestation/launch-config.ts';
 import { buildDigest, measurement } from '../../attestation/measurement.ts';
-import { reportMessage } from '../../attestation/report.ts';
 import { toHex } from '../../attestation/bytes.ts';
 
 const hex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
@@ -76,13 +75,4 @@ t.test('launch config encoding: layout and bounds', async (t) => {
   for (const config of bad) t.throws(() => encodeLaunchConfig(config), { code: 'E_ATT_CONFIG' });
   t.throws(() => decodeLaunchConfig(encoded.subarray(1)), { code: 'E_ATT_FORMAT' });
   t.throws(() => decodeLaunchConfig(new Uint8Array(40)), { code: 'E_ATT_CONFIG' }); // zero sector bytes
-});
-
-t.test('report message binds label, instance id and report data; lengths are checked', async (t) => {
-  const message = reportMessage(new Uint8Array(16).fill(1), new Uint8Array(32).fill(2));
-  t.equal(new TextDecoder().decode(message.subarray(0, 18)), 'teearray report v1');
-  t.equal(message[18], 0);
-  t.equal(message.length, 19 + 16 + 32);
-  t.throws(() => reportMessage(new Uint8Array(15), new Uint8Array(32)), { code: 'E_ATT_FORMAT' });
-  t.throws(() => reportMessage(new Uint8Array(16), new Uint8Array(33)), { code: 'E_ATT_FORMAT' });
 });

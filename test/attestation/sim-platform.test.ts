@@ -43,7 +43,8 @@ t.test('save and load round trip; files are 0600', async (t) => {
   const s = simSetup();
   const provider = createSimProvider({ chip: loadedChip, buildDigest: s.buildDigest, config: s.config });
   const manifest = { ...s.manifest, platforms: [{ name: 'sim-tee-v1', roots: [await loadSimRootPublicKey(dir)] }] };
-  t.ok(verifyEvidence(provider.evidence, manifest, { managerPublicKey: s.managerPublicKey }));
+  const reportData = new Uint8Array(32).fill(4);
+  t.same(verifyEvidence(provider.report(reportData), manifest, { managerPublicKey: s.managerPublicKey, reportData }).platform, 'sim-tee-v1');
 });
 
 t.test('a node host can hold the chip without the root', async (t) => {

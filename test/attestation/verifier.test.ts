@@ -1,7 +1,8 @@
-// The verifier's decisions: a genuine sim-TEE node is accepted; every way
-// evidence can be wrong (measurement, build, root, chain, manager key,
-// sector size, any flipped bit) is refused with its code; report signatures
-// verify only for the node, instance and report data they were made for.
+// The verifier's decisions: genuine session evidence of a sim-TEE node is
+// accepted; every way evidence can be wrong (measurement, build, root, chain,
+// manager key, sector size, report data, any flipped bit) is refused with its
+// code. Whether the report data binds a disk-node session is checked in
+// session-evidence.test.ts.
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
@@ -11,53 +12,44 @@ import { decodeEvidence, signEvidence } from '../../attestation/evidence.ts';
 import type { EvidenceBody } from '../../attestation/evidence.ts';
 import { measurement } from '../../attestation/measurement.ts';
 import { createSimProvider } from '../../attestation/sim-provider.ts';
-import { reportMessage } from '../../attestation/report.ts';
-import { reportSignatureValid, verifyEvidence, verifyReport } from '../../attestation/verifier.ts';
+import { verifyEvidence } from '../../attestation/verifier.ts';
 import { AttestationError } from '../../attestation/errors.ts';
 import { simSetup } from './sim-setup.ts';
 
 const reportData = () => new Uint8Array(randomBytes(32));
 
-t.test('a genuine node verifies and its reports check', async (t) => {
+t.test('a genuine node verifies, for the report data it was asked for', async (t) => {
   const s = simSetup();
   const provider = createSimProvider({ chip: s.chip, buildDigest: s.buildDigest, config: s.config });
-  const node = verifyEvidence(provider.evidence, s.manifest, { managerPublicKey: s.managerPublicKey, sectorBytes: 4096 });
+  const data = reportData();
+  const node = verifyEvidence(provider.report(data), s.manifest, { managerPublicKey: s.managerPublicKey, sectorBytes: 4096, reportData: data });
   t.equal(node.platform, 'sim-tee-v1');
-  t.same(node.instanceId, provider.instanceId);
   t.same(node.buildDigest, s.buildDigest);
   t.same(node.build, { name: 'disk-node', version: 'test' });
   t.same(node.config, s.config);
   t.same(node.measurement, measurement(s.buildDigest, s.config));
-  const data = reportData();
-  const signature = provider.sign(data);
-  t.doesNotThrow(() => verifyReport(node, data, signature));
-  // The signature is plain Ed25519 over the documented message: @noble agrees.
-  t.ok(ed25519.verify(signature, reportMessage(node.instanceId, data), node.attestationPublicKey));
-  t.same(Object.keys(provider).sort(), ['evidence', 'instanceId', 'platform', 'sign'], 'the provider exposes no key');
+  t.same(node.reportData, data);
+  t.same(Object.keys(provider).sort(), ['platform', 'report'], 'the provider exposes no key');
   t.ok(Object.isFrozen(provider));
 });
 
 t.test('the signatures are over the messages docs/ATTESTATION.md describes (checked with @noble)', async (t) => {
   const s = simSetup();
-  const evidence = createSimProvider(s).evidence;
+  const data = reportData();
+  const evidence = createSimProvider(s).report(data);
   const P = evidence[5];
   const label = (text: string) => new TextEncoder().encode(`${text}\0`);
   const at = (offset: number, length: number) => evidence.subarray(offset + P, offset + P + length);
-  const [rootKey, chipKey, certSignature, evidenceSignature] = [at(158, 32), at(190, 32), at(222, 64), at(286, 64)];
-  t.equal(evidence.length, 350 + P);
+  t.equal(new TextDecoder().decode(evidence.subarray(0, 4)), 'TEEV');
+  t.equal(evidence[4], 2, 'format version 2');
+  t.same(at(110, 32), data, 'report data after the measurement');
+  const [rootKey, chipKey, certSignature, evidenceSignature] = [at(142, 32), at(174, 32), at(206, 64), at(270, 64)];
+  t.equal(evidence.length, 334 + P);
   t.same(rootKey, s.root.publicKey);
   const certMessage = Uint8Array.from([...label('teearray chip certificate v1'), ...evidence.subarray(5, 6 + P), ...chipKey]);
   t.ok(ed25519.verify(certSignature, certMessage, rootKey), 'chip certificate');
-  const evidenceMessage = Uint8Array.from([...label('teearray evidence v1'), ...evidence.subarray(0, 286 + P)]);
+  const evidenceMessage = Uint8Array.from([...label('teearray evidence v2'), ...evidence.subarray(0, 270 + P)]);
   t.ok(ed25519.verify(evidenceSignature, evidenceMessage, chipKey), 'evidence');
-});
-
-t.test('each boot draws a new instance id and attestation key', async (t) => {
-  const s = simSetup();
-  const a = decodeEvidence(createSimProvider(s).evidence);
-  const b = decodeEvidence(createSimProvider(s).evidence);
-  t.notSame(a.instanceId, b.instanceId);
-  t.notSame(a.attestationPublicKey, b.attestationPublicKey);
 });
 
 /** Evidence signed by the genuine chip key but with chosen fields. */
@@ -67,8 +59,7 @@ function forged(s: ReturnType<typeof simSetup>, change: Partial<EvidenceBody>): 
     buildDigest: s.buildDigest,
     config: s.config,
     measurement: measurement(s.buildDigest, s.config),
-    instanceId: new Uint8Array(16),
-    attestationPublicKey: generateKeyPair().publicKey,
+    reportData: new Uint8Array(32),
     chipCert: s.chip.cert,
     ...change,
   };
@@ -95,19 +86,19 @@ t.test('refusals, each with its code', async (t) => {
 
   // A whole platform whose root the manifest does not trust.
   const stranger = simSetup(s.buildDigest);
-  const strangerEvidence = createSimProvider({ chip: stranger.chip, buildDigest: s.buildDigest, config: s.config }).evidence;
+  const strangerEvidence = createSimProvider({ chip: stranger.chip, buildDigest: s.buildDigest, config: s.config }).report(reportData());
   t.throws(() => verifyEvidence(strangerEvidence, s.manifest, expected), { code: 'E_ATT_CHAIN', message: /not trusted/ });
 
   // A chip certificate that names the trusted root but was signed by another root.
   const otherRoot = createSimRoot();
   const rogueChip = createSimChip(otherRoot);
   const lying = { ...rogueChip, cert: { ...rogueChip.cert, rootPublicKey: s.root.publicKey } };
-  const lyingEvidence = createSimProvider({ chip: lying, buildDigest: s.buildDigest, config: s.config }).evidence;
+  const lyingEvidence = createSimProvider({ chip: lying, buildDigest: s.buildDigest, config: s.config }).report(reportData());
   t.throws(() => verifyEvidence(lyingEvidence, s.manifest, expected), { code: 'E_ATT_CHAIN', message: /not certified/ });
 
   // Another platform name under the same trusted root.
   const otherPlatform = createSimChip(s.root, 'other-tee');
-  const otherPlatformEvidence = createSimProvider({ chip: otherPlatform, buildDigest: s.buildDigest, config: s.config }).evidence;
+  const otherPlatformEvidence = createSimProvider({ chip: otherPlatform, buildDigest: s.buildDigest, config: s.config }).report(reportData());
   t.throws(() => verifyEvidence(otherPlatformEvidence, s.manifest, expected), { code: 'E_ATT_CHAIN', message: /not in the manifest/ });
 
   // Evidence signed by a key other than the certified chip key.
@@ -133,8 +124,9 @@ t.test('refusals, each with its code', async (t) => {
 
 t.test('every single-bit flip of genuine evidence is refused with a typed error', async (t) => {
   const s = simSetup();
-  const evidence = createSimProvider(s).evidence;
-  const expected = { managerPublicKey: s.managerPublicKey };
+  const data = reportData();
+  const evidence = createSimProvider(s).report(data);
+  const expected = { managerPublicKey: s.managerPublicKey, reportData: data };
   const codes = new Map<string, number>();
   let untyped = 0;
   for (let bit = 0; bit < evidence.length * 8; bit++) {
@@ -152,34 +144,26 @@ t.test('every single-bit flip of genuine evidence is refused with a typed error'
   t.same([...codes.keys()].sort(), ['E_ATT_CHAIN', 'E_ATT_CONFIG', 'E_ATT_FORMAT', 'E_ATT_SIGNATURE']);
 });
 
-t.test('report signatures', async (t) => {
+t.test('report data: E_ATT_REPORT_DATA unless it is the expected one; unchecked only when none is expected', async (t) => {
   const s = simSetup();
   const provider = createSimProvider(s);
-  const node = verifyEvidence(provider.evidence, s.manifest, { managerPublicKey: s.managerPublicKey });
   const data = reportData();
-  const signature = provider.sign(data);
-
-  const tampered = signature.slice();
-  tampered[10] ^= 0x40;
-  t.throws(() => verifyReport(node, data, tampered), { code: 'E_ATT_SIGNATURE' });
-  const wrongData = data.slice();
-  wrongData[31] ^= 1;
-  t.throws(() => verifyReport(node, wrongData, signature), { code: 'E_ATT_SIGNATURE' });
-
-  // Another boot of the same chip, build and config: its reports are not this node's.
-  const sibling = createSimProvider(s);
-  t.throws(() => verifyReport(node, data, sibling.sign(data)), { code: 'E_ATT_SIGNATURE' });
-  // A VerifiedNode rebuilt from plain fields (no cached key) checks the same way.
-  const plain = { ...node };
-  t.doesNotThrow(() => verifyReport(plain, data, signature));
-  // The same key under another instance id does not verify: the id is signed.
-  t.throws(() => verifyReport({ ...node, instanceId: sibling.instanceId }, data, signature), { code: 'E_ATT_SIGNATURE' });
-
-  t.ok(reportSignatureValid(node, data, signature));
-  t.notOk(reportSignatureValid(node, wrongData, signature));
-  t.notOk(reportSignatureValid(node, data.subarray(1), signature));
-  t.notOk(reportSignatureValid(node, data, signature.subarray(1)));
-  t.throws(() => verifyReport(node, data.subarray(1), signature), { code: 'E_ATT_FORMAT' });
-  t.throws(() => verifyReport(node, data, signature.subarray(1)), { code: 'E_ATT_FORMAT' });
-  t.throws(() => provider.sign(new Uint8Array(31)), { code: 'E_ATT_FORMAT' });
+  const evidence = provider.report(data);
+  const expected = { managerPublicKey: s.managerPublicKey };
+  for (let byte = 0; byte < 32; byte += 31) {
+    const other = data.slice();
+    other[byte] ^= 1;
+    t.throws(() => verifyEvidence(evidence, s.manifest, { ...expected, reportData: other }), { code: 'E_ATT_REPORT_DATA' }, `report data differing in byte ${byte}`);
+  }
+  t.throws(() => verifyEvidence(forged(s, { reportData: data }), s.manifest, { ...expected, reportData: reportData() }), { code: 'E_ATT_REPORT_DATA' });
+  t.same(verifyEvidence(evidence, s.manifest, expected).reportData, data, 'offline inspection: any report data, returned');
+  // The provider reports the bytes it was given at the call: changing them later changes nothing.
+  const mutable = data.slice();
+  const copied = provider.report(mutable);
+  mutable[0] ^= 0xff;
+  t.doesNotThrow(() => verifyEvidence(copied, s.manifest, { ...expected, reportData: data }));
+  // Another boot of the same chip, build and config reports the same data the same way: the
+  // session's report data (challenge, nonce, instance key) is what tells sessions apart.
+  t.doesNotThrow(() => verifyEvidence(createSimProvider(s).report(data), s.manifest, { ...expected, reportData: data }));
+  t.throws(() => provider.report(new Uint8Array(31)), 'report data of another length is refused');
 });
