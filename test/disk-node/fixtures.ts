@@ -2,7 +2,8 @@
 // stand-in attestation provider whose evidence is just its public key, and a
 // helper that builds signed request frames. The real simulated-TEE provider and
 // verifier are exercised in test/attestation/ and the end-to-end tests.
-import { createHash, createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import crypto, { createHash, createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import { syncBuiltinESMExports } from 'node:module';
 import type { Test } from 'tap';
 import type { AttestationProvider, LaunchConfig } from '../../attestation/provider.ts';
 import * as realLimits from '../../disk-node/limits.ts';
@@ -141,4 +142,22 @@ export async function startTestShell(
   const node = await startDiskNode({ config: { managerPublicKey: manager.publicRaw, sectorBytes: 4096, sectorCount: 16 }, host: '127.0.0.1', port: 0 }, fakeProvider());
   t.teardown(() => node.close());
   return { node, manager, url: `ws://127.0.0.1:${node.port}` };
+}
+
+/**
+ * Runs `fn` with some node:crypto functions replaced, as every module that
+ * imports them (node-core.ts included) sees them, and restores them after.
+ * For observing or pinning what the code under test does with node:crypto
+ * without changing it.
+ */
+export function withCrypto<T>(replace: Partial<typeof crypto>, fn: () => T): T {
+  const original = Object.fromEntries(Object.keys(replace).map((k) => [k, crypto[k as keyof typeof crypto]]));
+  Object.assign(crypto, replace);
+  syncBuiltinESMExports();
+  try {
+    return fn();
+  } finally {
+    Object.assign(crypto, original);
+    syncBuiltinESMExports();
+  }
 }

@@ -13,12 +13,11 @@
 //   work bound refuses a batch before anything runs.
 import t from 'tap';
 import crypto from 'node:crypto';
-import { syncBuiltinESMExports } from 'node:module';
 import { Op, Status, type Command } from '../../array-manager/node-client/frame-codec.ts';
 import { batchWorkBytesMax, preAuthFrameBytesMax } from '../../disk-node/limits.ts';
 import { encodeLaunch, flagObserve, sessionReportData, signatureBytes, requestHeaderBytes } from '../../disk-node/wire.ts';
 import type { AttestationProvider } from '../../attestation/provider.ts';
-import { closeCode, exchange, fakeProvider, fakeVerifyEvidence, managerKeys, openTestSession, pattern, storeDigest, testNode, type TestNode } from './fixtures.ts';
+import { closeCode, exchange, fakeProvider, fakeVerifyEvidence, managerKeys, openTestSession, pattern, storeDigest, testNode, withCrypto, type TestNode } from './fixtures.ts';
 
 const sectorBytes = 4096;
 const write = (sector: number, seed: number): Command => ({ op: Op.write, sector, count: 1, data: pattern(sectorBytes, 1, seed) });
@@ -80,19 +79,16 @@ t.test('observer batches: run on fenced sessions, never fence, and hold only rea
 
 /** Counts Ed25519 signs and verifies (node:crypto, as node-core.ts imports it) while `fn` runs. */
 function countCrypto<T>(fn: () => T): { result: T; signs: number; verifies: number } {
-  const original = { sign: crypto.sign, verify: crypto.verify };
+  const { sign, verify } = crypto;
   const counts = { signs: 0, verifies: 0 };
-  Object.assign(crypto, {
-    sign: (...args: Parameters<typeof crypto.sign>) => (counts.signs++, original.sign(...args)),
-    verify: (...args: Parameters<typeof crypto.verify>) => (counts.verifies++, original.verify(...args)),
-  });
-  syncBuiltinESMExports();
-  try {
-    return { result: fn(), ...counts };
-  } finally {
-    Object.assign(crypto, original);
-    syncBuiltinESMExports();
-  }
+  const result = withCrypto(
+    {
+      sign: (...args: Parameters<typeof sign>) => (counts.signs++, sign(...args)),
+      verify: (...args: Parameters<typeof verify>) => (counts.verifies++, verify(...args)),
+    } as Partial<typeof crypto>,
+    fn,
+  );
+  return { result, ...counts };
 }
 
 /** A fake provider that counts its reports. */
