@@ -1,9 +1,10 @@
 // Disk-node throughput over loopback WebSocket: batches of 4 KiB writes and
 // reads, several batches in flight, against one real disk node
 // (startDiskNode from disk-node/main.ts, in this process, with the simulated
-// TEE provider; the manager side is the production NodeClient with the
-// attested HELLO verifier, so every batch is Ed25519-signed by the manager,
-// verified by the node, attested by the node and checked by the client).
+// TEE provider; the manager side is the production NodeClient, whose session
+// starts with an ATTEST the attested evidence verifier checks; then every
+// batch is Ed25519-signed by the manager, verified by the node, its reply
+// signed by the node's instance key and checked by the client).
 //
 // Baseline, measured in the same run with the same workload: a plain sector
 // server this file implements over the same SectorStore and the same `ws`,
@@ -191,7 +192,7 @@ function param(params: Map<string, string>, name: string, fallback: number, max:
 
 /**
  * Batches per second if a batch cost only its cryptography, on one thread: the manager's signature and
- * the node's check of it, the node's attestation and the client's check of it (Ed25519, node:crypto),
+ * the node's check of it, the node's reply signature and the client's check of it (Ed25519, node:crypto),
  * and SHA-256 of the data-carrying frame on both sides. The ceiling "ours" can approach here.
  */
 async function cryptoFloor(batch: number, seconds: number): Promise<number> {
@@ -199,14 +200,14 @@ async function cryptoFloor(batch: number, seconds: number): Promise<number> {
   const node = generateKeyPair();
   const frame = randomFillSync(Buffer.alloc(batch * (9 + sectorBytes) + 144));
   const batchMessage = Buffer.alloc(17 + 32);
-  const reportMessage = Buffer.alloc(19 + 16 + 32);
+  const replyMessage = Buffer.alloc(17 + 32); // "teearray/reply/v2" || reply digest
   const managerKey = importPublicKey(manager.publicKey)!;
   const nodeKey = importPublicKey(node.publicKey)!;
   const oneBatch = (): void => {
     createHash('sha256').update(frame).digest();
     verify(null, batchMessage, managerKey, sign(null, batchMessage, manager.privateKey));
     createHash('sha256').update(frame).digest();
-    verify(null, reportMessage, nodeKey, sign(null, reportMessage, node.privateKey));
+    verify(null, replyMessage, nodeKey, sign(null, replyMessage, node.privateKey));
   };
   return throughput(oneBatch, 1, { samples: 1, seconds });
 }
@@ -263,7 +264,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     command: `npm run bench -- disk-node ${flags.join(' ')}`,
     rows,
     notes: [
-      'ours: startDiskNode in this process with the sim TEE provider; NodeClient with the attested HELLO verifier (sign, verify, attest, check per batch)',
+      'ours: startDiskNode in this process with the sim TEE provider; NodeClient with the attested evidence verifier (one ATTEST per session; sign, verify, reply signature, check per batch)',
       'baseline: plain ws sector server over the same SectorStore, no signatures or attestations',
       `median of ${rounds} interleaved round(s) of ${seconds} s each for ours, the baseline and the crypto floor; client and servers share one thread`,
     ],
