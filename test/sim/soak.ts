@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { emptyStats, runScenario, type SimStats } from './runner.ts';
+import { emptyStats, runScenario, statsLine, type SimStats } from './runner.ts';
 import { scenarioArb } from './scenario.ts';
 
 const usage = 'usage: npm run soak -- --seconds N [--jobs J] [--json FILE]';
@@ -43,10 +43,7 @@ function parse(argv: string[]): Options {
 }
 
 function summaryLine(s: Summary): string {
-  return (
-    `soak: scenarios=${s.scenarios} steps=${s.steps} crashes=${s.crashes} nodeLosses=${s.nodeLosses} ` +
-    `corruptions=${s.corruptions} networkFaults=${s.networkFaults} failedArrays=${s.failedArrays} violations=${s.violations}`
-  );
+  return `soak: ${statsLine(s)} violations=${s.violations}`;
 }
 
 /** Set by SIGINT or SIGTERM: the soak finishes the runs in hand and reports. */
