@@ -63,6 +63,7 @@ function start(disk: VirtualDisk, op: SimOp): Promise<Outcome> {
   else if (op.kind === 'trim') p = disk.trimSectors(wrap(op.sector), op.count);
   else if (op.kind === 'txn') p = disk.transaction([...writesOf(op, disk.sectors)].map(([sector, data]) => ({ sector, data })));
   else if (op.kind === 'read') p = disk.readSectors(wrap(op.sector), op.count);
+  else if (op.kind === 'flush') p = disk.flush();
   else throw new Error(`not an I/O op: ${op.kind}`);
   return p.then(
     (v) => ({ op, status: 'ok' as const, read: v || undefined }),
@@ -81,6 +82,8 @@ export class ScenarioRun {
   private nextUnknown = 0;
   /** Actions waiting for the n-th manager crash from when they were armed. */
   private crashHooks: { crashesLeft: number; run: () => void }[] = [];
+  /** Frames delivered by each group's I/O (up to its crash) and by each opening after a crash: the exhaustive sweep counts on them. */
+  readonly frames = { io: [] as number[], recoveries: [] as number[] };
   /** Fault policies of this group's ops, asked in turn; the first that does not deliver decides. */
   private sendFaults: NonNullable<FaultPolicy['onSend']>[] = [];
 
@@ -230,8 +233,10 @@ export class ScenarioRun {
       before.set(s, [...this.model.allowed(s), ...io.flatMap((w) => writesOf(w, disk.sectors).get(s) ?? [])]);
     }
     const outcomes: (Outcome | undefined)[] = new Array(io.length);
+    const started = this.cluster.delivered;
     const all = Promise.all(io.map((op, i) => start(disk, op).then((o) => (outcomes[i] = o))));
     const result = await this.race(all);
+    this.frames.io.push(this.cluster.delivered - started);
     // Faults armed for this group end with it; a crash point not reached is not carried into the checks.
     this.cluster.faults = {};
     this.sendFaults = [];
@@ -274,11 +279,13 @@ export class ScenarioRun {
     for (;;) {
       if (crashDuringRecovery >= 0) this.cluster.crashAt = this.cluster.delivered + crashDuringRecovery;
       crashDuringRecovery = -1;
+      const started = this.cluster.delivered;
       const opening = openArray({ connector: this.cluster.connector(), dataKey: this.key }).then(
         (disk) => ({ disk }),
         (error) => ({ error: error as Error & { code?: string } }),
       );
       const result = await this.race(opening);
+      this.frames.recoveries.push(this.cluster.delivered - started);
       if (result === 'hung') return;
       if (result === 'frozen') {
         this.crashed();

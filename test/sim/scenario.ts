@@ -13,6 +13,8 @@ export type SimOp =
   | { kind: 'trim'; sector: number; count: number }
   | { kind: 'txn'; sectors: number[]; seed: number }
   | { kind: 'read'; sector: number; count: number }
+  /** Resolves once every write started before it is durable and its entry applied: a crash armed in the group can land on the apply. */
+  | { kind: 'flush' }
   | { kind: 'crash'; afterFrames: number; duringRecovery: number }
   | { kind: 'kill'; slot: number; afterFrames: number; restart: boolean }
   /** The node is unreachable from `afterFrames` on, keeps its memory, and answers again as the same instance after `healAfterFrames` more frames (negative: at the n-th crash after it began). */
@@ -73,6 +75,7 @@ const op: fc.Arbitrary<SimOp> = fc.oneof(
     }),
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('read' as const), sector: fc.nat(sectorSpan - 1), count: fc.integer({ min: 1, max: 8 }) }) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'flush' as const }) },
   {
     weight: 5,
     arbitrary: fc.record({ kind: fc.constant('crash' as const), afterFrames: fc.nat(30), duringRecovery: fc.oneof(fc.constant(-1), fc.nat(40)) }),
