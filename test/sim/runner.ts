@@ -9,8 +9,9 @@ import type { VirtualDisk } from '../../array-manager/virtual-disk.ts';
 import { DiskModel } from './model.ts';
 import { prng, sectorValue } from './prng.ts';
 import type { Scenario, SimOp } from './scenario.ts';
-import { sectorSpan } from './scenario.ts';
-import { SimCluster, dataKey } from './sim-cluster.ts';
+import { faultKinds, sectorSpan } from './scenario.ts';
+import { SeededDelivery } from './delivery-scheduler.ts';
+import { SimCluster, dataKey, type FaultPolicy } from './sim-cluster.ts';
 
 export interface SimStats {
   scenarios: number;
@@ -19,11 +20,18 @@ export interface SimStats {
   nodeLosses: number;
   corruptions: number;
   networkFaults: number;
+  partitions: number;
+  lateFrames: number;
   failedArrays: number;
 }
 
 export function emptyStats(): SimStats {
-  return { scenarios: 0, steps: 0, crashes: 0, nodeLosses: 0, corruptions: 0, networkFaults: 0, failedArrays: 0 };
+  return { scenarios: 0, steps: 0, crashes: 0, nodeLosses: 0, corruptions: 0, networkFaults: 0, partitions: 0, lateFrames: 0, failedArrays: 0 };
+}
+
+/** The counters as `name=value` pairs, in a fixed order, for one summary line. */
+export function statsLine(stats: SimStats): string {
+  return (Object.keys(emptyStats()) as (keyof SimStats)[]).map((key) => `${key}=${stats[key]}`).join(' ');
 }
 
 /** Codes that are a clear, correct refusal once more than m nodes are faulty. */
@@ -55,6 +63,7 @@ function start(disk: VirtualDisk, op: SimOp): Promise<Outcome> {
   else if (op.kind === 'trim') p = disk.trimSectors(wrap(op.sector), op.count);
   else if (op.kind === 'txn') p = disk.transaction([...writesOf(op, disk.sectors)].map(([sector, data]) => ({ sector, data })));
   else if (op.kind === 'read') p = disk.readSectors(wrap(op.sector), op.count);
+  else if (op.kind === 'flush') p = disk.flush();
   else throw new Error(`not an I/O op: ${op.kind}`);
   return p.then(
     (v) => ({ op, status: 'ok' as const, read: v || undefined }),
@@ -71,22 +80,48 @@ export class ScenarioRun {
   private readonly key = dataKey();
   private disk: VirtualDisk | undefined;
   private nextUnknown = 0;
+  /** Actions waiting for the n-th manager crash from when they were armed. */
+  private crashHooks: { crashesLeft: number; run: () => void }[] = [];
+  /** Frames delivered by each group's I/O (up to its crash) and by each opening after a crash: the exhaustive sweep counts on them. */
+  readonly frames = { io: [] as number[], recoveries: [] as number[] };
+  /** Fault policies of this group's ops, asked in turn; the first that does not deliver decides. */
+  private sendFaults: NonNullable<FaultPolicy['onSend']>[] = [];
 
   constructor(
     private readonly sc: Scenario,
     private readonly stats: SimStats,
   ) {
     this.cluster = new SimCluster(sc.k + sc.m, nodeSectors);
+    if (sc.delivery) this.cluster.scheduler = new SeededDelivery(sc.delivery);
   }
 
   private get n(): number {
     return this.sc.k + this.sc.m;
   }
 
-  /** Slots faulty in any way: lost, restarted, corrupted, or given up by the array (a hostile network can make it give up on a node). */
+  /**
+   * Slots faulty in any way: lost, restarted, corrupted, unreachable right
+   * now (a partition is a loss while it lasts), or given up by the array (a
+   * hostile network can make it give up on a node).
+   */
   private faults(): number {
     this.noteGivenUp();
-    return new Set([...this.faulty, ...this.givenUp]).size;
+    const unreachable = Array.from({ length: this.n }, (_, s) => s).filter((s) => this.cluster.isPartitioned(s));
+    return new Set([...this.faulty, ...this.givenUp, ...unreachable]).size;
+  }
+
+  /** Runs `run` after `frames` more delivered frames, or at the (-frames)-th manager crash from now when negative. */
+  private afterFramesOrCrash(frames: number, run: () => void): void {
+    if (frames >= 0) this.cluster.after(frames, run);
+    else this.crashHooks.push({ crashesLeft: -frames, run });
+  }
+
+  /** The manager just crashed: what was waiting for this crash happens now, before the next manager starts. */
+  private crashed(): void {
+    this.stats.crashes++;
+    const now = this.crashHooks.filter((h) => --h.crashesLeft <= 0);
+    this.crashHooks = this.crashHooks.filter((h) => h.crashesLeft > 0);
+    for (const h of now) h.run();
   }
 
   /** Remembers the slots the current manager marked dead: a crash discards the manager, not what it decided. */
@@ -115,6 +150,7 @@ export class ScenarioRun {
       if (this.disk && !this.violations.length) await this.verify('after group');
     }
     this.cluster.freezeAll();
+    this.stats.lateFrames += this.cluster.lateDeliveries;
   }
 
   private arm(op: SimOp): void {
@@ -122,7 +158,7 @@ export class ScenarioRun {
     if (op.kind === 'crash') c.crashAt = c.delivered + op.afterFrames;
     if (op.kind === 'kill') {
       const slot = op.slot % this.n;
-      c.after(op.afterFrames, () => {
+      this.afterFramesOrCrash(op.afterFrames, () => {
         if (c.isDead(slot) || this.faulty.has(slot)) return;
         this.faulty.add(slot);
         this.stats.nodeLosses++;
@@ -134,14 +170,33 @@ export class ScenarioRun {
     if (op.kind === 'network') {
       const next = prng(op.perMille * 7919 + this.stats.steps);
       const fates = ['reset', 'corrupt', 'duplicate'] as const;
-      c.faults = {
-        onSend: () => {
-          if (next() * 1000 >= op.perMille) return 'deliver';
-          this.stats.networkFaults++;
-          return fates[Math.floor(next() * fates.length)];
-        },
-      };
+      this.sendFaults.push(() => {
+        if (next() * 1000 >= op.perMille) return 'deliver';
+        this.stats.networkFaults++;
+        return fates[Math.floor(next() * fates.length)];
+      });
     }
+    if (op.kind === 'partition') this.armPartition(op);
+    if (op.kind === 'withhold') {
+      const slot = op.slot % this.n;
+      let sent = 0;
+      this.sendFaults.push((to) => {
+        if (to !== slot || sent++ !== op.nth) return 'deliver';
+        this.stats.networkFaults++;
+        return { releaseAfterFrames: op.releaseAfterFrames };
+      });
+    }
+  }
+
+  private armPartition(op: Extract<SimOp, { kind: 'partition' }>): void {
+    const slot = op.slot % this.n;
+    const c = this.cluster;
+    this.afterFramesOrCrash(op.afterFrames, () => {
+      if (c.isPartitioned(slot)) return;
+      this.stats.partitions++;
+      c.partition(slot);
+      this.afterFramesOrCrash(op.healAfterFrames, () => c.heal(slot));
+    });
   }
 
   /** Flips one byte of a data or table row on a node, if that keeps the faults within m. */
@@ -160,18 +215,31 @@ export class ScenarioRun {
   private async runGroup(group: SimOp[]): Promise<void> {
     const disk = this.disk!;
     this.stats.steps++;
-    const io = group.filter((op) => !['crash', 'kill', 'corrupt', 'network'].includes(op.kind));
+    const io = group.filter((op) => !faultKinds.has(op.kind));
     for (const op of group) if (!io.includes(op)) this.arm(op);
+    const policies = this.sendFaults;
+    this.cluster.faults = {
+      onSend: (slot, frame) => {
+        for (const p of policies) {
+          const fate = p(slot, frame);
+          if (fate !== 'deliver') return fate;
+        }
+        return 'deliver';
+      },
+    };
     const before = new Map<number, Buffer[]>();
     for (const op of io) if (op.kind === 'read') for (let i = 0; i < op.count; i++) {
       const s = (op.sector % Math.min(disk.sectors, sectorSpan)) + i;
       before.set(s, [...this.model.allowed(s), ...io.flatMap((w) => writesOf(w, disk.sectors).get(s) ?? [])]);
     }
     const outcomes: (Outcome | undefined)[] = new Array(io.length);
+    const started = this.cluster.delivered;
     const all = Promise.all(io.map((op, i) => start(disk, op).then((o) => (outcomes[i] = o))));
     const result = await this.race(all);
+    this.frames.io.push(this.cluster.delivered - started);
     // Faults armed for this group end with it; a crash point not reached is not carried into the checks.
     this.cluster.faults = {};
+    this.sendFaults = [];
     this.cluster.crashAt = undefined;
     for (let i = 0; i < io.length; i++) {
       const o = outcomes[i] ?? { op: io[i], status: 'unknown' as const };
@@ -203,7 +271,7 @@ export class ScenarioRun {
   }
 
   private async recover(group: SimOp[]): Promise<void> {
-    this.stats.crashes++;
+    this.crashed();
     const crash = group.find((op) => op.kind === 'crash') as Extract<SimOp, { kind: 'crash' }> | undefined;
     let crashDuringRecovery = crash && crash.duringRecovery >= 0 ? crash.duringRecovery : -1;
     this.noteGivenUp();
@@ -211,14 +279,16 @@ export class ScenarioRun {
     for (;;) {
       if (crashDuringRecovery >= 0) this.cluster.crashAt = this.cluster.delivered + crashDuringRecovery;
       crashDuringRecovery = -1;
+      const started = this.cluster.delivered;
       const opening = openArray({ connector: this.cluster.connector(), dataKey: this.key }).then(
         (disk) => ({ disk }),
         (error) => ({ error: error as Error & { code?: string } }),
       );
       const result = await this.race(opening);
+      this.frames.recoveries.push(this.cluster.delivered - started);
       if (result === 'hung') return;
       if (result === 'frozen') {
-        this.stats.crashes++;
+        this.crashed();
         continue;
       }
       this.cluster.crashAt = undefined;

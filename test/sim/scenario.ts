@@ -2,7 +2,10 @@
 // generates (and shrinks) scenarios. Ops in one group run concurrently; fault
 // ops arm triggers that fire while that group's I/O is under way, counted in
 // frames delivered to nodes, so a crash or a node loss can land between any
-// two frames of any operation, recovery included.
+// two frames of any operation, recovery included. A negative frame count
+// means "at the n-th manager crash from now" instead (n = -count): a node
+// loss or a partition that comes with a manager restart, as when the next
+// manager runs on a host that sees another part of the network.
 import fc from 'fast-check';
 
 export type SimOp =
@@ -10,8 +13,14 @@ export type SimOp =
   | { kind: 'trim'; sector: number; count: number }
   | { kind: 'txn'; sectors: number[]; seed: number }
   | { kind: 'read'; sector: number; count: number }
+  /** Resolves once every write started before it is durable and its entry applied: a crash armed in the group can land on the apply. */
+  | { kind: 'flush' }
   | { kind: 'crash'; afterFrames: number; duringRecovery: number }
   | { kind: 'kill'; slot: number; afterFrames: number; restart: boolean }
+  /** The node is unreachable from `afterFrames` on, keeps its memory, and answers again as the same instance after `healAfterFrames` more frames (negative: at the n-th crash after it began). */
+  | { kind: 'partition'; slot: number; afterFrames: number; healAfterFrames: number }
+  /** The `nth` frame sent to the slot in this group is held back (the manager sees a reset) and reaches the node on its old session `releaseAfterFrames` frames later. */
+  | { kind: 'withhold'; slot: number; nth: number; releaseAfterFrames: number }
   | { kind: 'corrupt'; slot: number; row: number; byte: number }
   | { kind: 'network'; perMille: number };
 
@@ -21,7 +30,12 @@ export interface Scenario {
   journalPieces: number;
   keyErasure: boolean;
   groups: SimOp[][];
+  /** Seeded out-of-order delivery with per-slot delays (delivery-scheduler.ts); absent, frames arrive in the order sent. */
+  delivery?: { seed: number; jitter: number; slotDelays: number[] };
 }
+
+/** Fault ops arm triggers; the others are I/O. */
+export const faultKinds: ReadonlySet<SimOp['kind']> = new Set(['crash', 'kill', 'corrupt', 'network', 'partition', 'withhold']);
 
 /** Sectors the ops address: small, so ops collide on rows, tables and sectors. */
 export const sectorSpan = 160;
@@ -33,6 +47,21 @@ const shapes: [number, number][] = [
   [4, 2],
   [5, 3],
 ];
+
+/** Mostly a frame count; sometimes "at the next manager crash" or the one after (-1, -2). */
+function framesOrCrash(max: number): fc.Arbitrary<number> {
+  return fc.oneof({ weight: 4, arbitrary: fc.nat(max) }, { weight: 1, arbitrary: fc.integer({ min: -2, max: -1 }) });
+}
+
+/** Two runs in three get a seeded out-of-order delivery, some with a slow slot or two. */
+const delivery = fc.option(
+  fc.record({
+    seed: fc.nat(),
+    jitter: fc.integer({ min: 0, max: 3 }),
+    slotDelays: fc.array(fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 6 }) }), { minLength: 8, maxLength: 8 }),
+  }),
+  { freq: 3, nil: undefined },
+);
 
 const op: fc.Arbitrary<SimOp> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ kind: fc.constant('write' as const), sector: fc.nat(sectorSpan - 1), count: fc.integer({ min: 1, max: 12 }), seed: fc.nat() }) },
@@ -46,13 +75,27 @@ const op: fc.Arbitrary<SimOp> = fc.oneof(
     }),
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('read' as const), sector: fc.nat(sectorSpan - 1), count: fc.integer({ min: 1, max: 8 }) }) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'flush' as const }) },
   {
     weight: 5,
     arbitrary: fc.record({ kind: fc.constant('crash' as const), afterFrames: fc.nat(30), duringRecovery: fc.oneof(fc.constant(-1), fc.nat(40)) }),
   },
   {
     weight: 4,
-    arbitrary: fc.record({ kind: fc.constant('kill' as const), slot: fc.nat(7), afterFrames: fc.nat(40), restart: fc.boolean() }),
+    arbitrary: fc.record({ kind: fc.constant('kill' as const), slot: fc.nat(7), afterFrames: framesOrCrash(40), restart: fc.boolean() }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('partition' as const),
+      slot: fc.nat(7),
+      afterFrames: framesOrCrash(30),
+      healAfterFrames: fc.oneof(fc.integer({ min: 1, max: 60 }), fc.integer({ min: -2, max: -1 })),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant('withhold' as const), slot: fc.nat(7), nth: fc.nat(8), releaseAfterFrames: fc.nat(40) }),
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('corrupt' as const), slot: fc.nat(7), row: fc.nat(60), byte: fc.nat(4095) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('network' as const), perMille: fc.integer({ min: 0, max: 30 }) }) },
@@ -64,5 +107,6 @@ export const scenarioArb: fc.Arbitrary<Scenario> = fc
     journalPieces: fc.integer({ min: 8, max: 24 }),
     keyErasure: fc.boolean(),
     groups: fc.array(fc.array(op, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 20 }),
+    delivery,
   })
-  .map(({ shape, journalPieces, keyErasure, groups }) => ({ k: shape[0], m: shape[1], journalPieces, keyErasure, groups }));
+  .map(({ shape, journalPieces, keyErasure, groups, delivery }) => ({ k: shape[0], m: shape[1], journalPieces, keyErasure, groups, ...(delivery && { delivery }) }));

@@ -1,8 +1,12 @@
 // An in-process cluster of disk nodes for array tests and the simulator: the
-// real disk-node core behind channels that deliver frames asynchronously and
-// can be told to fail. Nodes can be killed (connections refused from then
-// on), restarted (a new, empty instance at the same slot) and frozen (frames
-// neither delivered nor answered, as when the manager process dies).
+// real disk-node core behind channels that deliver frames asynchronously (when
+// is up to a DeliveryScheduler) and can be told to fail. Nodes can be killed
+// (connections refused from then on), restarted (a new, empty instance at the
+// same slot), partitioned (unreachable for a while, memory kept, then back as
+// the same instance) and frozen (frames neither delivered nor answered, as
+// when the manager process dies). A frame can be withheld: the manager's
+// channel is reset at once, but the node still receives the frame later, on
+// its old session, as a proxy that held it back would deliver it.
 import { randomBytes } from 'node:crypto';
 import { DiskNodeCore } from '../../disk-node/node-core.ts';
 import type { FrameChannel } from '../../array-manager/node-client/frame-channel.ts';
@@ -10,17 +14,32 @@ import { NodeError } from '../../array-manager/node-client/frame-codec.ts';
 import { NodeClient } from '../../array-manager/node-client/node-client.ts';
 import type { NodeConnector } from '../../array-manager/node-handle.ts';
 import { fakeProvider, managerKeys, testClientOptions, type ManagerKeys } from '../disk-node/fixtures.ts';
+import { nextTurnDelivery, type DeliveryScheduler } from './delivery-scheduler.ts';
+
+/** Withhold the frame, reset the manager's channel, and hand the frame to the node once this many more frames were delivered. */
+export interface Withhold {
+  releaseAfterFrames: number;
+}
 
 /** Decides the fate of one frame; the default delivers everything. */
 export interface FaultPolicy {
-  /** Called for each frame the manager sends; return false to reset the connection instead. */
-  onSend?(slot: number, frame: Buffer): 'deliver' | 'reset' | 'corrupt' | 'duplicate';
+  /** Called for each frame the manager sends. */
+  onSend?(slot: number, frame: Buffer): 'deliver' | 'reset' | 'corrupt' | 'duplicate' | Withhold;
 }
+
+type Session = ReturnType<DiskNodeCore['openSession']>['session'];
+/** What a node core answers to a frame: a reply, or a reason to close the connection without one. */
+type NodeAnswer = Buffer | { close: string };
 
 export class SimCluster {
   readonly manager: ManagerKeys;
   readonly nodes: DiskNodeCore[];
   private readonly dead = new Set<number>();
+  private readonly partitioned = new Set<number>();
+  /** When frames reach the other end; the simulator installs a seeded one per scenario. */
+  scheduler: DeliveryScheduler = nextTurnDelivery;
+  /** Withheld frames handed to their node late (they are not counted in `delivered`). */
+  lateDeliveries = 0;
   private readonly channels = new Set<{ frozen: boolean; close(): void }>();
   faults: FaultPolicy = {};
   /** Incremented at each crash: connectors of an earlier manager stop working. */
@@ -60,6 +79,39 @@ export class SimCluster {
     return this.dead.has(slot);
   }
 
+  /** The node becomes unreachable (connections fail, open ones break) but keeps running with its memory. */
+  partition(slot: number): void {
+    this.partitioned.add(slot);
+  }
+
+  /** The partitioned node answers again, as the same instance. */
+  heal(slot: number): void {
+    this.partitioned.delete(slot);
+  }
+
+  isPartitioned(slot: number): boolean {
+    return this.partitioned.has(slot);
+  }
+
+  /** True while frames sent on a channel opened to `core` can reach it. */
+  private reaches(slot: number, core: DiskNodeCore): boolean {
+    return !this.dead.has(slot) && !this.partitioned.has(slot) && this.nodes[slot] === core;
+  }
+
+  /** The one place a node core handles a frame. */
+  private answer(core: DiskNodeCore, session: Session, frame: Buffer): NodeAnswer {
+    return core.handle(session, frame) as NodeAnswer;
+  }
+
+  /** Hands a withheld frame to the node on the session it was sent on, if the node is still there; the reply has no one to go to. */
+  private withhold(slot: number, core: DiskNodeCore, session: Session, frame: Buffer, w: Withhold): void {
+    this.after(w.releaseAfterFrames, () => {
+      if (!this.reaches(slot, core)) return;
+      this.lateDeliveries++;
+      this.answer(core, session, frame);
+    });
+  }
+
   /**
    * Stops all traffic of the current manager: its frames go nowhere from now
    * on, and it can open no new session (a crashed process does nothing; its
@@ -95,7 +147,7 @@ export class SimCluster {
       slots: this.n,
       connect: async (slot) => {
         if (epoch !== this.epoch) return new Promise<never>(() => {});
-        if (this.dead.has(slot)) throw new NodeError('E_CONNECT', `slot ${slot} is down`);
+        if (this.dead.has(slot) || this.partitioned.has(slot)) throw new NodeError('E_CONNECT', `slot ${slot} is down`);
         return NodeClient.open(this.channel(slot), testClientOptions(this.manager, timeoutMs));
       },
     };
@@ -104,6 +156,9 @@ export class SimCluster {
   private channel(slot: number): FrameChannel {
     const core = this.nodes[slot];
     const { session, hello } = core.openSession();
+    // One lane per direction: the scheduler keeps each lane's frames in order.
+    const toNode = {};
+    const toManager = {};
     let onFrame: ((f: Buffer) => void) | undefined;
     let onClose: ((reason: string) => void) | undefined;
     const state = { frozen: false, closed: false, close: () => {} };
@@ -114,25 +169,31 @@ export class SimCluster {
     };
     state.close = () => close('closed');
     this.channels.add(state);
+    // A frame the node already sent is on the wire: its death or partition afterwards does not recall it.
+    const toManagerLater = (frame: Buffer) => this.scheduler.submit(toManager, slot, () => !state.frozen && !state.closed && onFrame?.(frame));
     const deliver = (frame: Buffer) => {
-      setImmediate(() => {
+      this.scheduler.submit(toNode, slot, () => {
         if (state.frozen || state.closed) return;
-        if (this.dead.has(slot) || this.nodes[slot] !== core) return close('node down');
+        if (!this.reaches(slot, core)) return close('node down');
         if (this.crashAt !== undefined && this.delivered >= this.crashAt) {
           this.freezeAll();
           return;
         }
         this.delivered++;
         this.fireTriggers();
-        if (this.dead.has(slot) || this.nodes[slot] !== core) return close('node down');
-        const reply = core.handle(session, frame);
-        if (!Buffer.isBuffer(reply)) return close(`refused: ${reply.close}`);
-        setImmediate(() => !state.frozen && !state.closed && onFrame?.(reply));
+        if (!this.reaches(slot, core)) return close('node down');
+        const answer = this.answer(core, session, frame);
+        if (Buffer.isBuffer(answer)) toManagerLater(answer);
+        else close(answer.close);
       });
     };
     return {
       send: (frame) => {
         const fate = this.faults.onSend?.(slot, frame) ?? 'deliver';
+        if (typeof fate === 'object') {
+          this.withhold(slot, core, session, frame, fate);
+          return close('reset by fault');
+        }
         if (fate === 'reset') return close('reset by fault');
         if (fate === 'corrupt') {
           const bad = Buffer.from(frame);
@@ -146,7 +207,7 @@ export class SimCluster {
       listen(f, c) {
         onFrame = f;
         onClose = c;
-        setImmediate(() => !state.frozen && f(hello));
+        toManagerLater(hello);
       },
     };
   }

@@ -3,14 +3,11 @@
 // scenario and print the seed and path that replay it.
 import t from 'tap';
 import fc from 'fast-check';
-import { emptyStats, runScenario, type SimStats } from './runner.ts';
+import { emptyStats, runScenario, statsLine, type SimStats } from './runner.ts';
 import { scenarioArb } from './scenario.ts';
 
 export function summary(stats: SimStats, violations: number): string {
-  return (
-    `scenarios=${stats.scenarios} steps=${stats.steps} crashes=${stats.crashes} nodeLosses=${stats.nodeLosses} ` +
-    `corruptions=${stats.corruptions} networkFaults=${stats.networkFaults} failedArrays=${stats.failedArrays} violations=${violations}`
-  );
+  return `${statsLine(stats)} violations=${violations}`;
 }
 
 export async function simulate(opts: { runs: number; seed: number }): Promise<void> {
