@@ -27,7 +27,7 @@ import { ByteQueue } from './byte-queue.ts';
 import { NbdHandshake } from './nbd-handshake.ts';
 import { checkNbdLimits, defaultNbdLimits, type NbdLimits } from './nbd-limits.ts';
 import { openListener, type NbdListener, type NbdListenerAddress, type NbdListenSpec } from './nbd-listeners.ts';
-import { startTls, type TlsPeer } from './nbd-tls.ts';
+import { startTls } from './nbd-tls.ts';
 import { NbdTransmission, type TransmissionIo } from './nbd-transmission.ts';
 import { encodeString } from './nbd-wire.ts';
 import { UnalignedDevice } from './unaligned-device.ts';
@@ -174,7 +174,7 @@ export async function startNbdServer(opts: NbdServerOptions): Promise<NbdServer>
     socket.setNoDelay?.(true);
     const input = new ByteQueue();
     const handshake = new NbdHandshake(exports, limits, spec.tls ? 'required' : 'none');
-    const tlsPeer: TlsPeer = { identity: null };
+    let tlsIdentity: string | null = null;
     let inHandshake = true;
     handshaking++;
     const handshakeDone = () => {
@@ -224,7 +224,7 @@ export async function startNbdServer(opts: NbdServerOptions): Promise<NbdServer>
         hangUp(connection.stream, limits.closeLingerMs);
         return;
       }
-      if (spec.tls) log(`nbd: TLS client ${tlsPeer.identity ?? '(no certificate)'} from ${peer} opened export ${JSON.stringify(result.session.exportName)}`);
+      if (spec.tls) log(`nbd: TLS client ${tlsIdentity ?? '(no certificate)'} from ${peer} opened export ${JSON.stringify(result.session.exportName)}`);
       connection.transmission = new NbdTransmission(result.session, input, io, limits, budget, log);
       connection.transmission.start();
       armIdleTimeout(connection, limits.idleTimeoutMs);
@@ -234,19 +234,21 @@ export async function startNbdServer(opts: NbdServerOptions): Promise<NbdServer>
     /** STARTTLS acknowledged: TLS takes over the socket, and the negotiation continues inside it. */
     const upgrade = () => {
       socket.off('data', onData);
-      const secure: tls.TLSSocket = startTls(socket, spec.tls!, tlsPeer);
-      connection.stream = secure;
-      secure.on('error', (err) => log(`nbd: TLS error from ${peer}: ${err.message}`));
-      secure.on('close', () => socket.destroy());
-      secure.once('secure', () => {
-        if (spec.tls!.kind === 'x509' && spec.tls!.verifyClients && !secure.authorized) {
-          log(`nbd: refusing TLS client from ${peer}: ${secure.authorizationError ?? 'no certificate'}`);
-          secure.destroy();
-          return;
-        }
-        handshake.tlsEstablished();
-        secure.on('data', onData);
-        secure.on('drain', () => connection.transmission?.drained());
+      startTls(socket, spec.tls!, {
+        secure: (secure: tls.TLSSocket, identity) => {
+          if (connection.socket.destroyed) return secure.destroy(); // timed out or closed meanwhile
+          tlsIdentity = identity;
+          connection.stream = secure;
+          secure.on('error', (err) => log(`nbd: TLS error from ${peer}: ${err.message}`));
+          secure.on('close', () => socket.destroy());
+          handshake.tlsEstablished();
+          secure.on('data', onData);
+          secure.on('drain', () => connection.transmission?.drained());
+        },
+        failed: (err) => {
+          log(`nbd: TLS handshake with ${peer} failed: ${err.message}`);
+          socket.destroy();
+        },
       });
     };
 

@@ -30,7 +30,7 @@ export class NbdTlsError extends Error {
 
 export type NbdTlsCredentials =
   | { kind: 'psk'; source: string; keys: ReadonlyMap<string, Buffer> }
-  | { kind: 'x509'; source: string; context: tls.SecureContext; verifyClients: boolean };
+  | { kind: 'x509'; source: string; pem: { cert: Buffer; key: Buffer; ca: Buffer | null }; verifyClients: boolean };
 
 /** Largest credential file read (a certificate chain or key in PEM). */
 const credentialFileBytesMax = 256 * 1024;
@@ -65,20 +65,22 @@ export async function loadX509Credentials(dir: string): Promise<NbdTlsCredential
   const key = await readCredentialFile(join(dir, 'server-key.pem'), true);
   const ca = await readCredentialFile(join(dir, 'ca-cert.pem'), false);
   if (!cert || !key) throw new NbdTlsError(`${dir} must hold server-cert.pem and server-key.pem`);
-  let context: tls.SecureContext;
   try {
-    context = tls.createSecureContext({ cert, key, ...(ca ? { ca } : {}) });
+    tls.createSecureContext({ cert, key, ...(ca ? { ca } : {}) }); // refuses a bad pair now rather than at each client
   } catch (err) {
-    throw new NbdTlsError(`${dir}: cannot use the certificate and key: ${(err as Error).message}`);
-  } finally {
     key.fill(0);
+    throw new NbdTlsError(`${dir}: cannot use the certificate and key: ${(err as Error).message}`);
   }
-  return { kind: 'x509', source: dir, context, verifyClients: ca !== null };
+  // The key stays in memory for the listener's life: each connection's TLS
+  // server is built from it (see startTls).
+  return { kind: 'x509', source: dir, pem: { cert, key, ca }, verifyClients: ca !== null };
 }
 
-/** Who the peer proved to be: the PSK username or the client certificate's subject, if any. */
-export interface TlsPeer {
-  identity: string | null;
+export interface TlsUpgrade {
+  /** The handshake succeeded and the peer passed every check: read and write through `socket` from now on. */
+  secure(socket: tls.TLSSocket, identity: string | null): void;
+  /** The handshake failed or the peer was refused; the socket is already destroyed. */
+  failed(err: Error): void;
 }
 
 // TLS 1.2 PSK suites must be named to be offered at all; TLS 1.3 serves PSK
@@ -88,30 +90,42 @@ const pskCiphers = 'ECDHE-PSK-AES256-CBC-SHA384:ECDHE-PSK-AES128-CBC-SHA256:ECDH
 /**
  * Starts the server side of TLS on a connection whose STARTTLS was just
  * acknowledged. Node then owns the raw socket's reads: the caller must have
- * removed its own 'data' listener and must read from the returned socket.
+ * removed its own 'data' listener.
+ *
+ * The handshake runs in a tls.Server made for this one connection (it never
+ * listens; the socket is handed to it): that is the public path on which
+ * Node checks a client certificate against the CA and refuses it when
+ * rejectUnauthorized is set. A bare TLSSocket does not.
  */
-export function startTls(raw: Duplex, credentials: NbdTlsCredentials, peer: TlsPeer): tls.TLSSocket {
-  if (credentials.kind === 'psk') {
-    return new tls.TLSSocket(raw, {
-      isServer: true,
-      secureContext: tls.createSecureContext({ ciphers: pskCiphers, minVersion: 'TLSv1.2' }),
-      pskCallback: (_socket: tls.TLSSocket, identity: string) => {
-        const key = credentials.keys.get(identity);
-        if (!key) return null;
-        peer.identity = identity;
-        return key;
-      },
-    } as tls.TLSSocketOptions);
-  }
-  const socket = new tls.TLSSocket(raw, {
-    isServer: true,
-    secureContext: credentials.context,
-    requestCert: credentials.verifyClients,
-    rejectUnauthorized: credentials.verifyClients,
+export function startTls(raw: Duplex, credentials: NbdTlsCredentials, upgrade: TlsUpgrade): void {
+  let identity: string | null = null;
+  const server =
+    credentials.kind === 'psk'
+      ? tls.createServer({
+          ciphers: pskCiphers,
+          minVersion: 'TLSv1.2',
+          pskCallback: (_socket: tls.TLSSocket, id: string) => {
+            const key = credentials.keys.get(id);
+            if (!key) return null;
+            identity = id;
+            return key;
+          },
+        })
+      : tls.createServer({
+          minVersion: 'TLSv1.2',
+          cert: credentials.pem.cert,
+          key: credentials.pem.key,
+          ...(credentials.pem.ca ? { ca: credentials.pem.ca } : {}),
+          requestCert: credentials.verifyClients,
+          rejectUnauthorized: credentials.verifyClients,
+        });
+  server.once('secureConnection', (socket: tls.TLSSocket) => {
+    if (credentials.kind === 'x509' && credentials.verifyClients) {
+      const subject = socket.getPeerCertificate()?.subject;
+      identity = subject ? Object.entries(subject).map(([k, v]) => `${k}=${v}`).join(',') : null;
+    }
+    upgrade.secure(socket, identity);
   });
-  socket.once('secure', () => {
-    const subject = credentials.verifyClients ? socket.getPeerCertificate()?.subject : undefined;
-    peer.identity = subject ? Object.entries(subject).map(([k, v]) => `${k}=${v}`).join(',') : null;
-  });
-  return socket;
+  server.once('tlsClientError', (err: Error) => upgrade.failed(err));
+  server.emit('connection', raw);
 }
