@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { CliError } from './cli-error.ts';
 import { createLogger } from './log.ts';
 import type { NbdListenerAddress } from '../array-manager/nbd/nbd-listeners.ts';
-import { attachLines, ensureLocalPskFile, idleTimeoutSecondsMax, localPskIdentity, nbdListenSpecs, type NbdAccess } from './nbd-access.ts';
+import { attachLines, ensurePskFile, idleTimeoutSecondsMax, localPskIdentity, nbdListenSpecs, type NbdAccess } from './nbd-access.ts';
 import { intOption } from './options.ts';
 import { progressReporter } from './progress.ts';
 import { serve } from './serve.ts';
@@ -67,7 +67,7 @@ export async function localCommand(argv: string[]): Promise<void> {
   // The key file and socket live in the data directory (0700), created here
   // if this is the first run, before anything starts.
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const pskFile = insecure ? null : await ensureLocalPskFile(dir);
+  const pskFile = insecure ? null : (await ensurePskFile(dir)).path;
   const access: NbdAccess = {
     unixSocket: { path: values['nbd-socket'] ?? join(dir, 'nbd.sock'), group: null },
     tcp: { host: '127.0.0.1', port: nbdPort, tls: pskFile ? { pskFile } : null },

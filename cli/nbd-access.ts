@@ -143,15 +143,19 @@ async function loadTls(tls: NonNullable<NonNullable<NbdAccess['tcp']>['tls']>) {
   }
 }
 
-/** Creates DIR/nbd.psk (0600, one key for `localPskIdentity`) unless it exists; returns its path. */
-export async function ensureLocalPskFile(dir: string): Promise<string> {
+/** Creates DIR/nbd.psk (0600, one 256-bit key for `localPskIdentity`) unless it exists. */
+export async function ensurePskFile(dir: string): Promise<{ path: string; created: boolean }> {
   const path = join(dir, 'nbd.psk');
   const key = randomBytes(32);
-  await writeFile(path, formatPskLine(localPskIdentity, key), { mode: 0o600, flag: 'wx' }).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EEXIST') throw err;
-  });
-  key.fill(0);
-  return path;
+  try {
+    await writeFile(path, formatPskLine(localPskIdentity, key), { mode: 0o600, flag: 'wx' });
+    return { path, created: true };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return { path, created: false };
+  } finally {
+    key.fill(0);
+  }
 }
 
 /** Shell-quotes a word if it needs it. */
