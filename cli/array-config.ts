@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { CliError } from './cli-error.ts';
+import { parseNbdSection, type NbdAccess } from './nbd-access.ts';
 
 export interface ArrayConfig {
   k: number;
@@ -15,7 +16,8 @@ export interface ArrayConfig {
   /** Reference-values manifest; default dataDir/manifest.json. */
   manifest: string;
   keyErasure: boolean;
-  nbd: { host: string; port: number };
+  /** Who may reach the NBD export, and how (cli/nbd-access.ts). */
+  nbd: NbdAccess;
   admin: { host: string; port: number };
 }
 
@@ -71,7 +73,7 @@ export function parseArrayConfig(text: string, baseDir: string): ArrayConfig {
     dataDir,
     manifest: resolve(baseDir, (o.manifest as string | undefined) ?? `${dataDir}/manifest.json`),
     keyErasure: (o.keyErasure as boolean | undefined) ?? false,
-    nbd: address(o.nbd, 'nbd', { host: '127.0.0.1', port: 10809 }),
+    nbd: parseNbdSection(o.nbd, baseDir),
     admin: address(o.admin, 'admin', { host: '127.0.0.1', port: 10810 }),
   };
 }

@@ -11,6 +11,7 @@ import { CliError, exitCodes } from './cli-error.ts';
 import { loadKeys } from './key-store.ts';
 import { createLogger, type Logger } from './log.ts';
 import { loadManifest } from './manifest-file.ts';
+import { nbdListenSpecs } from './nbd-access.ts';
 import { progressReporter } from './progress.ts';
 import { serve } from './serve.ts';
 
@@ -22,13 +23,16 @@ export const arrayHelp = `usage: teearray array create|open|status --config FILE
   status   asks the running manager (teearray nbd) through its admin API
 
 The config file is JSON: {"k":4,"m":2,"nodes":["ws://10.0.0.1:7000",...],
-"dataDir":"/etc/teearray","nbd":{"host":"127.0.0.1","port":10809},
+"dataDir":"/etc/teearray","nbd":{"unixSocket":"/run/teearray/nbd.sock"},
 "admin":{"host":"127.0.0.1","port":10810}}; see docs/CLI.md.`;
 
 export const nbdHelp = `usage: teearray nbd --config FILE [--log-json]
 
 Opens the array (recovering the journal) and exports it over NBD, with the
-admin API, until SIGINT or SIGTERM.`;
+admin API, until SIGINT or SIGTERM. Who may connect is the config's "nbd"
+section: a Unix socket (0600, or 0660 with unixSocketGroup), TLS with a
+pre-shared key or X.509 certificates, or, only if asked with insecureTcp,
+plaintext TCP (docs/NBD.md, "Access control").`;
 
 async function connect(config: ArrayConfig) {
   const keys = await loadKeys(config.dataDir);
@@ -86,13 +90,15 @@ export async function nbdCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { config: { type: 'string' }, 'log-json': { type: 'boolean', default: false } }, strict: true });
   const config = await loadArrayConfig(values.config);
   const log: Logger = createLogger(values['log-json'] || undefined);
+  // Credentials first: a bad key file is a usage error, before any node is contacted.
+  const nbdListen = await nbdListenSpecs(config.nbd, log);
   const { keys, connector } = await connect(config);
   const disk = await openArray({ connector, dataKey: keys.dataKey });
   log.info('array open', { health: arrayStatus(disk).health, journalVersion: disk.state.journalVersion.toString() });
   await serve({
     disk,
-    nbdHost: config.nbd.host,
-    nbdPort: config.nbd.port,
+    nbdListen,
+    nbdLimits: { idleTimeoutMs: config.nbd.idleTimeoutSeconds * 1000 },
     adminHost: config.admin.host,
     adminPort: config.admin.port,
     adminToken: keys.adminToken,

@@ -1,11 +1,14 @@
 // `teearray local`: the whole system on one machine, ready to use: keys in a
 // data directory (made on first run), n disk-node processes on loopback, a
 // fresh array across them, the NBD export and the admin API.
+import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CliError } from './cli-error.ts';
 import { createLogger } from './log.ts';
+import type { NbdListenerAddress } from '../array-manager/nbd/nbd-listeners.ts';
+import { attachLines, ensurePskFile, idleTimeoutSecondsMax, localPskIdentity, nbdListenSpecs, type NbdAccess } from './nbd-access.ts';
 import { intOption } from './options.ts';
 import { progressReporter } from './progress.ts';
 import { serve } from './serve.ts';
@@ -22,7 +25,13 @@ RAM: stopping (Ctrl-C) discards it, as losing every node would.
   --k N              data nodes (default 4)
   --m N              parity nodes: how many may be lost (default 2)
   --node-mib N       RAM per node in MiB (default 256)
-  --nbd-port P       NBD export port on 127.0.0.1 (default 10809)
+  --nbd-socket PATH  NBD export on a Unix socket, mode 0600 (default DATA_DIR/nbd.sock)
+  --nbd-port P       NBD export on 127.0.0.1:P with TLS, pre-shared key in
+                     DATA_DIR/nbd.psk, made on first run (default 10809)
+  --nbd-insecure-tcp serve port P in plaintext instead: every local user and
+                     container in this network namespace could then use it
+  --nbd-idle-timeout S  close connections idle for S seconds (default 0: only
+                     when their place is needed)
   --admin-port P     admin API port on 127.0.0.1 (default 10810)
   --key-erasure      trim journal copies after every apply
   --log-json         JSON log lines even on a terminal`;
@@ -36,6 +45,9 @@ export async function localCommand(argv: string[]): Promise<void> {
       m: { type: 'string', default: '2' },
       'node-mib': { type: 'string', default: '256' },
       'nbd-port': { type: 'string', default: '10809' },
+      'nbd-socket': { type: 'string' },
+      'nbd-insecure-tcp': { type: 'boolean', default: false },
+      'nbd-idle-timeout': { type: 'string', default: '0' },
       'admin-port': { type: 'string', default: '10810' },
       'key-erasure': { type: 'boolean', default: false },
       'log-json': { type: 'boolean', default: false },
@@ -48,8 +60,20 @@ export async function localCommand(argv: string[]): Promise<void> {
   const nodeMib = intOption(values['node-mib'], '--node-mib', 4, 1024 * 1024);
   const nbdPort = intOption(values['nbd-port'], '--nbd-port', 0, 65535);
   const adminPort = intOption(values['admin-port'], '--admin-port', 0, 65535);
+  const idleTimeoutSeconds = intOption(values['nbd-idle-timeout'], '--nbd-idle-timeout', 0, idleTimeoutSecondsMax);
   const dir = values['data-dir']!;
   const log = createLogger(values['log-json'] || undefined);
+  const insecure = values['nbd-insecure-tcp']!;
+  // The key file and socket live in the data directory (0700), created here
+  // if this is the first run, before anything starts.
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const pskFile = insecure ? null : (await ensurePskFile(dir)).path;
+  const access: NbdAccess = {
+    unixSocket: { path: values['nbd-socket'] ?? join(dir, 'nbd.sock'), group: null },
+    tcp: { host: '127.0.0.1', port: nbdPort, tls: pskFile ? { pskFile } : null },
+    idleTimeoutSeconds,
+  };
+  const nbdListen = await nbdListenSpecs(access, log);
 
   log.info('starting disk nodes', { count: k + m, mibEach: nodeMib });
   const local = await startLocalArray({ dir, k, m, nodeMib, keyErasure: values['key-erasure'], log, onProgress: progressReporter('creating array') });
@@ -57,30 +81,30 @@ export async function localCommand(argv: string[]): Promise<void> {
   const disk = local.disk;
   await serve({
     disk,
-    nbdHost: '127.0.0.1',
-    nbdPort,
+    nbdListen,
+    nbdLimits: { idleTimeoutMs: idleTimeoutSeconds * 1000 },
     adminHost: '127.0.0.1',
     adminPort,
     adminToken: local.keys.adminToken,
     endpoints: local.nodes.endpoints,
     log,
     onStop: local.nodes.stop,
-    banner: ({ nbdPort: p, adminPort: a }) => attachHelp(k, m, disk.sizeBytes, p, a, dir),
+    banner: ({ nbd, adminPort: a }) => attachHelp(k, m, disk.sizeBytes, nbd, pskFile, a, dir),
   });
 }
 
-function attachHelp(k: number, m: number, sizeBytes: number, nbdPort: number, adminPort: number, dir: string): string {
-  const uri = `nbd://127.0.0.1:${nbdPort}`;
+function attachHelp(k: number, m: number, sizeBytes: number, nbd: readonly NbdListenerAddress[], pskFile: string | null, adminPort: number, dir: string): string {
+  const psk = pskFile ? { file: pskFile, identity: localPskIdentity } : null;
+  const unix = nbd.find((l) => l.kind === 'unix');
+  const fuseUri = unix?.kind === 'unix' ? `'nbd+unix:///?socket=${unix.path}'` : 'URI';
   return `
-teearray local: a k=${k} m=${m} array of ${(sizeBytes / 2 ** 30).toFixed(2)} GiB is exported at ${uri}
+teearray local: a k=${k} m=${m} array of ${(sizeBytes / 2 ** 30).toFixed(2)} GiB is exported over NBD
 
-Attach it with any NBD client:
-  nbdinfo ${uri}
-  qemu-img convert -n -O raw disk.img ${uri}          # write an image onto it
-  nbdcopy ${uri} copy.img                             # read it back
-  mkdir -p /tmp/teearray && nbdfuse /tmp/teearray/disk ${uri} &
-  mkfs.ext4 /tmp/teearray/disk && mount -o loop /tmp/teearray/disk /mnt   # as root
-  nbd-client 127.0.0.1 ${nbdPort} /dev/nbd0            # where the nbd kernel module exists
+Attach it with any NBD client, in one of these ways:
+${nbd.map((l) => attachLines(l, psk).join('\n')).join('\n')}
+  # a mounted filesystem (as root):
+  mkdir -p /tmp/teearray && nbdfuse /tmp/teearray/disk ${fuseUri} &
+  mkfs.ext4 /tmp/teearray/disk && mount -o loop /tmp/teearray/disk /mnt
 
 Admin API:
   curl -H "Authorization: Bearer $(cat ${join(dir, 'admin.token')})" http://127.0.0.1:${adminPort}/status

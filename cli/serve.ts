@@ -3,21 +3,24 @@
 // flushes, nodes are released). Shared by `teearray local` and `teearray nbd`.
 import { ArrayBlockDevice } from '../array-manager/array-block-device.ts';
 import { startAdminApi } from '../array-manager/http/admin-api.ts';
+import type { NbdListenerAddress, NbdListenSpec } from '../array-manager/nbd/nbd-listeners.ts';
+import type { NbdLimits } from '../array-manager/nbd/nbd-limits.ts';
 import { startNbdServer } from '../array-manager/nbd/nbd-server.ts';
 import type { VirtualDisk } from '../array-manager/virtual-disk.ts';
 import type { Logger } from './log.ts';
 
 export interface ServeOptions {
   disk: VirtualDisk;
-  nbdHost: string;
-  nbdPort: number;
+  /** NBD listeners with their credentials (cli/nbd-access.ts). */
+  nbdListen: NbdListenSpec[];
+  nbdLimits?: Partial<NbdLimits>;
   adminHost: string;
   adminPort: number;
   adminToken: string;
   endpoints: string[];
   log: Logger;
   /** Printed once serving, e.g. how to attach. */
-  banner?: (addresses: { nbdPort: number; adminPort: number }) => string;
+  banner?: (addresses: { nbd: readonly NbdListenerAddress[]; adminPort: number }) => string;
   /** Extra cleanup after the array is closed (e.g. stopping local nodes). */
   onStop?: () => Promise<void>;
 }
@@ -25,10 +28,10 @@ export interface ServeOptions {
 export async function serve(opts: ServeOptions): Promise<void> {
   const { disk, log } = opts;
   const nbd = await startNbdServer({
-    host: opts.nbdHost,
-    port: opts.nbdPort,
+    listen: opts.nbdListen,
+    limits: opts.nbdLimits,
     exports: new ArrayBlockDevice(disk),
-    log: (line) => log.info(`nbd: ${line}`),
+    log: (line) => log.info(line), // the server's lines start with "nbd: "
   });
   const admin = await startAdminApi({
     disk,
@@ -36,10 +39,10 @@ export async function serve(opts: ServeOptions): Promise<void> {
     host: opts.adminHost,
     port: opts.adminPort,
     endpoints: opts.endpoints,
-    extraStatus: () => ({ nbd: { ...nbd.address, connections: nbd.connections } }),
+    extraStatus: () => ({ nbd: { ...firstTcp(nbd.listeners), listeners: nbd.listeners, connections: nbd.connections } }),
   });
-  log.info('serving', { nbd: `${nbd.address.host}:${nbd.address.port}`, admin: `${opts.adminHost}:${admin.port}`, sizeBytes: disk.sizeBytes });
-  if (opts.banner) process.stdout.write(opts.banner({ nbdPort: nbd.address.port, adminPort: admin.port }));
+  log.info('serving', { nbd: nbd.listeners.map(describe).join(' '), admin: `${opts.adminHost}:${admin.port}`, sizeBytes: disk.sizeBytes });
+  if (opts.banner) process.stdout.write(opts.banner({ nbd: nbd.listeners, adminPort: admin.port }));
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
@@ -50,4 +53,15 @@ export async function serve(opts: ServeOptions): Promise<void> {
   await disk.close();
   await opts.onStop?.();
   log.info('stopped');
+}
+
+/** host and port of the first TCP listener, for /status readers that predate several listeners. */
+function firstTcp(listeners: readonly NbdListenerAddress[]): { host?: string; port?: number } {
+  const tcp = listeners.find((l) => l.kind === 'tcp');
+  return tcp?.kind === 'tcp' ? { host: tcp.host, port: tcp.port } : {};
+}
+
+function describe(l: NbdListenerAddress): string {
+  const where = l.kind === 'unix' ? `unix:${l.path}` : `${l.host}:${l.port}`;
+  return `${where}(${l.tls ? `tls-${l.tls}` : l.kind === 'unix' ? `mode ${l.mode.toString(8)}` : 'plaintext'})`;
 }

@@ -3,15 +3,24 @@
 // says whether to wait, enter transmission with a chosen export, or close.
 //
 // Implements fixed newstyle negotiation (proto.md "Handshake"): client flags,
-// then options EXPORT_NAME, ABORT, LIST, INFO, GO, STRUCTURED_REPLY; every
-// other option, STARTTLS and the metadata-context options included, gets
-// NBD_REP_ERR_UNSUP and the connection carries on.
+// then options EXPORT_NAME, ABORT, LIST, INFO, GO, STRUCTURED_REPLY, and
+// STARTTLS on a listener that requires TLS; every other option (metadata
+// contexts among them) gets NBD_REP_ERR_UNSUP and the connection carries on.
+//
+// TLS (proto.md "TLS support", the server's FORCEDTLS mode): until TLS is up
+// only STARTTLS and ABORT are served; every other option gets
+// NBD_REP_ERR_TLS_REQD, and EXPORT_NAME, which cannot carry an error, ends the
+// connection. STARTTLS is acknowledged, then the result tells the caller to
+// run the TLS handshake on the same socket and call tlsEstablished(); the
+// negotiation then continues inside TLS with nothing kept from before it.
+// Without TLS credentials (NOTLS mode) STARTTLS gets NBD_REP_ERR_UNSUP.
 //
 // Trusts: nothing from the client. Option data longer than optionDataBytesMax,
 // more than optionsPerHandshakeMax options and unknown client flags end the
 // connection (a hard disconnect, which the protocol permits for a peer that
 // breaks a MUST or looks like a denial of service). The caller bounds time.
-// Does not handle: TLS (NOTLS mode only), extended headers, metadata contexts.
+// Does not handle: the TLS handshake itself (nbd-tls.ts), extended headers,
+// metadata contexts.
 
 import type { BlockDevice } from './block-device.ts';
 import type { ByteQueue } from './byte-queue.ts';
@@ -29,6 +38,8 @@ export interface NbdSession {
 
 export type HandshakeResult =
   | { kind: 'more' }
+  /** STARTTLS was acknowledged: run the TLS handshake, then call tlsEstablished() and feed decrypted bytes. */
+  | { kind: 'starttls' }
   | { kind: 'transmit'; session: NbdSession }
   | { kind: 'close'; reason: string };
 
@@ -66,8 +77,12 @@ export function transmissionFlagsFor(device: BlockDevice, structuredReplies: boo
   return flags;
 }
 
+/** Whether a listener requires TLS before anything but STARTTLS and ABORT (FORCEDTLS) or offers none (NOTLS). */
+export type TlsPolicy = 'none' | 'required';
+
 export class NbdHandshake {
-  private state: 'client-flags' | 'options' | 'done' = 'client-flags';
+  private state: 'client-flags' | 'options' | 'tls-handshake' | 'done' = 'client-flags';
+  private tlsUp = false;
   private noZeroes = false;
   private structuredReplies = false;
   private options = 0;
@@ -75,7 +90,19 @@ export class NbdHandshake {
   constructor(
     private readonly exports: ReadonlyMap<string, BlockDevice>,
     private readonly limits: Pick<NbdLimits, 'optionDataBytesMax' | 'optionsPerHandshakeMax' | 'payloadBytesMax'>,
+    private readonly tls: TlsPolicy = 'none',
   ) {}
+
+  /** The TLS handshake after STARTTLS succeeded: negotiation starts over inside TLS. */
+  tlsEstablished(): void {
+    if (this.state !== 'tls-handshake') throw new Error('tlsEstablished() without an acknowledged STARTTLS');
+    this.tlsUp = true;
+    // "the server MUST NOT retain any state from before TLS" (proto.md "TLS support"):
+    // with TLS required, STARTTLS and ABORT were the only options served, so
+    // only the flags agreed before the first option survive.
+    this.structuredReplies = false;
+    this.state = 'options';
+  }
 
   greeting(): Uint8Array {
     return wire.encodeGreeting(serverHandshakeFlags);
@@ -83,6 +110,7 @@ export class NbdHandshake {
 
   /** Consumes every complete message in `input`, appending replies to `output`. */
   advance(input: ByteQueue, output: Uint8Array[]): HandshakeResult {
+    if (this.state === 'tls-handshake') return this.close('data between STARTTLS and the TLS handshake');
     while (this.state !== 'done') {
       if (this.state === 'client-flags') {
         if (input.length < wire.clientFlagsBytes) return { kind: 'more' };
@@ -108,10 +136,34 @@ export class NbdHandshake {
       if (++this.options > this.limits.optionsPerHandshakeMax) {
         return this.close(`more than ${this.limits.optionsPerHandshakeMax} options`);
       }
-      const result = this.option(header.option, data, output);
+      const result = this.tls === 'required' && !this.tlsUp ? this.optionBeforeTls(header.option, data, output) : this.option(header.option, data, output);
+      if (result?.kind === 'starttls' && input.length > 0) {
+        // The client must wait for our reply before its TLS ClientHello; bytes
+        // already here would be read as plaintext by the TLS layer's peer.
+        return this.close('data sent after STARTTLS before its reply');
+      }
       if (result) return result;
     }
     return this.close('handshake already finished');
+  }
+
+  /** FORCEDTLS before TLS: STARTTLS and ABORT only (proto.md "TLS support"). */
+  private optionBeforeTls(option: number, data: Uint8Array, output: Uint8Array[]): HandshakeResult | undefined {
+    switch (option) {
+      case wire.NBD_OPT_STARTTLS:
+        if (data.byteLength !== 0) return this.refuse(output, option, wire.NBD_REP_ERR_INVALID, 'STARTTLS takes no data');
+        output.push(wire.encodeOptionReply(option, wire.NBD_REP_ACK));
+        this.state = 'tls-handshake';
+        return { kind: 'starttls' };
+      case wire.NBD_OPT_ABORT:
+        output.push(wire.encodeOptionReply(option, wire.NBD_REP_ACK));
+        return this.close('client sent NBD_OPT_ABORT');
+      case wire.NBD_OPT_EXPORT_NAME:
+        // It cannot carry an error reply: the protocol requires a disconnect.
+        return this.close('NBD_OPT_EXPORT_NAME before TLS on a listener that requires TLS');
+      default:
+        return this.refuse(output, option, wire.NBD_REP_ERR_TLS_REQD, 'this server requires TLS: send NBD_OPT_STARTTLS first');
+    }
   }
 
   /** Handles one option; returns a result only when the handshake ends. */
@@ -141,7 +193,8 @@ export class NbdHandshake {
         output.push(wire.encodeOptionReply(option, wire.NBD_REP_ACK));
         return undefined;
       case wire.NBD_OPT_STARTTLS:
-        return this.refuse(output, option, wire.NBD_REP_ERR_UNSUP, 'TLS is not supported by this server');
+        if (this.tlsUp) return this.refuse(output, option, wire.NBD_REP_ERR_INVALID, 'TLS is already negotiated');
+        return this.refuse(output, option, wire.NBD_REP_ERR_UNSUP, 'TLS is not offered on this listener');
       default:
         return this.refuse(output, option, wire.NBD_REP_ERR_UNSUP, `option ${option} is not supported`);
     }

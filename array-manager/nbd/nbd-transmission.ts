@@ -3,9 +3,12 @@
 // as soon as its request completes (out of order, matched by handle).
 //
 // Flow control: at most requestsInFlightMax requests and about
-// inFlightBytesMax payload bytes are in progress; past that, or while the
-// socket's send buffer is full, it stops parsing and pauses the socket, so a
-// fast client is slowed down by TCP rather than by our memory.
+// inFlightBytesMax of request cost (every kind counts, see nbd-limits.ts) are
+// in progress; past that, or while the socket's send buffer is full, it stops
+// parsing and pauses the socket, so a fast client is slowed down by TCP rather
+// than by our memory. READ and WRITE lengths are also reserved from the
+// server-wide payload budget before the payload is read or allocated; while
+// the reservation waits, the connection reads nothing.
 //
 // Ordering: a reply is written only after the device call resolved, so every
 // acknowledged write is acknowledged by the device too, and a FLUSH (passed
@@ -19,6 +22,7 @@
 // Does not handle: sockets, timers, TLS (the server shell owns those).
 
 import { BlockDeviceError } from './block-device.ts';
+import type { ByteBudget } from './byte-budget.ts';
 import type { ByteQueue } from './byte-queue.ts';
 import type { NbdSession } from './nbd-handshake.ts';
 import type { NbdLimits } from './nbd-limits.ts';
@@ -55,6 +59,8 @@ export function deviceErrorToNbd(err: unknown): { error: number; message: string
 }
 
 const empty = new Uint8Array(0);
+/** What parsing one request did: started it, needs more bytes, or waits for the payload budget or the stream ended. */
+type ParseResult = 'started' | 'more' | 'blocked';
 /** Gathered WRITE payload buffers kept for reuse per connection: 16 in flight at 1 MiB. */
 const payloadPoolBytesMax = 16 * 1024 * 1024;
 const messageBytesMax = 256;
@@ -64,6 +70,11 @@ export class NbdTransmission {
   private state: 'open' | 'shutting-down' | 'draining' | 'closed' = 'open';
   private inFlight = 0;
   private inFlightBytes = 0;
+  /** Bytes of the payload budget reserved for the request whose header is first in `input`. */
+  private reserved = 0;
+  private cancelBudgetWait: (() => void) | null = null;
+  /** performance.now() when the connection last became idle (nothing in progress); null while busy. */
+  private idleSinceMs: number | null = performance.now();
   private outputBlocked = false;
   private inputPaused = false;
   private corked = false;
@@ -77,7 +88,8 @@ export class NbdTransmission {
     private readonly session: NbdSession,
     private readonly input: ByteQueue,
     private readonly io: TransmissionIo,
-    private readonly limits: Pick<NbdLimits, 'requestsInFlightMax' | 'inFlightBytesMax' | 'payloadBytesMax'>,
+    private readonly limits: Pick<NbdLimits, 'requestsInFlightMax' | 'inFlightBytesMax' | 'payloadBytesMax' | 'requestCostBytesMin'>,
+    private readonly budget: ByteBudget,
     private readonly log: (line: string) => void,
   ) {
     this.pool = new PayloadPool(payloadPoolBytesMax);
@@ -101,10 +113,21 @@ export class NbdTransmission {
     this.pump();
   }
 
-  /** Call when the socket has closed: later completions are dropped silently. */
+  /** Call when the socket has closed: later completions are dropped silently; budget held for unread payloads is returned. */
   closed(): void {
     this.state = 'closed';
     this.input.clear();
+    this.dropReservation();
+  }
+
+  /**
+   * Milliseconds (performance.now() clock) since the connection last had
+   * something to do: no request in progress, no complete request received
+   * and no partial one waiting. null while busy. A client that sends part of
+   * a request and stops counts as idle: the bytes it holds are not work.
+   */
+  idleForMs(now: number): number | null {
+    return this.idleSinceMs === null ? null : now - this.idleSinceMs;
   }
 
   /** Server shutdown: finish what runs, answer the rest with ESHUTDOWN, then close. */
@@ -120,7 +143,12 @@ export class NbdTransmission {
         this.pauseInput();
         return;
       }
-      if (!this.parseOne()) {
+      const parsed = this.parseOne();
+      if (parsed === 'blocked') {
+        this.pauseInput();
+        return;
+      }
+      if (parsed === 'more') {
         this.resumeInput();
         break;
       }
@@ -128,16 +156,16 @@ export class NbdTransmission {
     this.endIfIdle();
   }
 
-  /** Parses and starts one request; false if more bytes are needed or the stream ended. */
-  private parseOne(): boolean {
-    if (this.input.length < wire.requestHeaderBytes) return false;
+  /** Parses and starts one request. */
+  private parseOne(): ParseResult {
+    if (this.input.length < wire.requestHeaderBytes) return 'more';
     let request: wire.RequestHeader;
     try {
       request = wire.decodeRequestHeader(this.input.peek(wire.requestHeaderBytes));
     } catch (err) {
       this.log(`nbd: dropping connection: ${(err as Error).message}`);
       this.abort();
-      return false;
+      return 'blocked';
     }
     let payload: Uint8Array = empty;
     let pooled = false;
@@ -148,20 +176,75 @@ export class NbdTransmission {
         this.replyError(request, wire.NBD_EINVAL, `write length ${request.length} exceeds ${this.limits.payloadBytesMax}`);
         this.log(`nbd: dropping connection: write payload ${request.length} bytes`);
         this.drain();
-        return false;
+        return 'blocked';
       }
-      if (this.input.length < wire.requestHeaderBytes + request.length) return false;
+      if (!this.reserve(request)) return 'blocked';
+      if (this.input.length < wire.requestHeaderBytes + request.length) {
+        // A partial request is not activity: a client that stops half-way is idle.
+        return 'more';
+      }
       this.input.skip(wire.requestHeaderBytes);
       payload = this.input.take(request.length, (n) => ((pooled = true), this.pool.allocate(n)));
     } else {
+      if (this.heldBytes(request) > 0 && !this.reserve(request)) return 'blocked';
       this.input.skip(wire.requestHeaderBytes);
     }
-    this.begin(request, payload, pooled);
-    return true;
+    const held = this.reserved;
+    this.reserved = 0;
+    this.begin(request, payload, pooled, held);
+    return 'started';
   }
 
-  /** `pooled`: the payload came from the pool and goes back once the request is done. */
-  private begin(request: wire.RequestHeader, payload: Uint8Array, pooled: boolean): void {
+  /** Payload bytes a request makes the server hold: WRITE data while it arrives and runs, READ data until replied. */
+  private heldBytes(request: wire.RequestHeader): number {
+    // Shutting down, nothing reaches the device: ESHUTDOWN must not wait for budget.
+    if (this.state !== 'open') return 0;
+    const carries = request.type === wire.NBD_CMD_WRITE || request.type === wire.NBD_CMD_READ;
+    // A READ refused by checkRequest (too long, out of range) never allocates:
+    // reserving its length could exceed the budget, so it reserves nothing.
+    return carries && request.length <= this.limits.payloadBytesMax ? request.length : 0;
+  }
+
+  /**
+   * Reserves the payload budget for the request whose header is first in the
+   * queue; false if it must wait (a grant resumes parsing).
+   */
+  private reserve(request: wire.RequestHeader): boolean {
+    const bytes = this.heldBytes(request);
+    if (this.reserved === bytes || this.cancelBudgetWait) return this.reserved === bytes;
+    if (this.budget.tryReserve(bytes)) {
+      this.reserved = bytes;
+      return true;
+    }
+    this.cancelBudgetWait = this.budget.wait(bytes, () => {
+      this.cancelBudgetWait = null;
+      this.reserved = bytes;
+      // Granted from another connection's release: continue on our own stack.
+      queueMicrotask(() => (this.state === 'closed' ? this.dropReservation() : this.pump()));
+    });
+    return false;
+  }
+
+  private dropReservation(): void {
+    this.cancelBudgetWait?.();
+    this.cancelBudgetWait = null;
+    if (this.reserved > 0) this.budget.release(this.reserved);
+    this.reserved = 0;
+  }
+
+  /** Cost of a request against the connection's in-flight budget: every kind counts. */
+  private cost(request: wire.RequestHeader): number {
+    return Math.max(request.length, this.limits.requestCostBytesMin);
+  }
+
+  /**
+   * `pooled`: the payload came from the pool and goes back once the request
+   * is done; `held`: payload budget reserved for it, returned likewise.
+   */
+  private begin(request: wire.RequestHeader, payload: Uint8Array, pooled: boolean, held: number): void {
+    if (held > 0 && !this.runs(request)) this.budget.release(held);
+    // Any complete request is activity, refused ones included.
+    if (this.inFlight === 0) this.idleSinceMs = performance.now();
     if (request.type === wire.NBD_CMD_DISC) {
       this.drain();
       return;
@@ -175,28 +258,36 @@ export class NbdTransmission {
       this.replyError(request, refusal.error, refusal.message);
       return;
     }
-    const cost = request.type === wire.NBD_CMD_READ || request.type === wire.NBD_CMD_WRITE ? request.length : 0;
+    const cost = this.cost(request);
     this.inFlight++;
     this.inFlightBytes += cost;
+    this.idleSinceMs = null;
     this.execute(request, payload).then(
       (data) => {
         this.replyOk(request, data);
-        this.finished(cost, pooled ? payload : null);
+        this.finished(cost, held, pooled ? payload : null);
       },
       (err: unknown) => {
         const { error, message } = deviceErrorToNbd(err);
         if (!(err instanceof BlockDeviceError)) this.log(`nbd: device failed: ${err instanceof Error ? err.stack : String(err)}`);
         this.replyError(request, error, message);
-        this.finished(cost, pooled ? payload : null);
+        this.finished(cost, held, pooled ? payload : null);
       },
     );
   }
 
-  /** Bookkeeping once a request has replied: frees its share of the limits and its pooled payload. */
-  private finished(cost: number, pooledPayload: Uint8Array | null): void {
+  /** Whether begin() will pass a request to the device (the only case in which its reservation is kept). */
+  private runs(request: wire.RequestHeader): boolean {
+    return request.type !== wire.NBD_CMD_DISC && this.state !== 'shutting-down' && checkRequest(request, this.session) === null;
+  }
+
+  /** Bookkeeping once a request has replied: frees its share of the limits, its budget and its pooled payload. */
+  private finished(cost: number, held: number, pooledPayload: Uint8Array | null): void {
     if (pooledPayload) this.pool.release(pooledPayload);
+    if (held > 0) this.budget.release(held);
     this.inFlight--;
     this.inFlightBytes -= cost;
+    if (this.inFlight === 0) this.idleSinceMs = performance.now();
     this.pump();
   }
 
@@ -274,6 +365,7 @@ export class NbdTransmission {
     if (this.state === 'closed') return;
     this.state = 'draining';
     this.input.clear();
+    this.dropReservation();
     this.pauseInput();
     this.endIfIdle();
   }
@@ -281,6 +373,7 @@ export class NbdTransmission {
   private abort(): void {
     this.state = 'closed';
     this.input.clear();
+    this.dropReservation();
     this.io.destroy();
   }
 

@@ -15,6 +15,7 @@ const base = {
   m: 1,
   nodes: ['ws://10.0.0.1:7000', 'ws://10.0.0.2:7000', 'ws://node-3.example:7000'],
   dataDir: 'keys',
+  nbd: { unixSocket: 'nbd.sock' },
 };
 
 const parse = (value: unknown) => parseArrayConfig(typeof value === 'string' ? value : JSON.stringify(value), '/etc/teearray');
@@ -28,9 +29,22 @@ t.test('a minimal config takes the documented defaults', async (t) => {
     dataDir: '/etc/teearray/keys',
     manifest: '/etc/teearray/keys/manifest.json',
     keyErasure: false,
-    nbd: { host: '127.0.0.1', port: 10809 },
+    nbd: { tcp: null, unixSocket: { path: '/etc/teearray/nbd.sock', group: null }, idleTimeoutSeconds: 0 },
     admin: { host: '127.0.0.1', port: 10810 },
   });
+});
+
+t.test('nbd: TLS, Unix socket, plaintext only when asked', async (t) => {
+  const nbd = (section: unknown) => parse({ ...base, nbd: section }).nbd;
+  t.same(nbd({ tls: { pskFile: 'nbd.psk' } }), { tcp: { host: '127.0.0.1', port: 10809, tls: { pskFile: '/etc/teearray/nbd.psk' } }, unixSocket: null, idleTimeoutSeconds: 0 });
+  t.same(nbd({ host: '0.0.0.0', port: 0, tls: { x509Dir: 'tls' }, unixSocket: '/run/nbd.sock', unixSocketGroup: 'disk', idleTimeoutSeconds: 600 }), {
+    tcp: { host: '0.0.0.0', port: 0, tls: { x509Dir: '/etc/teearray/tls', clientCerts: true } },
+    unixSocket: { path: '/run/nbd.sock', group: 'disk' },
+    idleTimeoutSeconds: 600,
+  });
+  t.same(nbd({ tls: { x509Dir: 'tls', clientCerts: false } }).tcp!.tls, { x509Dir: '/etc/teearray/tls', clientCerts: false });
+  t.same(nbd({ insecureTcp: true, host: '10.0.0.5' }).tcp, { host: '10.0.0.5', port: 10809, tls: null }, 'plaintext only with insecureTcp');
+  t.same(nbd({ unixSocket: 's', unixSocketGroup: 6 }).unixSocket!.group, 6);
 });
 
 t.test('every field set', async (t) => {
@@ -39,16 +53,16 @@ t.test('every field set', async (t) => {
     dataDir: '/var/lib/teearray',
     manifest: 'refs/manifest.json',
     keyErasure: true,
-    nbd: { host: '0.0.0.0', port: 0 },
+    nbd: { host: '0.0.0.0', port: 0, insecureTcp: true },
     admin: { port: 9000 },
   });
   t.equal(c.dataDir, '/var/lib/teearray', 'absolute dataDir kept');
   t.equal(c.manifest, '/etc/teearray/refs/manifest.json', 'manifest relative to the config file');
   t.equal(c.keyErasure, true);
-  t.same(c.nbd, { host: '0.0.0.0', port: 0 });
+  t.same(c.nbd.tcp, { host: '0.0.0.0', port: 0, tls: null });
   t.same(c.admin, { host: '127.0.0.1', port: 9000 }, 'host defaults inside a given object');
   t.same(parse({ ...base, nodes: ['wss://a:1', 'ws://b', 'ws://c:65535/'] }).nodes, ['wss://a:1', 'ws://b', 'ws://c:65535/']);
-  t.same(parse({ k: 127, m: 1, nodes: Array.from({ length: 128 }, (_, i) => `ws://n${i}:7000`), dataDir: 'd' }).k, 127, 'k + m = 128 accepted');
+  t.same(parse({ ...base, k: 127, m: 1, nodes: Array.from({ length: 128 }, (_, i) => `ws://n${i}:7000`), dataDir: 'd' }).k, 127, 'k + m = 128 accepted');
 });
 
 // One refusal per rule: [what is wrong, the file, the field its message must name].
@@ -73,13 +87,29 @@ const refusals: [string, unknown, string][] = [
   ['dataDir empty', { ...base, dataDir: '' }, 'config: dataDir must name'],
   ['manifest empty', { ...base, manifest: '' }, 'config: manifest must be a path'],
   ['keyErasure not boolean', { ...base, keyErasure: 'yes' }, 'config: keyErasure must be true or false'],
-  ['nbd not an object', { ...base, nbd: 10809 }, 'config: nbd must be an object { host, port }'],
+  ['nbd missing', { ...base, nbd: undefined }, 'config: nbd must be an object; set tls, unixSocket or insecureTcp'],
+  ['nbd not an object', { ...base, nbd: 10809 }, 'config: nbd must be an object'],
   ['nbd null', { ...base, nbd: null }, 'config: nbd must be an object'],
-  ['nbd unknown field', { ...base, nbd: { port: 1, tls: true } }, 'config: nbd.tls is not a known field'],
-  ['nbd port too large', { ...base, nbd: { port: 65536 } }, 'config: nbd.port must be an integer in 0..65535'],
-  ['nbd port negative', { ...base, nbd: { port: -1 } }, 'config: nbd.port must be an integer'],
-  ['nbd host empty', { ...base, nbd: { host: '' } }, 'config: nbd.host must be a host name or address'],
-  ['nbd host too long', { ...base, nbd: { host: 'h'.repeat(256) } }, 'config: nbd.host must be a host name'],
+  ['nbd without access', { ...base, nbd: { host: '127.0.0.1', port: 10809 } }, 'config: nbd must set tls, unixSocket or insecureTcp'],
+  ['nbd port without tls', { ...base, nbd: { unixSocket: 's', port: 10809 } }, 'config: nbd.port needs nbd.tls'],
+  ['nbd unknown field', { ...base, nbd: { unixSocket: 's', tls2: true } }, 'config: nbd.tls2 is not a known field'],
+  ['nbd tls not an object', { ...base, nbd: { tls: true } }, 'config: nbd.tls must be {"pskFile": PATH} or {"x509Dir": DIR}'],
+  ['nbd tls both', { ...base, nbd: { tls: { pskFile: 'a', x509Dir: 'b' } } }, 'config: nbd.tls must set exactly one of pskFile and x509Dir'],
+  ['nbd tls neither', { ...base, nbd: { tls: {} } }, 'config: nbd.tls must set exactly one'],
+  ['nbd tls unknown field', { ...base, nbd: { tls: { pskFile: 'a', verify: 1 } } }, 'config: nbd.tls.verify is not a known field'],
+  ['nbd clientCerts with psk', { ...base, nbd: { tls: { pskFile: 'a', clientCerts: false } } }, 'config: nbd.tls.clientCerts applies to x509Dir only'],
+  ['nbd clientCerts not boolean', { ...base, nbd: { tls: { x509Dir: 'a', clientCerts: 'no' } } }, 'config: nbd.tls.clientCerts must be true or false'],
+  ['nbd tls and insecureTcp', { ...base, nbd: { tls: { pskFile: 'a' }, insecureTcp: true } }, 'config: nbd.insecureTcp contradicts nbd.tls'],
+  ['nbd insecureTcp not boolean', { ...base, nbd: { insecureTcp: 'yes' } }, 'config: nbd.insecureTcp must be true or false'],
+  ['nbd unixSocket empty', { ...base, nbd: { unixSocket: '' } }, 'config: nbd.unixSocket must be a path'],
+  ['nbd group without socket', { ...base, nbd: { insecureTcp: true, unixSocketGroup: 'disk' } }, 'config: nbd.unixSocketGroup needs nbd.unixSocket'],
+  ['nbd group bad', { ...base, nbd: { unixSocket: 's', unixSocketGroup: 'a b' } }, 'config: nbd.unixSocketGroup must be a group name or numeric id'],
+  ['nbd group negative', { ...base, nbd: { unixSocket: 's', unixSocketGroup: -1 } }, 'config: nbd.unixSocketGroup must be'],
+  ['nbd idle too long', { ...base, nbd: { unixSocket: 's', idleTimeoutSeconds: 604801 } }, 'config: nbd.idleTimeoutSeconds must be an integer in 0..604800'],
+  ['nbd port too large', { ...base, nbd: { insecureTcp: true, port: 65536 } }, 'config: nbd.port must be an integer in 0..65535'],
+  ['nbd port negative', { ...base, nbd: { insecureTcp: true, port: -1 } }, 'config: nbd.port must be an integer'],
+  ['nbd host empty', { ...base, nbd: { insecureTcp: true, host: '' } }, 'config: nbd.host must be a host name or address'],
+  ['nbd host too long', { ...base, nbd: { insecureTcp: true, host: 'h'.repeat(256) } }, 'config: nbd.host must be a host name'],
   ['admin host not a string', { ...base, admin: { host: 127 } }, 'config: admin.host must be a host name'],
   ['admin port a string', { ...base, admin: { port: '10810' } }, 'config: admin.port must be an integer in 0..65535'],
   ['admin unknown field', { ...base, admin: { token: 'x' } }, 'config: admin.token is not a known field'],

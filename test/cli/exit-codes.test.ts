@@ -73,8 +73,18 @@ t.test('array errors: unknown action is usage (2), no manager answering is unava
   const adminPort = await freePort();
   writeFileSync(
     join(dir, 'array.json'),
-    JSON.stringify({ k: 1, m: 1, nodes: ['ws://127.0.0.1:1', 'ws://127.0.0.1:2'], dataDir: 'keys', admin: { port: adminPort } }),
+    JSON.stringify({ k: 1, m: 1, nodes: ['ws://127.0.0.1:1', 'ws://127.0.0.1:2'], dataDir: 'keys', nbd: { unixSocket: 'nbd.sock' }, admin: { port: adminPort } }),
   );
+  // NBD credentials are checked before any node is contacted: a bad one is a usage error.
+  for (const [tls, message] of [
+    [{ pskFile: 'missing.psk' }, /missing\.psk is missing/],
+    [{ x509Dir: 'keys' }, /must hold server-cert\.pem and server-key\.pem/],
+  ] as const) {
+    writeFileSync(join(dir, 'bad-tls.json'), JSON.stringify({ k: 1, m: 1, nodes: ['ws://127.0.0.1:1', 'ws://127.0.0.1:2'], dataDir: 'keys', nbd: { tls } }));
+    const bad = await cli(['nbd', '--config', join(dir, 'bad-tls.json')]);
+    t.equal(bad.code, 2, `bad NBD credentials exit 2: ${bad.stderr}`);
+    t.match(bad.stderr, message);
+  }
   const action = await cli(['array', 'grow', '--config', join(dir, 'array.json')]);
   t.equal(action.code, 2);
   t.match(action.stderr, /unknown action "grow"/);

@@ -53,7 +53,7 @@ t.test('keygen, nodes, create, open, nbd, status, node loss, stop', { skip }, as
   const config = join(dir, 'array.json');
   writeFileSync(
     config,
-    JSON.stringify({ k: 2, m: 1, nodes: nodes.map((n) => `ws://127.0.0.1:${n.port}`), dataDir: 'keys', nbd: { port: nbdPort }, admin: { port: adminPort } }),
+    JSON.stringify({ k: 2, m: 1, nodes: nodes.map((n) => `ws://127.0.0.1:${n.port}`), dataDir: 'keys', nbd: { port: nbdPort, tls: { pskFile: 'keys/nbd.psk' }, unixSocket: 'nbd.sock' }, admin: { port: adminPort } }),
   );
 
   const create = await cli(['array', 'create', '--config', config]);
@@ -74,7 +74,7 @@ t.test('keygen, nodes, create, open, nbd, status, node loss, stop', { skip }, as
 
   const nbd = startCli(t, ['nbd', '--config', config]);
   const serving = JSON.parse(await nbd.line((l) => l.includes('"serving"'), 'stderr'));
-  t.equal(serving.nbd, `127.0.0.1:${nbdPort}`, 'logs are JSON lines when stderr is not a TTY');
+  t.equal(serving.nbd, `unix:${join(dir, 'nbd.sock')}(mode 600) 127.0.0.1:${nbdPort}(tls-psk)`, 'logs are JSON lines when stderr is not a TTY');
 
   const status = async () => {
     const r = await cli(['array', 'status', '--config', config, '--json']);
@@ -86,8 +86,9 @@ t.test('keygen, nodes, create, open, nbd, status, node loss, stop', { skip }, as
   t.equal(before.arrayId, opened.arrayId, 'the running manager serves the created array');
   t.equal(before.nbd.port, nbdPort);
 
-  const uri = `nbd://127.0.0.1:${nbdPort}`;
-  const info = await run('nbdinfo', ['--json', uri]);
+  const uri = `nbd+unix:///?socket=${join(dir, 'nbd.sock')}`;
+  const info = await run('nbdinfo', ['--json', `nbds://teearray@127.0.0.1:${nbdPort}/?tls-psk-file=${join(dir, 'keys', 'nbd.psk')}`]);
+  t.equal(info.code, 0, `nbdinfo over TLS with the key keygen made: ${info.stderr}`);
   if (info.code === 0) t.equal(JSON.parse(info.stdout).exports[0]['export-size'], opened.sizeBytes, 'nbdinfo sees the array size');
   const write1 = await run('qemu-io', ['-f', 'raw', '-c', 'write -P 0x5a 0 1M', uri]);
   t.equal(write1.code, 0, write1.stderr);

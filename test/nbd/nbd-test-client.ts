@@ -42,8 +42,13 @@ export class RawClient {
   }
 
   static connect(port: number): Promise<RawClient> {
+    return RawClient.connectTo({ host: '127.0.0.1', port });
+  }
+
+  /** Connects to any address: TCP, or a Unix socket ({ path }). */
+  static connectTo(address: net.NetConnectOpts): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: '127.0.0.1', port }, () => resolve(new RawClient(socket)));
+      const socket = net.connect(address, () => resolve(new RawClient(socket)));
       socket.once('error', reject);
     });
   }
