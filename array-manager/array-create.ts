@@ -13,7 +13,7 @@ import { batchWorkBytesMax } from '../disk-node/limits.ts';
 import { SlotState, arrayIdBytes, encodeMembership, type Membership } from './membership.ts';
 import { encodeCommit } from '../journal/journal-record.ts';
 import { Op } from './node-client/frame-codec.ts';
-import { NodeHandle, type NodeConnector } from './node-handle.ts';
+import { NodeHandle, healthDefaults, type HealthPolicy, type NodeConnector } from './node-handle.ts';
 import { VirtualDisk } from './virtual-disk.ts';
 
 export interface CreateOptions {
@@ -27,6 +27,8 @@ export interface CreateOptions {
   /** Use at most this many sectors of each node (default: all of the smallest). */
   nodeSectors?: number;
   caches?: CacheLimits;
+  /** When a node that does not answer is declared lost (node-handle.ts). */
+  health?: Partial<HealthPolicy>;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -37,7 +39,7 @@ export async function createArray(opts: CreateOptions): Promise<VirtualDisk> {
   const n = opts.k + opts.m;
   if (opts.connector.slots !== n) throw new ArrayError('E_CONFIG', `${opts.connector.slots} nodes configured for k + m = ${n}`);
   if (opts.dataKey.length !== 32) throw new ArrayError('E_CONFIG', 'the data key must be 32 bytes');
-  const handles = Array.from({ length: n }, (_, slot) => new NodeHandle(slot, opts.connector, undefined));
+  const handles = Array.from({ length: n }, (_, slot) => new NodeHandle(slot, opts.connector, undefined, { ...healthDefaults, ...opts.connector.health, ...opts.health }));
   const instanceIds: Buffer[] = [];
   let smallest = Infinity;
   for (const h of handles) {

@@ -13,13 +13,12 @@
 //      entries.
 import { deriveKeySet } from './crypto/key-set.ts';
 import { ArrayError, ArrayState, type CacheLimits } from './array-state.ts';
-import { commitSector, journalHeaderSector, journalPayloadStart } from './geometry.ts';
+import { commitSector, journalHeaderSector, journalPayloadStart, sectorBytes } from './geometry.ts';
 import { applyEntry, type SlotApply } from './journal-apply.ts';
 import { SlotState, adoptMembership, decodeMembership, type MembershipResponse } from './membership.ts';
 import { planRecovery } from '../journal/recovery.ts';
 import { Op } from './node-client/frame-codec.ts';
-import { NodeHandle, type NodeConnector } from './node-handle.ts';
-import { readNodeSectors } from './row-reader.ts';
+import { NodeHandle, healthDefaults, type HealthPolicy, type NodeConnector } from './node-handle.ts';
 import { VirtualDisk } from './virtual-disk.ts';
 
 export interface OpenOptions {
@@ -28,6 +27,8 @@ export interface OpenOptions {
   /** Open only this array (a node from another array is ignored). */
   arrayId?: Buffer;
   caches?: CacheLimits;
+  /** When a node that does not answer is declared lost (node-handle.ts). */
+  health?: Partial<HealthPolicy>;
 }
 
 interface RawRecord {
@@ -68,7 +69,7 @@ function chooseArrayId(records: RawRecord[], wanted?: Buffer): Buffer {
 
 export async function openArray(opts: OpenOptions): Promise<VirtualDisk> {
   if (opts.dataKey.length !== 32) throw new ArrayError('E_CONFIG', 'the data key must be 32 bytes');
-  const handles = Array.from({ length: opts.connector.slots }, (_, slot) => new NodeHandle(slot, opts.connector, undefined));
+  const handles = Array.from({ length: opts.connector.slots }, (_, slot) => new NodeHandle(slot, opts.connector, undefined, { ...healthDefaults, ...opts.connector.health, ...opts.health }));
   const raw = await readRecords(handles);
   const arrayId = chooseArrayId(raw, opts.arrayId);
   const keys = deriveKeySet(opts.dataKey, arrayId);
@@ -106,7 +107,12 @@ export async function openArray(opts: OpenOptions): Promise<VirtualDisk> {
 async function recoverJournal(state: ArrayState): Promise<void> {
   const g = state.geometry;
   const sectors = Array.from({ length: 2 + g.journalPieces }, (_, i) => i);
-  const read = await state.eachSlot(state.liveSlots(), (slot) => readNodeSectors(state, slot, sectors));
+  // Recovery needs every live node's journal: it waits for them (patient batches), unlike reads.
+  const read = await state.eachSlot(state.liveSlots(), async (slot) => {
+    const [res] = await state.handles[slot].batch([{ op: Op.read, sector: 0, count: sectors.length }]);
+    if (res.op !== Op.read) throw new ArrayError('E_FRAME', 'READ answered with another result');
+    return sectors.map((i) => res.data.subarray(i * sectorBytes, (i + 1) * sectorBytes));
+  });
   state.checkWritable();
   const plan = planRecovery(
     state.keys.journalMac,

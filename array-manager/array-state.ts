@@ -10,7 +10,7 @@ import type { KeySet } from './crypto/key-set.ts';
 import { slots, type Geometry, type Region } from './geometry.ts';
 import { SlotState, deadCount, encodeMembership, withDead, type Membership } from './membership.ts';
 import { Op } from './node-client/frame-codec.ts';
-import { NodeFailure, type NodeHandle } from './node-handle.ts';
+import { NodeFailure, transportFault, type NodeHandle } from './node-handle.ts';
 import { RwLock } from './rw-lock.ts';
 import { ReadCoalescer } from './read-coalescer.ts';
 
@@ -81,6 +81,8 @@ export class ArrayState {
   journalVersion = 0n;
   /** The highest membership version any node may hold: the next update goes above it (docs/JOURNAL.md, membership). */
   membershipFloor = 0n;
+  /** Set while a membership update has not reached every live node: no write may rely on it yet. */
+  private membershipIncomplete = false;
   private membershipUpdate: Promise<void> = Promise.resolve();
 
   constructor(
@@ -121,12 +123,25 @@ export class ArrayState {
     if (dead > this.geometry.m) {
       throw new ArrayError('E_TOO_MANY_DEAD', `${dead} of ${this.n} nodes are dead; at most m = ${this.geometry.m} may be`);
     }
+    if (this.membershipIncomplete) {
+      throw new ArrayError('E_UNAVAILABLE', 'a membership update has not reached every live node yet; retrying');
+    }
+  }
+
+  /** Before a write: finishes a membership update that stopped because too many nodes were unreachable, if they answer now. */
+  async ready(): Promise<void> {
+    if (this.membershipIncomplete) await this.updateMembership([], false);
+    this.checkWritable();
   }
 
   /**
    * Marks `failed` slots dead: writes the next membership version to every
-   * other live node and waits for all of them; nodes that fail that write die
-   * too, in the same loop. Updates are serialised.
+   * other live node and waits for all of them; nodes that fail that write
+   * die too, in the same loop. Updates are serialised. A slot is only marked
+   * dead for being unreachable while that keeps the dead within m: when more
+   * nodes than that cannot be reached, the network or the manager's own host
+   * is the likely culprit, so the update stops with E_UNAVAILABLE, the
+   * membership stays as it is, and the next write retries (ready()).
    */
   markDead(failed: Iterable<number>): Promise<void> {
     return this.updateMembership(failed, false);
@@ -137,34 +152,61 @@ export class ArrayState {
     return this.updateMembership([], true);
   }
 
+  /** Slots live in the membership whose nodes have been unreachable for the whole death window. */
+  unreachableSlots(): number[] {
+    return this.liveSlots().filter((slot) => this.handles[slot].unreachable);
+  }
+
   private updateMembership(failed: Iterable<number>, force: boolean): Promise<void> {
     const toKill = new Set([...failed].filter((s) => this.isLive(s)));
     const run = async (): Promise<void> => {
-      while (toKill.size > 0 || force) {
-        force = false;
-        const floor = this.membershipFloor > this.membership.version ? this.membershipFloor : this.membership.version;
-        const next = withDead(this.membership, toKill, floor);
-        this.counters.nodeFailures += toKill.size;
-        for (const slot of toKill) this.handles[slot].close();
-        toKill.clear();
-        this.membership = next;
+      while (toKill.size > 0 || force || this.membershipIncomplete) {
+        if (toKill.size > 0 || force) {
+          const floor = this.membershipFloor > this.membership.version ? this.membershipFloor : this.membership.version;
+          this.membership = withDead(this.membership, toKill, floor);
+          this.counters.nodeFailures += toKill.size;
+          for (const slot of toKill) this.handles[slot].close();
+          toKill.clear();
+          force = false;
+        }
+        const next = this.membership;
         if (deadCount(next) > this.geometry.m) return;
+        this.membershipIncomplete = true;
         const record = encodeMembership(this.keys.membershipMac, next);
-        const writes = this.liveSlots().map(async (slot) => {
-          try {
-            await this.handles[slot].batch([{ op: Op.deathWrite, version: next.version, record }], () =>
-              this.deathRecordAlreadyAt(slot, next.version),
-            );
-          } catch (err) {
-            if (!(err instanceof NodeFailure) && (err as { code?: string }).code !== 'E_DEATH_VERSION') throw err;
-            toKill.add(slot);
-          }
-        });
-        await Promise.all(writes);
+        const unreachable: number[] = [];
+        await Promise.all(
+          this.liveSlots().map(async (slot) => {
+            try {
+              await this.handles[slot].batch([{ op: Op.deathWrite, version: next.version, record }], () => this.deathRecordAlreadyAt(slot, next.version));
+            } catch (err) {
+              if (err instanceof NodeFailure && err.reason === 'unreachable') unreachable.push(slot);
+              else if (err instanceof NodeFailure || (err as { code?: string }).code === 'E_DEATH_VERSION') toKill.add(slot);
+              else throw err;
+            }
+          }),
+        );
+        if (toKill.size > 0) continue;
+        if (unreachable.length > 0) {
+          this.refuseBeyondM(unreachable);
+          unreachable.forEach((slot) => toKill.add(slot));
+          continue;
+        }
+        this.membershipIncomplete = false;
       }
     };
     this.membershipUpdate = this.membershipUpdate.then(run, run);
     return this.membershipUpdate;
+  }
+
+  /** Throws E_UNAVAILABLE when marking `unreachable` dead, with every other unreachable slot, would leave more than m dead. */
+  private refuseBeyondM(unreachable: number[]): void {
+    const down = new Set([...unreachable, ...this.unreachableSlots()]);
+    if (deadCount(this.membership) + down.size > this.geometry.m) {
+      throw new ArrayError(
+        'E_UNAVAILABLE',
+        `${down.size} nodes unreachable (slots ${[...down].join(', ')}) with ${deadCount(this.membership)} dead; at most m = ${this.geometry.m} may be dead: waiting for them to answer`,
+      );
+    }
   }
 
   /** After a broken session: if the node already holds `version`, the write went through. */
@@ -174,29 +216,36 @@ export class ArrayState {
   }
 
   /**
-   * Runs `fn` for each slot in `slotsToUse`; slots whose node fails are
-   * marked dead. Returns the results of the rest. Any other error is thrown,
-   * but only once every slot's call has settled: the caller must know what
-   * ran on each node before it does anything else (a batch still in flight
-   * could otherwise land after a later one that assumed it had not run).
+   * Runs `fn` for each slot in `slotsToUse` and returns the results of the
+   * slots that answered. Slots whose node failed are marked dead (within the
+   * rule of markDead); with `degraded`, for reads that other shards can
+   * serve, a slot that fails or cannot be reached is only left out. Any
+   * other error is thrown, but only once every slot's call has settled: the
+   * caller must know what ran on each node before it does anything else (a
+   * batch still in flight could otherwise land after a later one that
+   * assumed it had not run).
    */
-  async eachSlot<T>(slotsToUse: number[], fn: (slot: number) => Promise<T>): Promise<Map<number, T>> {
+  async eachSlot<T>(slotsToUse: number[], fn: (slot: number) => Promise<T>, degraded = false): Promise<Map<number, T>> {
     const out = new Map<number, T>();
-    const failed: number[] = [];
+    const failed: NodeFailure[] = [];
     let unexpected: { error: unknown } | undefined;
     await Promise.all(
       slotsToUse.map(async (slot) => {
         try {
           out.set(slot, await fn(slot));
         } catch (err) {
-          if (err instanceof NodeFailure) failed.push(slot);
+          if (err instanceof NodeFailure) failed.push(err);
+          else if (degraded && transportFault(err)) return;
           else unexpected ??= { error: err };
         }
       }),
     );
-    if (failed.length) await this.markDead(failed);
+    if (failed.length && !degraded) {
+      const unreachable = failed.filter((f) => f.reason === 'unreachable').map((f) => f.slot);
+      if (unreachable.length) this.refuseBeyondM(unreachable);
+      await this.markDead(failed.map((f) => f.slot));
+    }
     if (unexpected) throw unexpected.error;
     return out;
   }
-
 }

@@ -113,13 +113,34 @@ export class JournalWriter {
   private readonly overlayTables = new Map<number, { version: bigint; table: Buffer }>();
   /** Committed, not yet applied. */
   private pending: PreparedEntry | undefined;
+  /**
+   * An entry whose commit round failed part way (nodes unreachable, more
+   * than m of them): its commit record may be on some nodes, so recovery
+   * may apply it, and no later entry may reuse the journal area until it is
+   * committed everywhere and applied. Its writes were answered with an
+   * error: their outcome is unknown to the client.
+   */
+  private uncommitted: PreparedEntry | undefined;
 
   constructor(private readonly state: ArrayState) {
     this.nextVersion = state.journalVersion + 1n;
   }
 
   get hasPending(): boolean {
-    return this.pending !== undefined;
+    return this.pending !== undefined || this.uncommitted !== undefined;
+  }
+
+  /**
+   * Before anything else is journaled: finishes the commit of an entry whose
+   * commit round failed (it becomes the pending entry, applied by the next
+   * round), and any membership update that stopped part way.
+   */
+  async ready(): Promise<void> {
+    await this.state.ready();
+    const entry = this.uncommitted;
+    if (!entry) return;
+    await this.commit(entry);
+    this.uncommitted = undefined;
   }
 
   /**
@@ -181,7 +202,7 @@ export class JournalWriter {
   /** Step 1: seals, encodes and lays out an entry; CPU and reads only, nothing is written. */
   async prepare(writes: Map<number, Uint8Array | undefined>): Promise<PreparedEntry> {
     const state = this.state;
-    state.checkWritable();
+    await this.ready();
     const g = state.geometry;
     const version = this.nextVersion++;
     // Which rows change, and which of them only in part (those must be read first), follows from the
@@ -303,11 +324,16 @@ export class JournalWriter {
       return p ? headerDigest(p.header) : undefined;
     });
     const commit = encodeCommit(state.keys.journalMac, state.arrayId, { version: entry.version, headerDigests });
-    await state.eachSlot(state.liveSlots(), async (slot) => {
-      state.counters.bytesSentToNodes += sectorBytes;
-      await state.handles[slot].batch([{ op: Op.write, sector: commitSector, count: 1, data: commit }]);
-    });
-    state.checkWritable();
+    try {
+      await state.eachSlot(state.liveSlots(), async (slot) => {
+        state.counters.bytesSentToNodes += sectorBytes;
+        await state.handles[slot].batch([{ op: Op.write, sector: commitSector, count: 1, data: commit }]);
+      });
+      state.checkWritable();
+    } catch (err) {
+      this.uncommitted = entry;
+      throw err;
+    }
     state.journalVersion = entry.version;
     state.counters.journalEntries++;
     this.pending = entry;
@@ -318,6 +344,7 @@ export class JournalWriter {
 
   /** Step 4 alone, when no next entry is coming to carry it. */
   async applyPending(): Promise<void> {
+    await this.ready();
     const entry = this.pending;
     if (!entry) return;
     await applyEntry(this.state, entry.participants);

@@ -1,10 +1,15 @@
 // One slot's disk node as the array sees it: a session that is re-opened when
-// the channel fails (a hostile network can reset, drop, replay or corrupt
-// frames, which poisons a session), with a bounded number of retries, and an
-// identity check on every new session: a node that comes back under another
-// instance id restarted and lost its memory, so it is never trusted as the
-// node that held the slot. Failures the retries cannot mend surface as
-// E_NODE_FAILED, which the array turns into a death record.
+// the channel fails, and the rule that decides when a node is lost.
+//
+// Faults of the transport are not faults of the node: a corrupt, duplicated,
+// reordered or unanswered frame, a reset connection or a refused handshake
+// end that session, and the handle reconnects (fresh challenge, full
+// attestation) with bounded, growing backoff and resends, for as long as the
+// node has been unreachable less than the death window. Only then, or when a
+// node answers as another instance (it restarted and lost its memory), does
+// the slot's failure surface as a NodeFailure, which the array may turn into
+// a death record. Refusals the node signs (E_RANGE, E_DEATH_VERSION, ...) are
+// answers, not failures, and pass through.
 import { NodeError, type CommandResult, type OutgoingCommand } from './node-client/frame-codec.ts';
 import type { NodeClient } from './node-client/node-client.ts';
 
@@ -13,31 +18,71 @@ export interface NodeConnector {
   readonly slots: number;
   /** Opens a fresh, attestation-verified session to the node configured for `slot`. */
   connect(slot: number): Promise<NodeClient>;
+  /** The environment's defaults for the health policy (the simulator's virtual clock); options override them. */
+  readonly health?: Partial<HealthPolicy>;
 }
+
+/** Time as the handle sees it: real by default, virtual in the simulator. */
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+export const realClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()),
+};
+
+/** When a node that does not answer is declared lost (docs/ADMIN.md, "Health"). */
+export interface HealthPolicy {
+  /** How long a node may stay unreachable before its slot may be marked dead. */
+  deathWindowMs: number;
+  /** First wait before reconnecting; it doubles per failed attempt up to `backoffMaxMs`. */
+  backoffMinMs: number;
+  backoffMaxMs: number;
+  clock: Clock;
+}
+
+export const healthDefaults: HealthPolicy = { deathWindowMs: 30_000, backoffMinMs: 50, backoffMaxMs: 2_000, clock: realClock };
 
 /** Codes that say the session or channel broke, not that the node refused the batch. */
 const sessionFailures = new Set(['E_CLOSED', 'E_TIMEOUT', 'E_NONCE', 'E_FRAME', 'E_ATTESTATION', 'E_CONNECT', 'E_VERSION', 'E_REPLAY', 'E_SESSION']);
+
+/** Why a slot failed: its node stayed unreachable for the death window, or answered as another instance. */
+export type FailureReason = 'unreachable' | 'restarted';
 
 export class NodeFailure extends Error {
   readonly code = 'E_NODE_FAILED';
   constructor(
     readonly slot: number,
+    readonly reason: FailureReason,
     override readonly cause: Error,
   ) {
-    super(`E_NODE_FAILED: slot ${slot}: ${cause.message}`);
+    super(`E_NODE_FAILED: slot ${slot} ${reason}: ${cause.message}`);
   }
+}
+
+/** A session failure, or an attestation failure that a corrupted frame can cause as well as a wrong node. */
+export function transportFault(err: unknown): boolean {
+  const code = (err as { code?: string }).code ?? '';
+  return sessionFailures.has(code) || code.startsWith('E_ATT_');
 }
 
 export class NodeHandle {
   private client: NodeClient | undefined;
   private opening: Promise<NodeClient> | undefined;
+  /** Clock time of the first failure of the current run of failures; unset while the node answers. */
+  private failingSince: number | undefined;
+  /** Session failures seen, for status and metrics. */
+  sessionFailures = 0;
+  lastFailure: string | undefined;
 
   constructor(
     readonly slot: number,
     private readonly connector: NodeConnector,
     /** The instance id the membership pins to this slot; unset until the array knows it. */
     public pinned: Buffer | undefined,
-    private readonly retriesMax = 2,
+    private readonly health: HealthPolicy = healthDefaults,
   ) {}
 
   get instanceId(): Buffer | undefined {
@@ -48,38 +93,67 @@ export class NodeHandle {
     return this.client?.hello.sectorCount;
   }
 
+  /** True while the node's last attempts failed: the slot is in doubt, not (yet) dead. */
+  get inDoubt(): boolean {
+    return this.failingSince !== undefined;
+  }
+
+  /** True once the node has been unreachable for the whole death window. */
+  get unreachable(): boolean {
+    return this.failingSince !== undefined && this.health.clock.now() - this.failingSince >= this.health.deathWindowMs;
+  }
+
   async session(): Promise<NodeClient> {
     if (this.client && !this.client.closed) return this.client;
     this.opening ??= this.connector.connect(this.slot).finally(() => (this.opening = undefined));
     const client = await this.opening;
     if (this.pinned && !Buffer.from(client.peer.instanceId).equals(this.pinned)) {
       client.close();
-      throw new NodeError('E_IDENTITY', `slot ${this.slot} answered as another instance: the node restarted`);
+      throw new NodeFailure(this.slot, 'restarted', new NodeError('E_IDENTITY', `slot ${this.slot} answered as another instance: the node restarted`));
     }
     this.client = client;
     return client;
   }
 
   /**
-   * Runs a batch, re-opening the session and retrying when the channel breaks.
-   * `beforeRetry` may inspect the node through the new session and return
-   * results to settle the call without resending (for batches that must not
-   * run twice).
+   * Runs a batch, reconnecting and resending while the channel fails, until
+   * the node has been unreachable for the death window (then NodeFailure).
+   * A node already past the window gets one attempt, so callers learn fast
+   * that it is still gone. With `patient` false (reads, which other shards
+   * can serve) the first transport fault fails the call at once with the
+   * fault itself, not a NodeFailure. `beforeRetry` may inspect the node
+   * through the new session and return results to settle the call without
+   * resending (for batches that must not run twice).
    */
-  async batch(commands: OutgoingCommand[], beforeRetry?: () => Promise<CommandResult[] | undefined>): Promise<CommandResult[]> {
+  async batch(
+    commands: OutgoingCommand[],
+    beforeRetry?: () => Promise<CommandResult[] | undefined>,
+    patient = true,
+  ): Promise<CommandResult[]> {
+    const { clock, deathWindowMs, backoffMinMs, backoffMaxMs } = this.health;
     for (let attempt = 0; ; attempt++) {
       try {
         if (attempt > 0 && beforeRetry) {
           const settled = await beforeRetry();
-          if (settled) return settled;
+          if (settled) return this.answered(settled);
         }
-        return await (await this.session()).batch(commands);
+        return this.answered(await (await this.session()).batch(commands));
       } catch (err) {
-        const code = (err as NodeError).code;
-        if (attempt < this.retriesMax && sessionFailures.has(code)) continue;
-        throw err instanceof NodeFailure ? err : new NodeFailure(this.slot, err as Error);
+        if (err instanceof NodeFailure || !transportFault(err)) throw err;
+        this.sessionFailures++;
+        this.lastFailure = (err as Error).message;
+        this.failingSince ??= clock.now();
+        if (this.unreachable) throw new NodeFailure(this.slot, 'unreachable', err as Error);
+        if (!patient) throw err;
+        const wait = Math.min(backoffMaxMs, backoffMinMs * 2 ** Math.min(attempt, 20));
+        await clock.sleep(Math.min(wait, Math.max(0, this.failingSince + deathWindowMs - clock.now())));
       }
     }
+  }
+
+  private answered(results: CommandResult[]): CommandResult[] {
+    this.failingSince = undefined;
+    return results;
   }
 
   close(): void {

@@ -96,7 +96,8 @@ export class ReadCoalescer {
         if (last && last.op === Op.read && last.sector + last.count === s) last.count++;
         else commands.push({ op: Op.read, sector: s, count: 1 });
       }
-      for (const r of await this.state.handles[slot].batch(commands)) {
+      // Not patient: a reader rebuilds from other shards rather than wait out a node's death window.
+      for (const r of await this.state.handles[slot].batch(commands, undefined, false)) {
         if (r.op !== Op.read) throw new ArrayError('E_FRAME', 'READ answered with another result');
         this.state.counters.bytesReceivedFromNodes += r.data.length;
         for (let at = 0; at < r.data.length; at += sectorBytes) out.push(r.data.subarray(at, at + sectorBytes));

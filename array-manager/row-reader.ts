@@ -13,7 +13,11 @@ import { Op } from './node-client/frame-codec.ts';
 
 const isZero = (b: Uint8Array): boolean => b.every((x) => x === 0);
 
-/** Reads node sectors from one slot (coalesced with other reads of it); one buffer per sector. */
+/**
+ * Reads node sectors from one slot (coalesced with other reads of it); one
+ * buffer per sector. It does not wait for a node that does not answer: the
+ * first transport fault fails it, and readers rebuild from the other shards.
+ */
 export function readNodeSectors(state: ArrayState, slot: number, sectors: number[]): Promise<Buffer[]> {
   return state.reads.read(slot, sectors);
 }
@@ -101,7 +105,7 @@ export async function loadRows(state: ArrayState, region: Region, rows: number[]
   const { k } = state.geometry;
   const tables = region === 'data' ? await readTableSet(state, missing.flatMap((row) => Array.from({ length: k }, (_, j) => tableIndexOf(row * k + j)))) : undefined;
   const sectors = missing.map((row) => rowSector(state.geometry, region, row));
-  const read = await state.eachSlot(state.liveSlots(), (slot) => readNodeSectors(state, slot, sectors));
+  const read = await state.eachSlot(state.liveSlots(), (slot) => readNodeSectors(state, slot, sectors), true);
   for (let i = 0; i < missing.length; i++) {
     const fetched = new Map([...read].map(([slot, data]) => [slot, data[i]] as const));
     out.set(missing[i], await verifyRow(state, region, missing[i], fetched, tables));
@@ -134,6 +138,9 @@ async function verifyRow(state: ArrayState, region: Region, row: number, fetched
   }
   if (present.filter(Boolean).length < k) {
     state.checkWritable();
+    // Shards of live slots that did not answer may come back: that is a wait, not a loss.
+    const silent = state.liveSlots().filter((slot) => !fetched.has(slot));
+    if (silent.length > 0) throw new ArrayError('E_UNAVAILABLE', `${region} row ${row}: fewer than k = ${k} shards reachable (slots ${silent.join(', ')} do not answer); retry`);
     throw new ArrayError('E_UNRECOVERABLE', `${region} row ${row}: fewer than k = ${k} shards readable and valid`);
   }
   if (present.some((p, j) => !p && j < k) && !reconstructData(state, shards, present, valid)) {
@@ -185,8 +192,10 @@ export async function readTableSet(state: ArrayState, ids: Iterable<number>): Pr
     if (!state.isLive(slot)) rebuild.push(t);
     else bySlot.set(slot, [...(bySlot.get(slot) ?? []), t]);
   }
-  const read = await state.eachSlot([...bySlot.keys()], (slot) =>
-    readNodeSectors(state, slot, bySlot.get(slot)!.map((t) => rowSector(g, 'table', locate(g, t).row))),
+  const read = await state.eachSlot(
+    [...bySlot.keys()],
+    (slot) => readNodeSectors(state, slot, bySlot.get(slot)!.map((t) => rowSector(g, 'table', locate(g, t).row))),
+    true,
   );
   for (const [slot, list] of bySlot) {
     const data = read.get(slot);
@@ -258,7 +267,7 @@ export async function readUserSectors(state: ArrayState, first: number, count: n
   }
   const [tables, fetched] = await Promise.all([
     known ?? readTables(state, first, count),
-    state.eachSlot([...wanted.keys()], (slot) => readNodeSectors(state, slot, wanted.get(slot)!.map((w) => w.sector))),
+    state.eachSlot([...wanted.keys()], (slot) => readNodeSectors(state, slot, wanted.get(slot)!.map((w) => w.sector)), true),
   ]);
   const target = (i: number) => out.subarray((i - first) * sectorBytes, (i - first + 1) * sectorBytes);
   for (let i = first; i < first + count; i++) if (blankIn(tables, i)) target(i).fill(0);

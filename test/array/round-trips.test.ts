@@ -25,13 +25,13 @@ function record(disk: VirtualDisk, delayMs = 0): { batches: Recorded[]; inFlight
   const inFlightMax = new Map<number, number>();
   disk.state.handles.forEach((handle, slot) => {
     const send = handle.batch.bind(handle);
-    handle.batch = async (commands, beforeRetry) => {
+    handle.batch = async (commands, beforeRetry, patient) => {
       batches.push({ slot, commands });
       inFlight.set(slot, (inFlight.get(slot) ?? 0) + 1);
       inFlightMax.set(slot, Math.max(inFlightMax.get(slot) ?? 0, inFlight.get(slot)!));
       try {
         if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
-        return await send(commands, beforeRetry);
+        return await send(commands, beforeRetry, patient);
       } finally {
         inFlight.set(slot, inFlight.get(slot)! - 1);
       }
@@ -46,9 +46,9 @@ const isApplyOnly = (commands: OutgoingCommand[]): boolean => commands.length > 
 /** Runs `before` ahead of every batch sent to `handle`; it may throw to fail the batch. */
 function beforeBatch(handle: VirtualDisk['state']['handles'][number], before: (commands: OutgoingCommand[]) => void): void {
   const send = handle.batch.bind(handle);
-  handle.batch = async (commands, beforeRetry) => {
+  handle.batch = async (commands, beforeRetry, patient) => {
     before(commands);
-    return send(commands, beforeRetry);
+    return send(commands, beforeRetry, patient);
   };
 }
 
@@ -213,8 +213,10 @@ t.test('a manager that stops between the commit and the apply of a trim: recover
   await disk.writeSectors(0, randomBytes(32 * S));
   await disk.flush();
   // The manager stops as it starts the trim's apply: committed, not applied.
+  const stopped = cluster.whenFrozen();
   disk.state.handles.forEach((handle) => beforeBatch(handle, (commands) => isApplyOnly(commands) && cluster.freezeAll()));
   await disk.trimSectors(0, 32);
+  await stopped;
   const g = disk.state.geometry;
   const homes = Array.from({ length: 8 }, (_, row) => rowSector(g, 'data', row));
   const dirty = () => cluster.nodes.filter((node) => homes.some((home) => node.store.view(home, 1)[0].some((b) => b !== 0))).length;
