@@ -12,6 +12,7 @@ import type { Scenario, SimOp } from './scenario.ts';
 import { faultKinds, sectorSpan } from './scenario.ts';
 import { SeededDelivery } from './delivery-scheduler.ts';
 import { SimCluster, dataKey, type FaultPolicy } from './sim-cluster.ts';
+import { slotsMarkedDead } from './marked-dead.ts';
 
 export interface SimStats {
   scenarios: number;
@@ -78,6 +79,7 @@ export class ScenarioRun {
   private readonly faulty = new Set<number>();
   private readonly givenUp = new Set<number>();
   private readonly key = dataKey();
+  private arrayId: Buffer | undefined;
   private disk: VirtualDisk | undefined;
   private nextUnknown = 0;
   /** Actions waiting for the n-th manager crash from when they were armed. */
@@ -124,9 +126,14 @@ export class ScenarioRun {
     for (const h of now) h.run();
   }
 
-  /** Remembers the slots the current manager marked dead: a crash discards the manager, not what it decided. */
+  /**
+   * Remembers the slots the current manager marked dead, and those a manager
+   * that crashed during recovery already marked dead on the nodes: a crash
+   * discards the manager, not what it decided.
+   */
   private noteGivenUp(): void {
     if (this.disk) for (let s = 0; s < this.n; s++) if (!this.disk.state.isLive(s)) this.givenUp.add(s);
+    if (this.arrayId) for (const s of slotsMarkedDead(this.cluster.nodes, this.key, this.arrayId)) this.givenUp.add(s);
   }
 
   private checkError(where: string, err: Error & { code?: string }): void {
@@ -144,6 +151,7 @@ export class ScenarioRun {
       journalPieces: this.sc.journalPieces,
       keyErasure: this.sc.keyErasure,
     });
+    this.arrayId = Buffer.from(this.disk.state.arrayId);
     for (const group of this.sc.groups) {
       if (!this.disk || this.violations.length) break;
       await this.runGroup(group);
