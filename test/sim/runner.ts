@@ -84,6 +84,8 @@ export class ScenarioRun {
   private nextUnknown = 0;
   /** Actions waiting for the n-th manager crash from when they were armed. */
   private crashHooks: { crashesLeft: number; run: () => void }[] = [];
+  /** Slots partitioned at some time since the current group began. */
+  private unreachableThisGroup = new Set<number>();
   /** Frames delivered by each group's I/O (up to its crash) and by each opening after a crash: the exhaustive sweep counts on them. */
   readonly frames = { io: [] as number[], recoveries: [] as number[] };
   /** Fault policies of this group's ops, asked in turn; the first that does not deliver decides. */
@@ -102,14 +104,15 @@ export class ScenarioRun {
   }
 
   /**
-   * Slots faulty in any way: lost, restarted, corrupted, unreachable right
-   * now (a partition is a loss while it lasts), or given up by the array (a
-   * hostile network can make it give up on a node).
+   * Slots faulty in any way: lost, restarted, corrupted, unreachable at some
+   * time during this group or its recoveries (a partition is a loss while it
+   * lasts, and an open that ran while it lasted may refuse even if it healed
+   * since), or given up by the array (a hostile network can make it give up
+   * on a node).
    */
   private faults(): number {
     this.noteGivenUp();
-    const unreachable = Array.from({ length: this.n }, (_, s) => s).filter((s) => this.cluster.isPartitioned(s));
-    return new Set([...this.faulty, ...this.givenUp, ...unreachable]).size;
+    return new Set([...this.faulty, ...this.givenUp, ...this.unreachableThisGroup]).size;
   }
 
   /** Runs `run` after `frames` more delivered frames, or at the (-frames)-th manager crash from now when negative. */
@@ -203,6 +206,7 @@ export class ScenarioRun {
       if (c.isPartitioned(slot)) return;
       this.stats.partitions++;
       c.partition(slot);
+      this.unreachableThisGroup.add(slot);
       this.afterFramesOrCrash(op.healAfterFrames, () => c.heal(slot));
     });
   }
@@ -223,6 +227,7 @@ export class ScenarioRun {
   private async runGroup(group: SimOp[]): Promise<void> {
     const disk = this.disk!;
     this.stats.steps++;
+    this.unreachableThisGroup = new Set([...this.unreachableThisGroup].filter((s) => this.cluster.isPartitioned(s)));
     const io = group.filter((op) => !faultKinds.has(op.kind));
     for (const op of group) if (!io.includes(op)) this.arm(op);
     const policies = this.sendFaults;
