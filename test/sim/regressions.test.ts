@@ -5,7 +5,7 @@
 import t from 'tap';
 import { pointScenario } from './exhaustive.ts';
 import { emptyStats, runScenario, type SimStats } from './runner.ts';
-import type { Scenario } from './scenario.ts';
+import type { Scenario, SimOp } from './scenario.ts';
 
 interface Case {
   found: string;
@@ -17,6 +17,13 @@ interface Case {
 }
 
 const crashedAndLost = (stats: SimStats) => stats.crashes > 0 && stats.nodeLosses > 0;
+const smallArray = (groups: SimOp[][]): Scenario => ({ k: 2, m: 1, journalPieces: 8, keyErasure: false, groups });
+const writeSector0 = (seed: number): SimOp => ({ kind: 'write', sector: 0, count: 1, seed });
+/** A new manager opens the array: the crash lands on the first frame of a write far from sector 0. */
+const restartManager: SimOp[] = [
+  { kind: 'crash', afterFrames: 0, duringRecovery: -1 },
+  { kind: 'write', sector: 50, count: 1, seed: 4 },
+];
 
 const cases: Case[] = [
   {
@@ -68,26 +75,17 @@ const cases: Case[] = [
     // and acknowledges a write of sector 0. Manager 3 hears slot 0 first,
     // adopts its version 2, trusts slot 0 and reads its old sector 0.
     found: 'issue #9, hole 2 (two membership records with one version)',
-    scenario: {
-      k: 2,
-      m: 1,
-      journalPieces: 8,
-      keyErasure: false,
-      groups: [
-        [{ kind: 'write', sector: 0, count: 1, seed: 1 }],
-        [
-          { kind: 'partition', slot: 2, afterFrames: 0, healAfterFrames: -1 },
-          { kind: 'partition', slot: 0, afterFrames: -1, healAfterFrames: -1 },
-          { kind: 'crash', afterFrames: 2, duringRecovery: -1 },
-          { kind: 'write', sector: 0, count: 1, seed: 2 },
-        ],
-        [{ kind: 'write', sector: 0, count: 1, seed: 3 }],
-        [
-          { kind: 'crash', afterFrames: 0, duringRecovery: -1 },
-          { kind: 'write', sector: 50, count: 1, seed: 4 },
-        ],
+    scenario: smallArray([
+      [writeSector0(1)],
+      [
+        { kind: 'partition', slot: 2, afterFrames: 0, healAfterFrames: -1 },
+        { kind: 'partition', slot: 0, afterFrames: -1, healAfterFrames: -1 },
+        { kind: 'crash', afterFrames: 2, duringRecovery: -1 },
+        writeSector0(2),
       ],
-    },
+      [writeSector0(3)],
+      restartManager,
+    ]),
     injected: (stats) => stats.crashes === 2 && stats.partitions === 2 && stats.nodeLosses === 0,
     violation: 'after recovery: sector 0: read a value that was never written there or was overwritten by an acknowledged write',
   },
@@ -98,24 +96,7 @@ const cases: Case[] = [
     // session after V+1's journal batch and before V+1 is applied there, so
     // the apply (here recovery's, after the crash) copies V's pieces home.
     found: 'issue #9, hole 3 (a withheld batch runs late on its old session)',
-    scenario: {
-      k: 2,
-      m: 1,
-      journalPieces: 8,
-      keyErasure: false,
-      groups: [
-        [{ kind: 'write', sector: 0, count: 1, seed: 1 }],
-        [
-          { kind: 'withhold', slot: 0, nth: 0, releaseAfterFrames: 12 },
-          { kind: 'write', sector: 0, count: 1, seed: 2 },
-        ],
-        [{ kind: 'write', sector: 0, count: 1, seed: 3 }],
-        [
-          { kind: 'crash', afterFrames: 0, duringRecovery: -1 },
-          { kind: 'write', sector: 50, count: 1, seed: 4 },
-        ],
-      ],
-    },
+    scenario: smallArray([[writeSector0(1)], [{ kind: 'withhold', slot: 0, nth: 0, releaseAfterFrames: 12 }, writeSector0(2)], [writeSector0(3)], restartManager]),
     injected: (stats) => stats.lateFrames === 1 && stats.crashes === 1 && stats.nodeLosses === 0,
     violation: 'after recovery: sector 0: read a value that was never written there or was overwritten by an acknowledged write',
   },

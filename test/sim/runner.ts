@@ -12,6 +12,7 @@ import type { Scenario, SimOp } from './scenario.ts';
 import { faultKinds, sectorSpan } from './scenario.ts';
 import { SeededDelivery } from './delivery-scheduler.ts';
 import { SimCluster, dataKey, type FaultPolicy } from './sim-cluster.ts';
+import { slotsMarkedDead } from './marked-dead.ts';
 
 export interface SimStats {
   scenarios: number;
@@ -78,10 +79,13 @@ export class ScenarioRun {
   private readonly faulty = new Set<number>();
   private readonly givenUp = new Set<number>();
   private readonly key = dataKey();
+  private arrayId: Buffer | undefined;
   private disk: VirtualDisk | undefined;
   private nextUnknown = 0;
   /** Actions waiting for the n-th manager crash from when they were armed. */
   private crashHooks: { crashesLeft: number; run: () => void }[] = [];
+  /** Slots partitioned at some time since the current group began. */
+  private unreachableThisGroup = new Set<number>();
   /** Frames delivered by each group's I/O (up to its crash) and by each opening after a crash: the exhaustive sweep counts on them. */
   readonly frames = { io: [] as number[], recoveries: [] as number[] };
   /** Fault policies of this group's ops, asked in turn; the first that does not deliver decides. */
@@ -100,14 +104,15 @@ export class ScenarioRun {
   }
 
   /**
-   * Slots faulty in any way: lost, restarted, corrupted, unreachable right
-   * now (a partition is a loss while it lasts), or given up by the array (a
-   * hostile network can make it give up on a node).
+   * Slots faulty in any way: lost, restarted, corrupted, unreachable at some
+   * time during this group or its recoveries (a partition is a loss while it
+   * lasts, and an open that ran while it lasted may refuse even if it healed
+   * since), or given up by the array (a hostile network can make it give up
+   * on a node).
    */
   private faults(): number {
     this.noteGivenUp();
-    const unreachable = Array.from({ length: this.n }, (_, s) => s).filter((s) => this.cluster.isPartitioned(s));
-    return new Set([...this.faulty, ...this.givenUp, ...unreachable]).size;
+    return new Set([...this.faulty, ...this.givenUp, ...this.unreachableThisGroup]).size;
   }
 
   /** Runs `run` after `frames` more delivered frames, or at the (-frames)-th manager crash from now when negative. */
@@ -124,9 +129,14 @@ export class ScenarioRun {
     for (const h of now) h.run();
   }
 
-  /** Remembers the slots the current manager marked dead: a crash discards the manager, not what it decided. */
+  /**
+   * Remembers the slots the current manager marked dead, and those a manager
+   * that crashed during recovery already marked dead on the nodes: a crash
+   * discards the manager, not what it decided.
+   */
   private noteGivenUp(): void {
     if (this.disk) for (let s = 0; s < this.n; s++) if (!this.disk.state.isLive(s)) this.givenUp.add(s);
+    if (this.arrayId) for (const s of slotsMarkedDead(this.cluster.nodes, this.key, this.arrayId)) this.givenUp.add(s);
   }
 
   private checkError(where: string, err: Error & { code?: string }): void {
@@ -144,6 +154,7 @@ export class ScenarioRun {
       journalPieces: this.sc.journalPieces,
       keyErasure: this.sc.keyErasure,
     });
+    this.arrayId = Buffer.from(this.disk.state.arrayId);
     for (const group of this.sc.groups) {
       if (!this.disk || this.violations.length) break;
       await this.runGroup(group);
@@ -195,6 +206,7 @@ export class ScenarioRun {
       if (c.isPartitioned(slot)) return;
       this.stats.partitions++;
       c.partition(slot);
+      this.unreachableThisGroup.add(slot);
       this.afterFramesOrCrash(op.healAfterFrames, () => c.heal(slot));
     });
   }
@@ -215,6 +227,7 @@ export class ScenarioRun {
   private async runGroup(group: SimOp[]): Promise<void> {
     const disk = this.disk!;
     this.stats.steps++;
+    this.unreachableThisGroup = new Set([...this.unreachableThisGroup].filter((s) => this.cluster.isPartitioned(s)));
     const io = group.filter((op) => !faultKinds.has(op.kind));
     for (const op of group) if (!io.includes(op)) this.arm(op);
     const policies = this.sendFaults;
