@@ -166,9 +166,6 @@ export function adoptMembership(responses: MembershipResponse[], arrayId?: Buffe
   const first = valid.reduce((a, b) => (b.record!.version > a.record!.version ? b : a)).record!;
   const same = valid.filter((r) => r.record!.arrayId.equals(first.arrayId));
   const { k, m } = first.geometry;
-  if (same.length < m + 1) {
-    throw new MembershipError('E_QUORUM', `${same.length} nodes returned this array's membership; need m+1 = ${m + 1} to rule out a stale view`);
-  }
   const standing = standingRecords(same);
   const top = standing.reduce((v, c) => (c.version > v ? c.version : v), 0n);
   const atTop = standing.filter((c) => c.version === top);
@@ -177,6 +174,11 @@ export function adoptMembership(responses: MembershipResponse[], arrayId?: Buffe
     throw new MembershipError('E_QUORUM', `membership: ${why}; waiting for more nodes to tell which update completed`);
   }
   const best = atTop[0];
+  // Every slot live in the record answered with it: it is complete as it stands, so no answer is missing.
+  const everyLiveAnswered = best.slots.every((s, i) => s.state !== SlotState.live || same.some((r) => r.slot === i && liveIn(best, i, r.instanceId) && sameRecord(r.record!, best)));
+  if (same.length < m + 1 && !everyLiveAnswered) {
+    throw new MembershipError('E_QUORUM', `${same.length} nodes returned this array's membership; need m+1 = ${m + 1} to rule out a stale view, or every live slot`);
+  }
   const usable = responses.filter((r) => liveIn(best, r.slot, r.instanceId)).map((r) => r.slot);
   if (usable.length < k) {
     throw new MembershipError('E_QUORUM', `only ${usable.length} live nodes answered under their pinned identity; need k = ${k}`);

@@ -106,11 +106,25 @@ export async function loadRows(state: ArrayState, region: Region, rows: number[]
   const tables = region === 'data' ? await readTableSet(state, missing.flatMap((row) => Array.from({ length: k }, (_, j) => tableIndexOf(row * k + j)))) : undefined;
   const sectors = missing.map((row) => rowSector(state.geometry, region, row));
   const read = await state.eachSlot(state.liveSlots(), (slot) => readNodeSectors(state, slot, sectors), true);
+  if (read.size < k) {
+    // Too few shards answered at once: wait for the silent nodes (reconnecting, up to their death window) rather than fail.
+    const silent = state.liveSlots().filter((slot) => !read.has(slot));
+    for (const [slot, data] of await state.eachSlot(silent, (slot) => readPatiently(state, slot, sectors))) read.set(slot, data);
+  }
   for (let i = 0; i < missing.length; i++) {
     const fetched = new Map([...read].map(([slot, data]) => [slot, data[i]] as const));
     out.set(missing[i], await verifyRow(state, region, missing[i], fetched, tables));
   }
   return out;
+}
+
+/** Reads sectors from one slot outside the coalescer, reconnecting while its node is in doubt. */
+async function readPatiently(state: ArrayState, slot: number, sectors: number[]): Promise<Buffer[]> {
+  const results = await state.handles[slot].batch(sectors.map((sector) => ({ op: Op.read, sector, count: 1 })));
+  return results.map((r) => {
+    if (r.op !== Op.read) throw new ArrayError('E_FRAME', 'READ answered with another result');
+    return r.data;
+  });
 }
 
 /** Checks, completes and caches one row from what each live slot returned. */

@@ -36,7 +36,7 @@ export function statsLine(stats: SimStats): string {
 }
 
 /** Codes that are a clear, correct refusal once more than m nodes are faulty. */
-const beyondMCodes = new Set(['E_TOO_MANY_DEAD', 'E_QUORUM', 'E_UNRECOVERABLE', 'E_NO_ARRAY']);
+const beyondMCodes = new Set(['E_TOO_MANY_DEAD', 'E_QUORUM', 'E_UNRECOVERABLE', 'E_UNAVAILABLE', 'E_NO_ARRAY']);
 /** Real time a group may take before the run is declared hung. */
 const groupTimeoutMs = 20_000;
 const nodeSectors = 150;

@@ -12,7 +12,7 @@ import { DiskNodeCore } from '../../disk-node/node-core.ts';
 import type { FrameChannel } from '../../array-manager/node-client/frame-channel.ts';
 import { NodeError } from '../../array-manager/node-client/frame-codec.ts';
 import { NodeClient } from '../../array-manager/node-client/node-client.ts';
-import type { NodeConnector } from '../../array-manager/node-handle.ts';
+import type { Clock, NodeConnector } from '../../array-manager/node-handle.ts';
 import { fakeProvider, managerKeys, testClientOptions, type ManagerKeys } from '../disk-node/fixtures.ts';
 import { nextTurnDelivery, type DeliveryScheduler } from './delivery-scheduler.ts';
 
@@ -141,10 +141,23 @@ export class SimCluster {
     }
   }
 
+  /**
+   * Virtual time for the managers' health policy: a sleep returns on the
+   * next turn and moves the clock on by what it slept, so a node's death
+   * window passes after as many reconnect attempts as in real time, without
+   * the wait, and runs stay deterministic.
+   */
+  private virtualMs = 0;
+  readonly clock: Clock = {
+    now: () => this.virtualMs,
+    sleep: (ms) => new Promise((resolve) => setImmediate(() => ((this.virtualMs += ms), resolve()))),
+  };
+
   connector(timeoutMs = 2000): NodeConnector {
     const epoch = this.epoch;
     return {
       slots: this.n,
+      health: { clock: this.clock },
       connect: async (slot) => {
         if (epoch !== this.epoch) return new Promise<never>(() => {});
         if (this.dead.has(slot) || this.partitioned.has(slot)) throw new NodeError('E_CONNECT', `slot ${slot} is down`);

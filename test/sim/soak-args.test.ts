@@ -6,7 +6,6 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { pendingFix } from './pending-fix.ts';
 
 const soak = fileURLToPath(new URL('./soak.ts', import.meta.url));
 
@@ -48,23 +47,23 @@ t.test('bad arguments are refused', async (t) => {
 t.test('two jobs: one summary line with both jobs counted', async (t) => {
   const r = await run(['--seconds', '1', '--jobs', '2']);
   // Until the issue #9 fix, random scenarios can meet a known hole: then exit 1 and a replay line.
-  t.equal(r.code, 0, 'no violation', { todo: pendingFix });
+  t.equal(r.code, 0, 'no violation');
   const lines = r.stdout.trim().split('\n').filter((l) => !l.startsWith('replay: '));
   t.equal(lines.length, 1, 'one line');
   const scenarios = Number(/scenarios=(\d+)/.exec(lines[0])?.[1]);
   // Each job checks scenarios in runs of 50 and finishes the run it started, so two jobs count at least 100.
   // A job that met a violation stops early.
   t.ok(scenarios >= 100 || /violations=[1-9]/.test(lines[0]), `both jobs counted (${scenarios} scenarios)`);
-  t.match(lines[0], /violations=0$/, 'no violation', { todo: pendingFix });
+  t.match(lines[0], /violations=0$/, 'no violation');
 });
 
 t.test('interrupted, it reports what it covered', async (t) => {
   const started = Date.now();
   const r = await run(['--seconds', '600'], 4000);
   t.ok(Date.now() - started < 120_000, 'it stopped long before its time was up');
-  t.equal(r.code, 0, 'exit 0: no violation', { todo: pendingFix });
+  t.equal(r.code, 0, 'exit 0: no violation');
   t.match(r.stdout, /^soak: scenarios=[1-9]\d* .*violations=\d+\n/, 'a summary line with the scenarios it ran');
-  t.match(r.stdout, /violations=0\n$/, 'no violation', { todo: pendingFix });
+  t.match(r.stdout, /violations=0\n$/, 'no violation');
 });
 
 t.test('exhaustive, two jobs: one summary line with the points of both', async (t) => {
