@@ -98,7 +98,7 @@ export async function openArray(opts: OpenOptions): Promise<VirtualDisk> {
   const lost = state.liveSlots().filter((slot) => !usable.includes(slot));
   // A node live in the adopted record never holds an older one (that would refute it), so there is no
   // update to finish; but nodes dead in it may hold higher versions, and the next record must go above them.
-  if (lost.length) await state.markDead(lost);
+  if (lost.length) await state.markDead(lost, 'missing at open, or answering as another instance');
   else if (highest > membership.version) await state.restampMembership();
   await recoverJournal(state);
   return new VirtualDisk(state);
@@ -124,7 +124,7 @@ async function recoverJournal(state: ArrayState): Promise<void> {
       payload: Buffer.concat(s.slice(journalPayloadStart)),
     })),
   );
-  if (plan.corrupt.length) await state.markDead(plan.corrupt);
+  if (plan.corrupt.length) await state.markDead(plan.corrupt, 'journal payload fails its digest at recovery');
   state.checkWritable();
   // Before any node applies the entry, every live node holds its commit record: otherwise a crash
   // after some applies, then the loss of every node that held the commit, would leave the next

@@ -47,6 +47,18 @@ export interface CacheLimits {
 
 export const cacheDefaults: CacheLimits = { rowsMax: 1024, tablesMax: 4096 };
 
+/** Something an operator should hear about: a slot's state changing, a node in doubt or back, writes stopped. */
+export interface ArrayEvent {
+  /** ISO time. */
+  at: string;
+  kind: 'slot-dead' | 'slot-in-doubt' | 'slot-back' | 'unavailable';
+  slot?: number;
+  reason: string;
+}
+
+/** Events kept for /status; older ones are dropped (the log has them all). */
+const eventsMax = 256;
+
 export class ArrayState {
   readonly code: ErasureCode;
   readonly lock = new RwLock();
@@ -84,6 +96,12 @@ export class ArrayState {
   /** Set while a membership update has not reached every live node: no write may rely on it yet. */
   private membershipIncomplete = false;
   private membershipUpdate: Promise<void> = Promise.resolve();
+  /** The latest events, oldest first. */
+  readonly events: ArrayEvent[] = [];
+  /** Why and when each slot this manager marked dead died. */
+  readonly deaths = new Map<number, { reason: string; at: string }>();
+  /** Called for every event (the CLI logs them). */
+  onEvent: (event: ArrayEvent) => void = () => {};
 
   constructor(
     readonly geometry: Geometry,
@@ -95,6 +113,16 @@ export class ArrayState {
     this.code = createErasureCode({ k: geometry.k, m: geometry.m, shardBytes: 4096 });
     this.rows = new LRUCache({ max: caches.rowsMax });
     this.tables = new LRUCache({ max: caches.tablesMax });
+    for (const h of handles) {
+      h.onHealth = (inDoubt, reason) => this.event({ kind: inDoubt ? 'slot-in-doubt' : 'slot-back', slot: h.slot, reason });
+    }
+  }
+
+  event(e: Omit<ArrayEvent, 'at'>): void {
+    const event = { at: new Date().toISOString(), ...e };
+    this.events.push(event);
+    if (this.events.length > eventsMax) this.events.shift();
+    this.onEvent(event);
   }
 
   get arrayId(): Buffer {
@@ -130,7 +158,7 @@ export class ArrayState {
 
   /** Before a write: finishes a membership update that stopped because too many nodes were unreachable, if they answer now. */
   async ready(): Promise<void> {
-    if (this.membershipIncomplete) await this.updateMembership([], false);
+    if (this.membershipIncomplete) await this.updateMembership(new Map(), false);
     this.checkWritable();
   }
 
@@ -143,13 +171,13 @@ export class ArrayState {
    * is the likely culprit, so the update stops with E_UNAVAILABLE, the
    * membership stays as it is, and the next write retries (ready()).
    */
-  markDead(failed: Iterable<number>): Promise<void> {
-    return this.updateMembership(failed, false);
+  markDead(failed: Iterable<number>, reason: string): Promise<void> {
+    return this.updateMembership(new Map([...failed].map((slot) => [slot, reason])), false);
   }
 
   /** Writes the membership anew above every version a node may hold (after adopting a record below the highest seen). */
   restampMembership(): Promise<void> {
-    return this.updateMembership([], true);
+    return this.updateMembership(new Map(), true);
   }
 
   /** Slots live in the membership whose nodes have been unreachable for the whole death window. */
@@ -157,15 +185,19 @@ export class ArrayState {
     return this.liveSlots().filter((slot) => this.handles[slot].unreachable);
   }
 
-  private updateMembership(failed: Iterable<number>, force: boolean): Promise<void> {
-    const toKill = new Set([...failed].filter((s) => this.isLive(s)));
+  private updateMembership(failed: Map<number, string>, force: boolean): Promise<void> {
+    const toKill = new Map([...failed].filter(([slot]) => this.isLive(slot)));
     const run = async (): Promise<void> => {
       while (toKill.size > 0 || force || this.membershipIncomplete) {
         if (toKill.size > 0 || force) {
           const floor = this.membershipFloor > this.membership.version ? this.membershipFloor : this.membership.version;
-          this.membership = withDead(this.membership, toKill, floor);
+          this.membership = withDead(this.membership, toKill.keys(), floor);
           this.counters.nodeFailures += toKill.size;
-          for (const slot of toKill) this.handles[slot].close();
+          for (const [slot, reason] of toKill) {
+            this.handles[slot].close();
+            this.deaths.set(slot, { reason, at: new Date().toISOString() });
+            this.event({ kind: 'slot-dead', slot, reason });
+          }
           toKill.clear();
           force = false;
         }
@@ -180,7 +212,7 @@ export class ArrayState {
               await this.handles[slot].batch([{ op: Op.deathWrite, version: next.version, record }], () => this.deathRecordAlreadyAt(slot, next.version));
             } catch (err) {
               if (err instanceof NodeFailure && err.reason === 'unreachable') unreachable.push(slot);
-              else if (err instanceof NodeFailure || (err as { code?: string }).code === 'E_DEATH_VERSION') toKill.add(slot);
+              else if (err instanceof NodeFailure || (err as { code?: string }).code === 'E_DEATH_VERSION') toKill.set(slot, `membership update refused: ${(err as Error).message}`);
               else throw err;
             }
           }),
@@ -188,7 +220,7 @@ export class ArrayState {
         if (toKill.size > 0) continue;
         if (unreachable.length > 0) {
           this.refuseBeyondM(unreachable);
-          unreachable.forEach((slot) => toKill.add(slot));
+          unreachable.forEach((slot) => toKill.set(slot, `unreachable for the death window: ${this.handles[slot].lastFailure ?? ''}`));
           continue;
         }
         this.membershipIncomplete = false;
@@ -202,6 +234,7 @@ export class ArrayState {
   private refuseBeyondM(unreachable: number[]): void {
     const down = new Set([...unreachable, ...this.unreachableSlots()]);
     if (deadCount(this.membership) + down.size > this.geometry.m) {
+      this.event({ kind: 'unavailable', reason: `slots ${[...down].join(', ')} unreachable with ${deadCount(this.membership)} dead; writes wait for them` });
       throw new ArrayError(
         'E_UNAVAILABLE',
         `${down.size} nodes unreachable (slots ${[...down].join(', ')}) with ${deadCount(this.membership)} dead; at most m = ${this.geometry.m} may be dead: waiting for them to answer`,
@@ -243,7 +276,7 @@ export class ArrayState {
     if (failed.length && !degraded) {
       const unreachable = failed.filter((f) => f.reason === 'unreachable').map((f) => f.slot);
       if (unreachable.length) this.refuseBeyondM(unreachable);
-      await this.markDead(failed.map((f) => f.slot));
+      await this.updateMembership(new Map(failed.map((f) => [f.slot, f.message])), false);
     }
     if (unexpected) throw unexpected.error;
     return out;

@@ -76,6 +76,8 @@ export class NodeHandle {
   /** Session failures seen, for status and metrics. */
   sessionFailures = 0;
   lastFailure: string | undefined;
+  /** Told when the node falls in doubt (first failure of a run) and when it answers again. */
+  onHealth: (inDoubt: boolean, reason: string) => void = () => {};
 
   constructor(
     readonly slot: number,
@@ -142,6 +144,7 @@ export class NodeHandle {
         if (err instanceof NodeFailure || !transportFault(err)) throw err;
         this.sessionFailures++;
         this.lastFailure = (err as Error).message;
+        if (this.failingSince === undefined) this.onHealth(true, this.lastFailure);
         this.failingSince ??= clock.now();
         if (this.unreachable) throw new NodeFailure(this.slot, 'unreachable', err as Error);
         if (!patient) throw err;
@@ -152,6 +155,7 @@ export class NodeHandle {
   }
 
   private answered(results: CommandResult[]): CommandResult[] {
+    if (this.failingSince !== undefined) this.onHealth(false, 'answers again');
     this.failingSince = undefined;
     return results;
   }

@@ -192,7 +192,14 @@ export class VirtualDisk {
     const budget = new EntryBudget(this.state.geometry.k, this.state.geometry.journalPieces);
     while (this.queue.length > 0) {
       const next = this.queue[0];
-      await this.resolvePatch(next, writes);
+      try {
+        await this.resolvePatch(next, writes);
+      } catch (err) {
+        // The bytes around an unaligned write could not be read: that request fails, the others go on.
+        this.queue.shift();
+        next.reject(err as Error);
+        continue;
+      }
       const indices = next.writes.map(([i]) => i);
       if (!budget.fits(indices)) {
         if (requests.length > 0 || next.atomic) break;

@@ -19,10 +19,37 @@ export interface ArrayConfig {
   /** Who may reach the NBD export, and how (cli/nbd-access.ts). */
   nbd: NbdAccess;
   admin: { host: string; port: number };
+  /** When a silent node is declared lost, and how the manager waits for nodes (docs/ADMIN.md, "Health"). */
+  health: HealthConfig;
+}
+
+export interface HealthConfig {
+  /** A node unreachable this long may have its slot marked dead. */
+  deathWindowMs: number;
+  backoffMinMs: number;
+  backoffMaxMs: number;
+  /** How long the manager waits for a node's reply to one batch before it reconnects. */
+  requestTimeoutMs: number;
+}
+
+export const healthConfigDefaults: HealthConfig = { deathWindowMs: 30_000, backoffMinMs: 50, backoffMaxMs: 2_000, requestTimeoutMs: 5_000 };
+
+function healthSection(v: unknown): HealthConfig {
+  if (v === undefined) return healthConfigDefaults;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail('health', 'must be an object');
+  const o = v as Record<string, unknown>;
+  const fields = ['deathWindowSeconds', 'backoffMinMs', 'backoffMaxMs', 'requestTimeoutMs'];
+  for (const key of Object.keys(o)) if (!fields.includes(key)) fail(`health.${key}`, 'is not a known field');
+  const d = healthConfigDefaults;
+  const deathWindowMs = o.deathWindowSeconds === undefined ? d.deathWindowMs : int(o.deathWindowSeconds, 'health.deathWindowSeconds', 1, 86_400) * 1000;
+  const backoffMinMs = o.backoffMinMs === undefined ? d.backoffMinMs : int(o.backoffMinMs, 'health.backoffMinMs', 1, 60_000);
+  const backoffMaxMs = o.backoffMaxMs === undefined ? Math.max(d.backoffMaxMs, backoffMinMs) : int(o.backoffMaxMs, 'health.backoffMaxMs', backoffMinMs, 600_000);
+  const requestTimeoutMs = o.requestTimeoutMs === undefined ? d.requestTimeoutMs : int(o.requestTimeoutMs, 'health.requestTimeoutMs', 100, 600_000);
+  return { deathWindowMs, backoffMinMs, backoffMaxMs, requestTimeoutMs };
 }
 
 const configBytesMax = 64 * 1024;
-const known = ['k', 'm', 'nodes', 'dataDir', 'manifest', 'keyErasure', 'nbd', 'admin'];
+const known = ['k', 'm', 'nodes', 'dataDir', 'manifest', 'keyErasure', 'nbd', 'admin', 'health'];
 
 function fail(field: string, why: string): never {
   throw new CliError(`config: ${field} ${why}`);
@@ -75,6 +102,7 @@ export function parseArrayConfig(text: string, baseDir: string): ArrayConfig {
     keyErasure: (o.keyErasure as boolean | undefined) ?? false,
     nbd: parseNbdSection(o.nbd, baseDir),
     admin: address(o.admin, 'admin', { host: '127.0.0.1', port: 10810 }),
+    health: healthSection(o.health),
   };
 }
 

@@ -37,8 +37,15 @@ plaintext TCP (docs/NBD.md, "Access control").`;
 async function connect(config: ArrayConfig) {
   const keys = await loadKeys(config.dataDir);
   const manifest = await loadManifest(config.manifest);
-  const connector = attestedConnector({ endpoints: config.nodes, manifest, managerPrivateKey: keys.managerPrivateKey, managerPublicKey: keys.managerPublicKey });
-  return { keys, connector };
+  const connector = attestedConnector({
+    endpoints: config.nodes,
+    manifest,
+    managerPrivateKey: keys.managerPrivateKey,
+    managerPublicKey: keys.managerPublicKey,
+    timeoutMs: config.health.requestTimeoutMs,
+  });
+  const { deathWindowMs, backoffMinMs, backoffMaxMs } = config.health;
+  return { keys, connector, health: { deathWindowMs, backoffMinMs, backoffMaxMs } };
 }
 
 function report(disk: VirtualDisk, config: ArrayConfig, json: boolean): void {
@@ -76,11 +83,12 @@ export async function arrayCommand(argv: string[]): Promise<number> {
     return exitCodes.ok;
   }
   if (action !== 'create' && action !== 'open') throw new CliError(`unknown action "${action ?? ''}"\n\n${arrayHelp}`);
-  const { keys, connector } = await connect(config);
+  const { keys, connector, health } = await connect(config);
+  const onProgress = progressReporter('creating array');
   const disk =
     action === 'create'
-      ? await createArray({ connector, dataKey: keys.dataKey, k: config.k, m: config.m, keyErasure: config.keyErasure, onProgress: progressReporter('creating array') })
-      : await openArray({ connector, dataKey: keys.dataKey });
+      ? await createArray({ connector, health, dataKey: keys.dataKey, k: config.k, m: config.m, keyErasure: config.keyErasure, onProgress })
+      : await openArray({ connector, health, dataKey: keys.dataKey });
   report(disk, config, values.json!);
   await disk.close();
   return exitCodes.ok;
@@ -92,8 +100,8 @@ export async function nbdCommand(argv: string[]): Promise<void> {
   const log: Logger = createLogger(values['log-json'] || undefined);
   // Credentials first: a bad key file is a usage error, before any node is contacted.
   const nbdListen = await nbdListenSpecs(config.nbd, log);
-  const { keys, connector } = await connect(config);
-  const disk = await openArray({ connector, dataKey: keys.dataKey });
+  const { keys, connector, health } = await connect(config);
+  const disk = await openArray({ connector, health, dataKey: keys.dataKey });
   log.info('array open', { health: arrayStatus(disk).health, journalVersion: disk.state.journalVersion.toString() });
   await serve({
     disk,

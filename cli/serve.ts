@@ -27,6 +27,8 @@ export interface ServeOptions {
 
 export async function serve(opts: ServeOptions): Promise<void> {
   const { disk, log } = opts;
+  // Every slot state change, node in doubt or back, and stop of writes, with its reason.
+  disk.state.onEvent = ({ kind, slot, reason }) => (kind === 'slot-back' ? log.info : log.warn)(kind, { ...(slot === undefined ? {} : { slot }), reason });
   const nbd = await startNbdServer({
     listen: opts.nbdListen,
     limits: opts.nbdLimits,

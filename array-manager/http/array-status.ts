@@ -1,6 +1,8 @@
 // What `GET /status` and `teearray array status` report about an open array:
-// geometry, each slot's state and pinned node identity, journal version,
-// whether the array is degraded or failed, and its counters.
+// geometry, each slot's state, pinned node identity, whether its node is in
+// doubt and why a dead slot died, journal version, whether the array is
+// degraded or failed, its counters and its latest events.
+import type { ArrayEvent } from '../array-state.ts';
 import type { VirtualDisk } from '../virtual-disk.ts';
 import { SlotState, deadCount } from '../membership.ts';
 import { slots, userSectors } from '../geometry.ts';
@@ -14,8 +16,23 @@ export interface ArrayStatus {
   journalVersion: string;
   health: 'ok' | 'degraded' | 'failed';
   deadSlots: number;
-  slots: { slot: number; state: 'live' | 'dead'; instanceId: string; endpoint?: string }[];
+  slots: {
+    slot: number;
+    state: 'live' | 'dead';
+    instanceId: string;
+    endpoint?: string;
+    /** Live but its node did not answer the last attempts: reconnecting, not (yet) dead. */
+    inDoubt: boolean;
+    sessionFailures: number;
+    /** Why and when this manager marked the slot dead (absent for slots dead before it opened the array). */
+    deadReason?: string;
+    deadAt?: string;
+  }[];
+  /** Slots whose nodes have been unreachable for their whole death window. */
+  unreachableSlots: number[];
   counters: Record<string, number>;
+  /** The latest events, oldest first. */
+  events: ArrayEvent[];
 }
 
 export function arrayStatus(disk: VirtualDisk, endpoints?: string[]): ArrayStatus {
@@ -36,7 +53,12 @@ export function arrayStatus(disk: VirtualDisk, endpoints?: string[]): ArrayStatu
       state: slot.state === SlotState.live ? 'live' : 'dead',
       instanceId: slot.instanceId.toString('hex'),
       ...(endpoints ? { endpoint: endpoints[i] } : {}),
+      inDoubt: slot.state === SlotState.live && s.handles[i].inDoubt,
+      sessionFailures: s.handles[i].sessionFailures,
+      ...(s.deaths.has(i) ? { deadReason: s.deaths.get(i)!.reason, deadAt: s.deaths.get(i)!.at } : {}),
     })),
+    unreachableSlots: s.unreachableSlots(),
     counters: { ...s.counters },
+    events: [...s.events],
   };
 }

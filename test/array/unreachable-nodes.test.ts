@@ -1,0 +1,65 @@
+// What the array does when nodes do not answer (array-manager/node-handle.ts,
+// array-state.ts; docs/JOURNAL.md): a node is lost only after its death
+// window, never more than m slots are marked dead for what the manager cannot
+// reach, writes stop with a retryable E_UNAVAILABLE and resume by themselves
+// when the nodes answer again, and an unaligned write whose surrounding bytes
+// cannot be read fails cleanly. The simulated cluster runs the manager on a
+// virtual clock, so the windows pass without waiting.
+import t from 'tap';
+import { randomBytes } from 'node:crypto';
+import { createArray } from '../../array-manager/array-create.ts';
+import { SimCluster, dataKey } from '../sim/sim-cluster.ts';
+
+const S = 4096;
+
+async function array(caches = { rowsMax: 1, tablesMax: 1 }) {
+  const cluster = new SimCluster(6, 600);
+  const disk = await createArray({ connector: cluster.connector(), dataKey: dataKey(), k: 4, m: 2, journalPieces: 32, caches });
+  const data = randomBytes(64 * S);
+  await disk.writeSectors(0, data);
+  return { cluster, disk, data };
+}
+
+t.test('a node partitioned for less than its death window keeps its slot', async (t) => {
+  const { cluster, disk, data } = await array();
+  cluster.partition(3);
+  const started = cluster.clock.now();
+  const writing = disk.writeSectors(100, randomBytes(4 * S));
+  // Heal after some reconnect attempts, well inside the 30 s window.
+  while (cluster.clock.now() - started < 5_000) await cluster.clock.sleep(0).then(() => new Promise((r) => setImmediate(r)));
+  cluster.heal(3);
+  await writing;
+  t.equal(disk.state.liveSlots().length, 6, 'no slot marked dead');
+  t.ok(disk.state.handles[3].sessionFailures > 0, 'the node was retried, not given up');
+  t.same(await disk.readSectors(0, 64), data);
+  await disk.close();
+});
+
+t.test('a node unreachable for the whole window is marked dead, once, with its reason', async (t) => {
+  const { cluster, disk, data } = await array();
+  cluster.kill(3);
+  const started = cluster.clock.now();
+  await disk.writeSectors(100, randomBytes(4 * S));
+  t.ok(cluster.clock.now() - started >= 30_000, 'the death window passed first');
+  t.same(disk.state.liveSlots(), [0, 1, 2, 4, 5]);
+  t.equal(disk.state.counters.nodeFailures, 1, 'counted once');
+  t.same(await disk.readSectors(0, 64), data);
+  await disk.close();
+});
+
+t.test('more than m unreachable: writes refused as retryable, membership kept, service resumes by itself', async (t) => {
+  const { cluster, disk, data } = await array();
+  const version = disk.state.membership.version;
+  for (const slot of [0, 1, 2]) cluster.partition(slot);
+  await t.rejects(disk.writeSectors(100, randomBytes(4 * S)), { code: 'E_UNAVAILABLE' });
+  await t.rejects(disk.write(100 * S + 7, randomBytes(10)), { code: 'E_UNAVAILABLE' }, 'an unaligned write fails cleanly too');
+  t.equal(disk.state.membership.version, version, 'no membership change');
+  t.equal(disk.state.liveSlots().length, 6, 'no slot marked dead');
+  for (const slot of [0, 1, 2]) cluster.heal(slot);
+  const later = randomBytes(4 * S);
+  await disk.writeSectors(100, later);
+  t.same(await disk.readSectors(100, 4), later, 'writes resumed without a restart');
+  t.same(await disk.readSectors(0, 64), data);
+  t.equal(disk.state.liveSlots().length, 6);
+  await disk.close();
+});
