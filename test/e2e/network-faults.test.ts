@@ -6,11 +6,7 @@
 // writers run a bounded, seeded workload of unaligned writes and read-backs
 // on disjoint regions. Afterwards, with faults off again, every byte must
 // read back, no operation may have failed, and every slot must still be live.
-//
-// Until the manager reconnects with backoff and marks a slot dead only after
-// an unreachable window, the outcome assertions of the cases that fail today
-// are marked todo so CI stays green (the cases still run); each case prints
-// what happened (slot states, errors) as a TAP comment.
+// Each case prints what happened (slot states, errors) as a TAP comment.
 import t, { type Test } from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,19 +33,17 @@ const opsPerWriter = 12;
 const writeBytesMax = 16 * 1024;
 /** An operation that takes longer than this counts as hung: the issue wants none to wait without bound. */
 const opTimeoutMs = 30_000;
-const todo = 'manager reconnect and death window (issue 10)';
 
 interface FaultCase {
   name: string;
   rates: Partial<FaultRates>;
   config?: Partial<FaultConfig>;
-  todo?: string;
 }
 
 const cases: FaultCase[] = [
-  { name: '20% of frames duplicated', rates: { duplicate: 0.2 }, todo },
-  { name: '20% of frames reordered', rates: { reorder: 0.2 }, todo },
-  { name: 'one bit flipped in 1% of frames', rates: { corrupt: 0.01 }, todo },
+  { name: '20% of frames duplicated', rates: { duplicate: 0.2 } },
+  { name: '20% of frames reordered', rates: { reorder: 0.2 } },
+  { name: 'one bit flipped in 1% of frames', rates: { corrupt: 0.01 } },
   { name: '20% of frames delayed 300 ms', rates: { delay: 0.2 }, config: { delayMs: 300 } },
 ];
 
@@ -170,13 +164,11 @@ async function runCase(t: Test, c: FaultCase, seed: number): Promise<void> {
   t.comment(`${c.name}: slots ${states.join(' ')}, faults injected ${injected} in ${frames} frames, ${outcome.errors.length} failed operations, ${outcome.wrongReads} wrong reads${outcome.errors.length ? `; first: ${outcome.errors[0]}` : ''}${unreadable.length ? `; read-back: ${unreadable.join('; ')}` : ''}${unhandled.length ? `; unhandled rejections: ${unhandled.join('; ')}` : ''}`);
 
   t.ok(injected > 0, 'the proxies injected the fault');
-  // Marked todo where the manager cannot pass yet; tap would not run a todo subtest at all.
-  const known = { todo: c.todo };
-  t.same(outcome.errors, [], 'every write and read under faults succeeded', known);
-  t.equal(outcome.wrongReads, 0, 'every read under faults returned what was written', known);
-  t.same(unreadable, [], 'every byte reads back once the network is clean', known);
-  t.same(states, states.map(() => 'live'), 'no slot was marked dead', known);
-  t.same(unhandled, [], 'the manager left no promise rejection unhandled', known);
+  t.same(outcome.errors, [], 'every write and read under faults succeeded');
+  t.equal(outcome.wrongReads, 0, 'every read under faults returned what was written');
+  t.same(unreadable, [], 'every byte reads back once the network is clean');
+  t.same(states, states.map(() => 'live'), 'no slot was marked dead');
+  t.same(unhandled, [], 'the manager left no promise rejection unhandled');
 }
 
 for (const [i, c] of cases.entries()) {
