@@ -106,14 +106,20 @@ export async function loadRows(state: ArrayState, region: Region, rows: number[]
   const tables = region === 'data' ? await readTableSet(state, missing.flatMap((row) => Array.from({ length: k }, (_, j) => tableIndexOf(row * k + j)))) : undefined;
   const sectors = missing.map((row) => rowSector(state.geometry, region, row));
   const read = await state.eachSlot(state.liveSlots(), (slot) => readNodeSectors(state, slot, sectors), true);
-  if (read.size < k) {
-    // Too few shards answered at once: wait for the silent nodes (reconnecting, up to their death window) rather than fail.
-    const silent = state.liveSlots().filter((slot) => !read.has(slot));
-    for (const [slot, data] of await state.eachSlot(silent, (slot) => readPatiently(state, slot, sectors))) read.set(slot, data);
-  }
+  let waited = false;
   for (let i = 0; i < missing.length; i++) {
-    const fetched = new Map([...read].map(([slot, data]) => [slot, data[i]] as const));
-    out.set(missing[i], await verifyRow(state, region, missing[i], fetched, tables));
+    const fetched = () => new Map([...read].map(([slot, data]) => [slot, data[i]] as const));
+    try {
+      out.set(missing[i], await verifyRow(state, region, missing[i], fetched(), tables));
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'E_UNAVAILABLE' || waited) throw err;
+      // Too few good shards among those that answered at once: wait for the silent nodes (reconnecting,
+      // up to their death window) rather than fail, then try this row again.
+      waited = true;
+      const silent = state.liveSlots().filter((slot) => !read.has(slot));
+      for (const [slot, data] of await state.eachSlot(silent, (slot) => readPatiently(state, slot, sectors))) read.set(slot, data);
+      i--;
+    }
   }
   return out;
 }
