@@ -55,23 +55,33 @@ function rawSocket(port: number): Promise<{ socket: Socket; closed: Promise<void
   });
 }
 
-t.test(`more than pendingSessionsMax (${pendingSessionsMax}) strangers evict the oldest; the manager still gets in`, async (t) => {
+// Each test that waits for the node to drop a connection is bounded, so a shell that never drops it fails.
+const bounded = { timeout: 30_000 };
+
+/** `p`, or a failure naming `what` if it has not settled after a generous bound (a hang, not a slow pass). */
+function dropped<T>(p: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`the node never dropped ${what}`)), 15_000)));
+  return Promise.race([p, bound]).finally(() => clearTimeout(timer));
+}
+
+t.test(`more than pendingSessionsMax (${pendingSessionsMax}) strangers evict the oldest; the manager still gets in`, bounded, async (t) => {
   // The auth timeout is pushed far out, so only eviction can close a stranger here.
   const { url, manager } = await startTestShell(t, { sessionAuthTimeoutMs: 600_000 });
   const extra = 3;
   const flood = await strangers(url, pendingSessionsMax + extra);
   t.teardown(() => flood.forEach((s) => s.ws.terminate()));
-  await Promise.all(flood.slice(0, extra).map((s) => s.closed));
+  await dropped(Promise.all(flood.slice(0, extra).map((s) => s.closed)), 'the oldest strangers');
   t.pass(`the ${extra} oldest strangers were closed`);
   const client = await managerSession(url, manager);
   t.teardown(() => client.close());
   t.equal((await client.status()).sectorCount, 16, 'the manager, connecting last, authenticates and is served');
   // Its own pending session evicted exactly one more: the oldest one left.
-  await flood[extra].closed;
+  await dropped(flood[extra].closed, 'the oldest stranger left');
   t.same(flood.slice(extra + 1).map((s) => s.isClosed()), flood.slice(extra + 1).map(() => false), 'every newer stranger is still connected');
 });
 
-t.test(`more than sessionsMax (${sessionsMax}) authenticated sessions evict the oldest`, async (t) => {
+t.test(`more than sessionsMax (${sessionsMax}) authenticated sessions evict the oldest`, bounded, async (t) => {
   const { url, manager } = await startTestShell(t);
   const clients: NodeClient[] = [];
   t.teardown(() => clients.forEach((c) => c.close()));
@@ -83,31 +93,33 @@ t.test(`more than sessionsMax (${sessionsMax}) authenticated sessions evict the 
   t.same(rest, clients.slice(1).map(() => 'resolved'), 'all newer sessions are served');
 });
 
-t.test('a connection that never upgrades is destroyed after upgradeTimeoutMs; an upgraded one is not', { timeout: 20_000 }, async (t) => {
+t.test('a connection that never upgrades is destroyed after upgradeTimeoutMs; an upgraded one is not', bounded, async (t) => {
   const { node, url, manager } = await startTestShell(t, { upgradeTimeoutMs: 100 });
   const client = await managerSession(url, manager);
   t.teardown(() => client.close());
   const silent = await rawSocket(node.port);
   const partial = await rawSocket(node.port);
+  t.teardown(() => [silent, partial].forEach((c) => c.socket.destroy()));
   partial.socket.write('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n'); // never finishes its headers
-  await Promise.all([silent.closed, partial.closed]);
+  await dropped(Promise.all([silent.closed, partial.closed]), 'the connections that never upgraded');
   t.pass('a silent connection and one stuck in its request headers were destroyed by the node');
   // Both connected after the manager's connection: its upgrade timer would have fired by now.
   t.notOk(client.closed, 'the upgraded manager session was not');
   t.equal((await client.status()).sectorCount, 16, 'and it is still served');
 });
 
-t.test('connections beyond connectionsMax are dropped at once', async (t) => {
+t.test('connections beyond connectionsMax are dropped at once', bounded, async (t) => {
   const { node } = await startTestShell(t, { connectionsMax: 2, upgradeTimeoutMs: 600_000 });
   const held = [await rawSocket(node.port), await rawSocket(node.port)];
   t.teardown(() => held.forEach((h) => h.socket.destroy()));
   const third = await rawSocket(node.port);
-  await third.closed;
+  t.teardown(() => third.socket.destroy());
+  await dropped(third.closed, 'the connection beyond connectionsMax');
   t.pass('the third connection was dropped, before it sent a byte');
   t.notOk(held.some((h) => h.socket.destroyed), 'the two within the bound are kept');
 });
 
-t.test('a session the node refuses is closed with 4000 and the refusal code; the manager sees a failed session', async (t) => {
+t.test('a session the node refuses is closed with 4000 and the refusal code; the manager sees a failed session', bounded, async (t) => {
   const { url, manager } = await startTestShell(t);
   const older = await managerSession(url, manager);
   t.teardown(() => older.close());
@@ -116,6 +128,6 @@ t.test('a session the node refuses is closed with 4000 and the refusal code; the
   const err = await older.batch([{ op: Op.write, sector: 0, count: 1, data: Buffer.alloc(4096, 1) }]).catch((e: unknown) => e);
   t.ok(err instanceof NodeError && err.code === 'E_CLOSED', 'the fenced batch fails the session, it is not a refusal of the batch');
   t.match((err as Error).message, /4000 E_FENCED/, 'the close carries code 4000 and the reason E_FENCED');
-  t.ok(older.closed);
+  t.ok(older.closed, 'the older session is failed');
   t.equal(await newer.batch([{ op: Op.status }]).then(() => 'resolved'), 'resolved', 'the newer session is served');
 });
