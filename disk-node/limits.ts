@@ -19,8 +19,10 @@ export const replyQueueBytesMax = 32 * 1024 * 1024;
 export const sessionsMax = 16;
 /** Most connections not yet authenticated; a new one evicts the oldest, so strangers cannot lock the manager out. */
 export const pendingSessionsMax = 64;
-/** Most TCP connections, upgraded or not; beyond it a connection is destroyed at once. */
-export const connectionsMax = sessionsMax + pendingSessionsMax + 16;
+/** Most connections not yet upgraded to WebSocket; a new one evicts the oldest. */
+export const upgradingConnectionsMax = 16;
+/** Most TCP connections, upgraded or not: a hard ceiling above the bounds that evict, for sockets still closing. */
+export const connectionsMax = sessionsMax + pendingSessionsMax + upgradingConnectionsMax + 32;
 /** A connection that has not completed the WebSocket upgrade by then is destroyed. */
 export const upgradeTimeoutMs = 5_000;
 /** A session that has not sent one valid signed batch by then is closed. */

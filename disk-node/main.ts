@@ -1,10 +1,10 @@
 // The disk node's network shell: an HTTP server that only upgrades to
 // WebSocket, one session on the protocol core per connection. Strangers cost
-// almost nothing: connections are bounded and must upgrade by a deadline;
-// unauthenticated sessions are bounded and a new one evicts the oldest, so a
-// flood cannot lock the manager out; a refused or failed session is dropped
-// at once. Backpressure: when replies pile up on a socket faster than the
-// peer reads them, the node stops reading from it.
+// almost nothing: connections must upgrade by a deadline, and connections not
+// yet upgraded and sessions not yet authenticated are each bounded, a new one
+// evicting the oldest, so a flood cannot lock the manager out; a refused or
+// failed session is dropped at once. Backpressure: when replies pile up on a
+// socket faster than the peer reads them, the node stops reading from it.
 import { createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -19,18 +19,14 @@ export interface DiskNodeOptions {
   log?: (line: string) => void;
 }
 
-export interface RunningDiskNode {
-  port: number;
-  core: DiskNodeCore;
-  close(): Promise<void>;
-}
+export type RunningDiskNode = { port: number; core: DiskNodeCore; close(): Promise<void> };
 
-/** Drops the oldest member of a session set once it is over `max`. */
-function evictOldest(set: Set<WebSocket>, max: number): void {
-  for (const ws of set) {
+/** Drops the oldest members of a set once it is over `max`: a new arrival always gets a place. */
+function evictOldest<T extends { destroy?(): void; terminate?(): void }>(set: Set<T>, max: number): void {
+  for (const x of set) {
     if (set.size <= max) return;
-    set.delete(ws);
-    ws.terminate();
+    set.delete(x);
+    x.terminate ? x.terminate() : x.destroy!();
   }
 }
 
@@ -41,14 +37,17 @@ export async function startDiskNode(opts: DiskNodeOptions, provider: Attestation
   const authenticated = new Set<WebSocket>();
   const http = createServer((_req, res) => res.writeHead(426).end());
   http.maxConnections = limits.connectionsMax;
-  const upgradeTimers = new Map<Socket, NodeJS.Timeout>();
+  // Connections that have not upgraded yet, oldest first.
+  const upgrading = new Set<Socket>();
   http.on('connection', (socket: Socket) => {
-    upgradeTimers.set(socket, setTimeout(() => socket.destroy(), limits.upgradeTimeoutMs));
-    socket.once('close', () => (clearTimeout(upgradeTimers.get(socket)), upgradeTimers.delete(socket)));
+    const deadline = setTimeout(() => upgrading.has(socket) && socket.destroy(), limits.upgradeTimeoutMs);
+    upgrading.add(socket);
+    evictOldest(upgrading, limits.upgradingConnectionsMax);
+    socket.once('close', () => (clearTimeout(deadline), upgrading.delete(socket)));
   });
   const server = new WebSocketServer({ noServer: true, maxPayload: limits.frameBytesMax, perMessageDeflate: false });
   http.on('upgrade', (req, socket: Socket, head) => {
-    clearTimeout(upgradeTimers.get(socket));
+    upgrading.delete(socket);
     socket.on('error', () => socket.destroy());
     server.handleUpgrade(req, socket, head, (ws) => session(ws, socket));
   });

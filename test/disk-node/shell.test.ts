@@ -119,6 +119,17 @@ t.test('connections beyond connectionsMax are dropped at once', bounded, async (
   t.notOk(held.some((h) => h.socket.destroyed), 'the two within the bound are kept');
 });
 
+t.test('connections that do not upgrade beyond their bound evict the oldest, so a manager still gets in', bounded, async (t) => {
+  const { node, url, manager } = await startTestShell(t, { upgradingConnectionsMax: 2, upgradeTimeoutMs: 600_000 });
+  const strangers = [await rawSocket(node.port), await rawSocket(node.port)];
+  t.teardown(() => strangers.forEach((s) => s.socket.destroy()));
+  const session = await managerSession(url, manager);
+  t.teardown(() => session.close());
+  await strangers[0].closed;
+  t.pass('the oldest silent connection made room');
+  t.equal((await session.status()).sectorCount, 16, 'the manager connected and is served');
+});
+
 t.test('a session the node refuses is closed with 4000 and the refusal code; the manager sees a failed session', bounded, async (t) => {
   const { url, manager } = await startTestShell(t);
   const older = await managerSession(url, manager);
