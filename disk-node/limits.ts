@@ -15,7 +15,7 @@ export const batchWorkBytesMax = 256 * 1024 * 1024;
 export const inflightBatchesMax = 64;
 /** Reply bytes queued on a socket before the node stops reading from it. */
 export const replyQueueBytesMax = 32 * 1024 * 1024;
-/** Most authenticated sessions; a connection beyond it is closed once it authenticates. */
+/** Most authenticated sessions; one more that authenticates evicts the oldest. */
 export const sessionsMax = 16;
 /** Most connections not yet authenticated; a new one evicts the oldest, so strangers cannot lock the manager out. */
 export const pendingSessionsMax = 64;

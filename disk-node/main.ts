@@ -31,7 +31,6 @@ function evictOldest<T extends { destroy?(): void; terminate?(): void }>(set: Se
 }
 
 export async function startDiskNode(opts: DiskNodeOptions, provider: AttestationProvider): Promise<RunningDiskNode> {
-  const log = opts.log ?? (() => {});
   const core = new DiskNodeCore(opts.config, provider);
   const pending = new Set<WebSocket>();
   const authenticated = new Set<WebSocket>();
@@ -45,7 +44,7 @@ export async function startDiskNode(opts: DiskNodeOptions, provider: Attestation
     evictOldest(upgrading, limits.upgradingConnectionsMax);
     socket.once('close', () => (clearTimeout(deadline), upgrading.delete(socket)));
   });
-  const server = new WebSocketServer({ noServer: true, maxPayload: limits.frameBytesMax, perMessageDeflate: false });
+  const server = new WebSocketServer({ noServer: true, maxPayload: limits.preAuthFrameBytesMax, perMessageDeflate: false });
   http.on('upgrade', (req, socket: Socket, head) => {
     upgrading.delete(socket);
     socket.on('error', () => socket.destroy());
@@ -82,6 +81,9 @@ export async function startDiskNode(opts: DiskNodeOptions, provider: Attestation
       const reply = core.handle(session, frame);
       if (!Buffer.isBuffer(reply)) return drop(4000, reply.close);
       if (wasPending) {
+        // Strangers may send frames of at most preAuthFrameBytesMax, refused at their length header, so
+        // an unauthenticated connection makes the node buffer no more; ws (pinned) reads this field per frame.
+        (ws as unknown as { _receiver: { _maxPayload: number } })._receiver._maxPayload = limits.frameBytesMax;
         pending.delete(ws);
         authenticated.add(ws);
         evictOldest(authenticated, limits.sessionsMax);
@@ -106,7 +108,7 @@ export async function startDiskNode(opts: DiskNodeOptions, provider: Attestation
     http.listen(opts.port, opts.host);
   });
   const port = (http.address() as AddressInfo).port;
-  log(`disk node listening on ${opts.host}:${port} (${opts.config.sectorCount} sectors of ${opts.config.sectorBytes} bytes)`);
+  opts.log?.(`disk node listening on ${opts.host}:${port} (${opts.config.sectorCount} sectors of ${opts.config.sectorBytes} bytes)`);
   return {
     port,
     core,

@@ -3,9 +3,7 @@
 // store knows nothing of arrays, keys or sessions; callers check ranges first.
 import { chunkSectors, deathRecordBytesMax, sectorBytesMax, sectorBytesMin, sectorCountMax } from './limits.ts';
 
-export class StoreError extends Error {
-  readonly code = 'E_STORE_ALLOC';
-}
+export class StoreError extends Error { readonly code = 'E_STORE_ALLOC'; }
 
 export class SectorStore {
   readonly chunks: Buffer[] = [];
