@@ -11,11 +11,11 @@
 //      durable on every live node, then apply that entry where it is still
 //      pending, and in key-erasure mode wipe what is left of uncommitted
 //      entries.
-import { deriveKeySet } from './crypto/key-set.ts';
+import { deriveKeySet, type KeySet } from './crypto/key-set.ts';
 import { ArrayError, ArrayState, type CacheLimits } from './array-state.ts';
 import { commitSector, journalHeaderSector, journalPayloadStart, sectorBytes } from './geometry.ts';
 import { applyEntry, type SlotApply } from './journal-apply.ts';
-import { SlotState, adoptMembership, decodeMembership, type MembershipResponse } from './membership.ts';
+import { SlotState, adoptMembership, decodeMembership, type Adoption, type MembershipResponse } from './membership.ts';
 import { planRecovery } from '../journal/recovery.ts';
 import { Op } from './node-client/frame-codec.ts';
 import { NodeHandle, healthDefaults, type HealthPolicy, type NodeConnector } from './node-handle.ts';
@@ -67,7 +67,8 @@ function chooseArrayId(records: RawRecord[], wanted?: Buffer): Buffer {
   return Buffer.from(best[0], 'hex');
 }
 
-export async function openArray(opts: OpenOptions): Promise<VirtualDisk> {
+/** Reads every configured node's membership record and adopts one under the quorum rule; writes nothing. */
+async function adopt(opts: OpenOptions): Promise<{ handles: NodeHandle[]; keys: KeySet; adopted: Adoption }> {
   if (opts.dataKey.length !== 32) throw new ArrayError('E_CONFIG', 'the data key must be 32 bytes');
   const handles = Array.from({ length: opts.connector.slots }, (_, slot) => new NodeHandle(slot, opts.connector, undefined, { ...healthDefaults, ...opts.connector.health, ...opts.health }));
   const raw = await readRecords(handles);
@@ -80,14 +81,34 @@ export async function openArray(opts: OpenOptions): Promise<VirtualDisk> {
       return { slot: r.slot, instanceId: r.instanceId };
     }
   });
-  let adopted;
   try {
-    adopted = adoptMembership(responses, arrayId);
+    const adopted = adoptMembership(responses, arrayId);
+    if (adopted.membership.slots.length !== handles.length) {
+      throw new ArrayError('E_CONFIG', `${handles.length} nodes configured for an array of ${adopted.membership.slots.length}`);
+    }
+    return { handles, keys, adopted };
   } catch (err) {
     handles.forEach((h) => h.close());
     keys.destroy();
     throw err;
   }
+}
+
+/**
+ * What a manager opening the array now would adopt, and which live slots
+ * answer as their pinned instance, without changing anything: no membership
+ * update, no recovery. With an observer connector its sessions do not even
+ * fence a serving manager's (`teearray array open`).
+ */
+export async function inspectArray(opts: OpenOptions): Promise<Adoption> {
+  const { handles, keys, adopted } = await adopt(opts);
+  handles.forEach((h) => h.close());
+  keys.destroy();
+  return adopted;
+}
+
+export async function openArray(opts: OpenOptions): Promise<VirtualDisk> {
+  const { handles, keys, adopted } = await adopt(opts);
   const { membership, usable, highest } = adopted;
   if (membership.slots.length !== handles.length) {
     throw new ArrayError('E_CONFIG', `${handles.length} nodes configured for an array of ${membership.slots.length}`);

@@ -30,7 +30,8 @@ export interface Clock {
 
 export const realClock: Clock = {
   now: () => Date.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()),
+  // Not unref'd: a request waiting out a backoff must keep the process alive.
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };
 
 /** When a node that does not answer is declared lost (docs/ADMIN.md, "Health"). */

@@ -13,7 +13,7 @@ export class CliError extends Error {
   }
 }
 
-const unavailableCodes = new Set(['E_QUORUM', 'E_TOO_MANY_DEAD', 'E_UNRECOVERABLE', 'E_NO_ARRAY', 'E_CREATE_NODE']);
+const unavailableCodes = new Set(['E_QUORUM', 'E_TOO_MANY_DEAD', 'E_UNRECOVERABLE', 'E_UNAVAILABLE', 'E_NO_ARRAY', 'E_CREATE_NODE']);
 
 export function exitCodeFor(err: unknown): number {
   if (err instanceof CliError) return err.exitCode;

@@ -2,10 +2,9 @@
 // whose nodes run across hosts, described by a configuration file.
 import { parseArgs } from 'node:util';
 import { createArray } from '../array-manager/array-create.ts';
-import { openArray } from '../array-manager/array-open.ts';
-import { arrayStatus } from '../array-manager/http/array-status.ts';
+import { inspectArray, openArray } from '../array-manager/array-open.ts';
+import { arrayStatus, inspectionStatus, type ArrayStatus, type InspectionStatus } from '../array-manager/http/array-status.ts';
 import { attestedConnector } from '../array-manager/node-client/attested-connector.ts';
-import type { VirtualDisk } from '../array-manager/virtual-disk.ts';
 import { loadArrayConfig, type ArrayConfig } from './array-config.ts';
 import { CliError, exitCodes } from './cli-error.ts';
 import { loadKeys } from './key-store.ts';
@@ -18,8 +17,9 @@ import { serve } from './serve.ts';
 export const arrayHelp = `usage: teearray array create|open|status --config FILE [--json]
 
   create   writes a new array across the configured nodes (all must answer)
-  open     opens it as a manager would after a crash (membership quorum,
-           journal recovery), reports its state, and closes it
+  open     reports what a manager opening it now would adopt (membership
+           quorum) and which slots answer; observes only: changes nothing,
+           fences no serving manager
   status   asks the running manager (teearray nbd) through its admin API
 
 The config file is JSON: {"k":4,"m":2,"nodes":["ws://10.0.0.1:7000",...],
@@ -34,7 +34,7 @@ section: a Unix socket (0600, or 0660 with unixSocketGroup), TLS with a
 pre-shared key or X.509 certificates, or, only if asked with insecureTcp,
 plaintext TCP (docs/NBD.md, "Access control").`;
 
-async function connect(config: ArrayConfig) {
+async function connect(config: ArrayConfig, observe = false) {
   const keys = await loadKeys(config.dataDir);
   const manifest = await loadManifest(config.manifest);
   const connector = attestedConnector({
@@ -43,19 +43,21 @@ async function connect(config: ArrayConfig) {
     managerPrivateKey: keys.managerPrivateKey,
     managerPublicKey: keys.managerPublicKey,
     timeoutMs: config.health.requestTimeoutMs,
+    observe,
   });
   const { deathWindowMs, backoffMinMs, backoffMaxMs } = config.health;
   return { keys, connector, health: { deathWindowMs, backoffMinMs, backoffMaxMs } };
 }
 
-function report(disk: VirtualDisk, config: ArrayConfig, json: boolean): void {
-  const status = arrayStatus(disk, config.nodes);
+function report(status: ArrayStatus | InspectionStatus, json: boolean): void {
   if (json) return void process.stdout.write(JSON.stringify(status, null, 2) + '\n');
   const g = status.geometry;
   process.stdout.write(
     `array ${status.arrayId}: k=${g.k} m=${g.m}, ${(status.sizeBytes / 2 ** 30).toFixed(2)} GiB, ${status.health}` +
-      ` (membership v${status.membershipVersion}, journal v${status.journalVersion})\n` +
-      status.slots.map((s) => `  slot ${s.slot}  ${s.state.padEnd(4)}  ${s.instanceId}  ${s.endpoint}`).join('\n') +
+      ` (membership v${status.membershipVersion}${'journalVersion' in status ? `, journal v${status.journalVersion}` : ''})\n` +
+      status.slots
+        .map((s) => `  slot ${s.slot}  ${s.state.padEnd(4)}  ${s.instanceId}  ${s.endpoint}${'answering' in s && s.state === 'live' && !s.answering ? '  (not answering)' : ''}`)
+        .join('\n') +
       '\n',
   );
 }
@@ -83,13 +85,17 @@ export async function arrayCommand(argv: string[]): Promise<number> {
     return exitCodes.ok;
   }
   if (action !== 'create' && action !== 'open') throw new CliError(`unknown action "${action ?? ''}"\n\n${arrayHelp}`);
+  if (action === 'open') {
+    // Observe only: what a manager would adopt now, through sessions that fence nothing, changing nothing.
+    const { keys, connector, health } = await connect(config, true);
+    const inspection = inspectionStatus(await inspectArray({ connector, health, dataKey: keys.dataKey }), config.nodes);
+    report(inspection, values.json!);
+    return exitCodes.ok;
+  }
   const { keys, connector, health } = await connect(config);
   const onProgress = progressReporter('creating array');
-  const disk =
-    action === 'create'
-      ? await createArray({ connector, health, dataKey: keys.dataKey, k: config.k, m: config.m, keyErasure: config.keyErasure, onProgress })
-      : await openArray({ connector, health, dataKey: keys.dataKey });
-  report(disk, config, values.json!);
+  const disk = await createArray({ connector, health, dataKey: keys.dataKey, k: config.k, m: config.m, keyErasure: config.keyErasure, onProgress });
+  report(arrayStatus(disk, config.nodes), values.json!);
   await disk.close();
   return exitCodes.ok;
 }

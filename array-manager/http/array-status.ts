@@ -5,7 +5,8 @@
 import type { ArrayEvent } from '../array-state.ts';
 import type { VirtualDisk } from '../virtual-disk.ts';
 import { SlotState, deadCount } from '../membership.ts';
-import { slots, userSectors } from '../geometry.ts';
+import { sectorBytes, slots, userSectors } from '../geometry.ts';
+import type { Adoption } from '../membership.ts';
 
 export interface ArrayStatus {
   arrayId: string;
@@ -60,5 +61,30 @@ export function arrayStatus(disk: VirtualDisk, endpoints?: string[]): ArrayStatu
     unreachableSlots: s.unreachableSlots(),
     counters: { ...s.counters },
     events: [...s.events],
+  };
+}
+
+/** What `teearray array open` reports: the membership a manager would adopt now, and which live slots answer. */
+export interface InspectionStatus extends Pick<ArrayStatus, 'arrayId' | 'geometry' | 'sizeBytes' | 'keyErasure' | 'membershipVersion' | 'health' | 'deadSlots'> {
+  slots: { slot: number; state: 'live' | 'dead'; instanceId: string; endpoint?: string; answering: boolean }[];
+}
+
+export function inspectionStatus({ membership: m, usable }: Adoption, endpoints?: string[]): InspectionStatus {
+  const dead = deadCount(m);
+  return {
+    arrayId: m.arrayId.toString('hex'),
+    geometry: { ...m.geometry, n: slots(m.geometry) },
+    sizeBytes: userSectors(m.geometry) * sectorBytes,
+    keyErasure: m.keyErasure,
+    membershipVersion: m.version.toString(),
+    health: dead === 0 ? 'ok' : dead <= m.geometry.m ? 'degraded' : 'failed',
+    deadSlots: dead,
+    slots: m.slots.map((slot, i) => ({
+      slot: i,
+      state: slot.state === SlotState.live ? 'live' : 'dead',
+      instanceId: slot.instanceId.toString('hex'),
+      ...(endpoints ? { endpoint: endpoints[i] } : {}),
+      answering: usable.includes(i),
+    })),
   };
 }

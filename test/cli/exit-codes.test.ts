@@ -73,7 +73,8 @@ t.test('array errors: unknown action is usage (2), no manager answering is unava
   const adminPort = await freePort();
   writeFileSync(
     join(dir, 'array.json'),
-    JSON.stringify({ k: 1, m: 1, nodes: ['ws://127.0.0.1:1', 'ws://127.0.0.1:2'], dataDir: 'keys', nbd: { unixSocket: 'nbd.sock' }, admin: { port: adminPort } }),
+    // A 1 s death window: the open below gives up on the silent nodes after it, not after the default 30 s.
+    JSON.stringify({ k: 1, m: 1, nodes: ['ws://127.0.0.1:1', 'ws://127.0.0.1:2'], dataDir: 'keys', nbd: { unixSocket: 'nbd.sock' }, admin: { port: adminPort }, health: { deathWindowSeconds: 1 } }),
   );
   // NBD credentials are checked before any node is contacted: a bad one is a usage error.
   for (const [tls, message] of [
