@@ -121,6 +121,7 @@ export class JournalWriter {
    * error: their outcome is unknown to the client.
    */
   private uncommitted: PreparedEntry | undefined;
+  private readying: Promise<void> | undefined;
 
   constructor(private readonly state: ArrayState) {
     this.nextVersion = state.journalVersion + 1n;
@@ -135,12 +136,21 @@ export class JournalWriter {
    * commit round failed (it becomes the pending entry, applied by the next
    * round), and any membership update that stopped part way.
    */
-  async ready(): Promise<void> {
-    await this.state.ready();
-    const entry = this.uncommitted;
-    if (!entry) return;
-    await this.commit(entry);
-    this.uncommitted = undefined;
+  ready(): Promise<void> {
+    // One attempt at a time: readers and the committer may ask together.
+    this.readying ??= (async () => {
+      await this.state.ready();
+      const entry = this.uncommitted;
+      if (!entry) return;
+      await this.commit(entry);
+      this.uncommitted = undefined;
+    })().finally(() => (this.readying = undefined));
+    return this.readying;
+  }
+
+  /** True while an entry's commit may be on some nodes only: reads must wait for ready(), or they could see its rows old and later new. */
+  get inDoubt(): boolean {
+    return this.uncommitted !== undefined;
   }
 
   /**
