@@ -78,8 +78,8 @@ const cases: Case[] = [
     scenario: smallArray([
       [writeSector0(1)],
       [
-        { kind: 'partition', slot: 2, afterFrames: 0, healAfterFrames: -1 },
-        { kind: 'partition', slot: 0, afterFrames: -1, healAfterFrames: -1 },
+        { kind: 'partition', slot: 2, afterFrames: 0, healAfterMs: -1 },
+        { kind: 'partition', slot: 0, afterFrames: -1, healAfterMs: -1 },
         { kind: 'crash', afterFrames: 2, duringRecovery: -1 },
         writeSector0(2),
       ],

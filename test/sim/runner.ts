@@ -13,6 +13,8 @@ import { faultKinds, sectorSpan } from './scenario.ts';
 import { SeededDelivery } from './delivery-scheduler.ts';
 import { SimCluster, dataKey, type FaultPolicy } from './sim-cluster.ts';
 import { slotsMarkedDead } from './marked-dead.ts';
+import { FaultLedger } from './fault-ledger.ts';
+import type { Clock } from '../../array-manager/node-handle.ts';
 
 export interface SimStats {
   scenarios: number;
@@ -24,10 +26,16 @@ export interface SimStats {
   partitions: number;
   lateFrames: number;
   failedArrays: number;
+  /** Requests refused with the retryable E_UNAVAILABLE. */
+  retryableRefusals: number;
+  /** Scenarios whose only faults were network faults (no crash, no node loss, no corruption, no partition as long as the death window). */
+  networkOnly: number;
+  /** Of those, the ones that ended with every slot live (any other is a violation). */
+  networkOnlyAllLive: number;
 }
 
 export function emptyStats(): SimStats {
-  return { scenarios: 0, steps: 0, crashes: 0, nodeLosses: 0, corruptions: 0, networkFaults: 0, partitions: 0, lateFrames: 0, failedArrays: 0 };
+  return { scenarios: 0, steps: 0, crashes: 0, nodeLosses: 0, corruptions: 0, networkFaults: 0, partitions: 0, lateFrames: 0, failedArrays: 0, retryableRefusals: 0, networkOnly: 0, networkOnlyAllLive: 0 };
 }
 
 /** The counters as `name=value` pairs, in a fixed order, for one summary line. */
@@ -35,8 +43,10 @@ export function statsLine(stats: SimStats): string {
   return (Object.keys(emptyStats()) as (keyof SimStats)[]).map((key) => `${key}=${stats[key]}`).join(' ');
 }
 
-/** Codes that are a clear, correct refusal once more than m nodes are faulty. */
-const beyondMCodes = new Set(['E_TOO_MANY_DEAD', 'E_QUORUM', 'E_UNRECOVERABLE', 'E_UNAVAILABLE', 'E_NO_ARRAY']);
+/** Codes that are a clear, correct refusal once more than m nodes are really faulty. */
+const beyondMCodes = new Set(['E_TOO_MANY_DEAD', 'E_QUORUM', 'E_UNRECOVERABLE', 'E_NO_ARRAY']);
+/** A refusal the client may retry: correct whenever nodes are in doubt, whatever the cause. */
+const retryableCode = 'E_UNAVAILABLE';
 /** Real time a group may take before the run is declared hung. */
 const groupTimeoutMs = 20_000;
 const nodeSectors = 150;
@@ -45,6 +55,8 @@ interface Outcome {
   op: SimOp;
   status: 'ok' | 'error' | 'unknown';
   error?: Error & { code?: string };
+  /** Virtual time it settled at. */
+  at?: number;
   read?: Buffer;
 }
 
@@ -57,7 +69,7 @@ function writesOf(op: SimOp, sectors: number): Map<number, Buffer> {
   return out;
 }
 
-function start(disk: VirtualDisk, op: SimOp): Promise<Outcome> {
+function start(disk: VirtualDisk, op: SimOp, clock: Clock): Promise<Outcome> {
   const wrap = (s: number) => s % Math.min(disk.sectors, sectorSpan);
   let p: Promise<Buffer | void>;
   if (op.kind === 'write') p = disk.writeSectors(wrap(op.sector), Buffer.concat([...writesOf(op, disk.sectors).values()]));
@@ -68,7 +80,7 @@ function start(disk: VirtualDisk, op: SimOp): Promise<Outcome> {
   else throw new Error(`not an I/O op: ${op.kind}`);
   return p.then(
     (v) => ({ op, status: 'ok' as const, read: v || undefined }),
-    (error) => ({ op, status: 'error' as const, error }),
+    (error) => ({ op, status: 'error' as const, error, at: clock.now() }),
   );
 }
 
@@ -76,16 +88,17 @@ export class ScenarioRun {
   readonly violations: string[] = [];
   private readonly cluster: SimCluster;
   private readonly model = new DiskModel();
-  private readonly faulty = new Set<number>();
-  private readonly givenUp = new Set<number>();
+  private readonly ledger: FaultLedger;
+  /** The death version each node held when last looked at. */
+  private readonly deathVersions: bigint[] = [];
   private readonly key = dataKey();
   private arrayId: Buffer | undefined;
   private disk: VirtualDisk | undefined;
   private nextUnknown = 0;
+  /** Groups run so far in this scenario: seeds what a group's faults draw, so a scenario replays alone as it ran in a stream. */
+  private step = 0;
   /** Actions waiting for the n-th manager crash from when they were armed. */
   private crashHooks: { crashesLeft: number; run: () => void }[] = [];
-  /** Slots partitioned at some time since the current group began. */
-  private unreachableThisGroup = new Set<number>();
   /** Frames delivered by each group's I/O (up to its crash) and by each opening after a crash: the exhaustive sweep counts on them. */
   readonly frames = { io: [] as number[], recoveries: [] as number[] };
   /** Fault policies of this group's ops, asked in turn; the first that does not deliver decides. */
@@ -97,22 +110,17 @@ export class ScenarioRun {
   ) {
     this.cluster = new SimCluster(sc.k + sc.m, nodeSectors);
     if (sc.delivery) this.cluster.scheduler = new SeededDelivery(sc.delivery);
+    this.ledger = new FaultLedger(this.cluster.clock);
+    this.cluster.onAnswered = (slot) => this.watchDeathRecord(slot);
   }
 
   private get n(): number {
     return this.sc.k + this.sc.m;
   }
 
-  /**
-   * Slots faulty in any way: lost, restarted, corrupted, unreachable at some
-   * time during this group or its recoveries (a partition is a loss while it
-   * lasts, and an open that ran while it lasted may refuse even if it healed
-   * since), or given up by the array (a hostile network can make it give up
-   * on a node).
-   */
-  private faults(): number {
-    this.noteGivenUp();
-    return new Set([...this.faulty, ...this.givenUp, ...this.unreachableThisGroup]).size;
+  /** Slots really faulty at virtual time `at` (fault-ledger.ts): network faults do not count. */
+  private faults(at = this.cluster.clock.now()): number {
+    return this.ledger.realFaults(this.n, at);
   }
 
   /** Runs `run` after `frames` more delivered frames, or at the (-frames)-th manager crash from now when negative. */
@@ -129,23 +137,37 @@ export class ScenarioRun {
     for (const h of now) h.run();
   }
 
-  /**
-   * Remembers the slots the current manager marked dead, and those a manager
-   * that crashed during recovery already marked dead on the nodes: a crash
-   * discards the manager, not what it decided.
-   */
-  private noteGivenUp(): void {
-    if (this.disk) for (let s = 0; s < this.n; s++) if (!this.disk.state.isLive(s)) this.givenUp.add(s);
-    if (this.arrayId) for (const s of slotsMarkedDead(this.cluster.nodes, this.key, this.arrayId)) this.givenUp.add(s);
+  /** After a node handled a frame: a new death record there is a decision some manager made now. */
+  private watchDeathRecord(slot: number): void {
+    const version = this.cluster.nodes[slot].store.deathVersion;
+    if (version === this.deathVersions[slot]) return;
+    this.deathVersions[slot] = version;
+    if (this.arrayId) this.ledger.sawDead(slotsMarkedDead([this.cluster.nodes[slot]], this.key, this.arrayId));
   }
 
-  private checkError(where: string, err: Error & { code?: string }): void {
-    if (err.code && beyondMCodes.has(err.code) && this.faults() > this.sc.m) return;
-    this.violations.push(`${where}: ${err.code ?? 'untyped'} ${err.code ? err.message : err.stack} with ${this.faults()} faulty of m=${this.sc.m}`);
+  /**
+   * Notes the slots the current manager marked dead (perhaps in no record
+   * yet) and checks that a real fault explains every slot marked dead so far,
+   * by any manager: a crash discards the manager, not what it decided.
+   */
+  private checkDeaths(): void {
+    if (this.disk) this.ledger.sawDead(this.disk.state.membership.slots.map((_, s) => s).filter((s) => !this.disk!.state.isLive(s)));
+    for (const v of this.ledger.unexcusedDeaths()) if (!this.violations.includes(v)) this.violations.push(v);
+  }
+
+  /** An error is correct when retryable, or a clear refusal with more than m slots really faulty when it came. */
+  private checkError(where: string, err: Error & { code?: string }, at = this.cluster.clock.now()): void {
+    if (err.code === retryableCode) {
+      this.stats.retryableRefusals++;
+      return;
+    }
+    if (err.code && beyondMCodes.has(err.code) && this.faults(at) > this.sc.m) return;
+    this.violations.push(`${where}: ${err.code ?? 'untyped'} ${err.code ? err.message : err.stack} with ${this.faults(at)} really faulty of m=${this.sc.m}`);
   }
 
   async run(): Promise<void> {
     this.stats.scenarios++;
+    const before = { ...this.stats };
     this.disk = await createArray({
       connector: this.cluster.connector(),
       dataKey: this.key,
@@ -159,9 +181,22 @@ export class ScenarioRun {
       if (!this.disk || this.violations.length) break;
       await this.runGroup(group);
       if (this.disk && !this.violations.length) await this.verify('after group');
+      this.checkDeaths();
     }
+    this.checkDeaths();
     this.cluster.freezeAll();
     this.stats.lateFrames += this.cluster.lateDeliveries;
+    this.countNetworkOnly(before);
+  }
+
+  /** Counts the scenario if network faults were all it met, and whether it ended with every slot live. */
+  private countNetworkOnly(before: SimStats): void {
+    const delta = (key: keyof SimStats) => this.stats[key] - before[key];
+    const network = delta('networkFaults') + delta('partitions') + delta('lateFrames') > 0 || this.sc.delivery !== undefined;
+    const real = delta('crashes') + delta('nodeLosses') + delta('corruptions') + this.faults();
+    if (!network || real > 0) return;
+    this.stats.networkOnly++;
+    if (this.ledger.deadSlots.length === 0) this.stats.networkOnlyAllLive++;
   }
 
   private arm(op: SimOp): void {
@@ -170,8 +205,8 @@ export class ScenarioRun {
     if (op.kind === 'kill') {
       const slot = op.slot % this.n;
       this.afterFramesOrCrash(op.afterFrames, () => {
-        if (c.isDead(slot) || this.faulty.has(slot)) return;
-        this.faulty.add(slot);
+        if (c.isDead(slot) || this.ledger.isLost(slot)) return;
+        this.ledger.lose(slot);
         this.stats.nodeLosses++;
         c.kill(slot);
         if (op.restart) c.restart(slot);
@@ -179,7 +214,7 @@ export class ScenarioRun {
     }
     if (op.kind === 'corrupt') this.corrupt(op);
     if (op.kind === 'network') {
-      const next = prng(op.perMille * 7919 + this.stats.steps);
+      const next = prng(op.perMille * 7919 + this.step);
       const fates = ['reset', 'corrupt', 'duplicate'] as const;
       this.sendFaults.push(() => {
         if (next() * 1000 >= op.perMille) return 'deliver';
@@ -206,8 +241,13 @@ export class ScenarioRun {
       if (c.isPartitioned(slot)) return;
       this.stats.partitions++;
       c.partition(slot);
-      this.unreachableThisGroup.add(slot);
-      this.afterFramesOrCrash(op.healAfterFrames, () => c.heal(slot));
+      this.ledger.partitionStarted(slot);
+      const heal = () => {
+        c.heal(slot);
+        this.ledger.partitionHealed(slot);
+      };
+      if (op.healAfterMs >= 0) c.afterMs(op.healAfterMs, heal);
+      else this.crashHooks.push({ crashesLeft: -op.healAfterMs, run: heal });
     });
   }
 
@@ -215,19 +255,19 @@ export class ScenarioRun {
   private corrupt(op: Extract<SimOp, { kind: 'corrupt' }>): void {
     const slot = op.slot % this.n;
     if (!this.disk || this.cluster.isDead(slot)) return;
-    if (!this.faulty.has(slot) && this.faults() >= this.sc.m) return;
+    if (!this.ledger.isLost(slot) && this.faults() >= this.sc.m) return;
     const g = this.disk.state.geometry;
     const rows = g.tableRows + Math.min(g.dataRows, 80);
     const sector = tableStart(g) + (op.row % rows);
     this.cluster.nodes[slot].store.view(sector, 1)[0][op.byte] ^= 0x5a;
-    this.faulty.add(slot);
+    this.ledger.lose(slot);
     this.stats.corruptions++;
   }
 
   private async runGroup(group: SimOp[]): Promise<void> {
     const disk = this.disk!;
     this.stats.steps++;
-    this.unreachableThisGroup = new Set([...this.unreachableThisGroup].filter((s) => this.cluster.isPartitioned(s)));
+    this.step++;
     const io = group.filter((op) => !faultKinds.has(op.kind));
     for (const op of group) if (!io.includes(op)) this.arm(op);
     const policies = this.sendFaults;
@@ -247,7 +287,7 @@ export class ScenarioRun {
     }
     const outcomes: (Outcome | undefined)[] = new Array(io.length);
     const started = this.cluster.delivered;
-    const all = Promise.all(io.map((op, i) => start(disk, op).then((o) => (outcomes[i] = o))));
+    const all = Promise.all(io.map((op, i) => start(disk, op, this.cluster.clock).then((o) => (outcomes[i] = o))));
     const result = await this.race(all);
     this.frames.io.push(this.cluster.delivered - started);
     // Faults armed for this group end with it; a crash point not reached is not carried into the checks.
@@ -260,7 +300,7 @@ export class ScenarioRun {
       if (o.status === 'ok' && o.op.kind === 'read') this.checkRead(o, before);
       else if (o.status === 'ok') this.model.ack(writes);
       else if (writes.size) this.model.addUnknown({ id: this.nextUnknown++, values: writes, atomic: o.op.kind === 'txn' });
-      if (o.status === 'error') this.checkError(`${o.op.kind}`, o.error!);
+      if (o.status === 'error') this.checkError(`${o.op.kind}`, o.error!, o.at);
     }
     if (result === 'frozen') await this.recover(group);
   }
@@ -287,7 +327,7 @@ export class ScenarioRun {
     this.crashed();
     const crash = group.find((op) => op.kind === 'crash') as Extract<SimOp, { kind: 'crash' }> | undefined;
     let crashDuringRecovery = crash && crash.duringRecovery >= 0 ? crash.duringRecovery : -1;
-    this.noteGivenUp();
+    this.checkDeaths();
     this.disk = undefined;
     for (;;) {
       if (crashDuringRecovery >= 0) this.cluster.crashAt = this.cluster.delivered + crashDuringRecovery;

@@ -2,11 +2,14 @@
 // generates (and shrinks) scenarios. Ops in one group run concurrently; fault
 // ops arm triggers that fire while that group's I/O is under way, counted in
 // frames delivered to nodes, so a crash or a node loss can land between any
-// two frames of any operation, recovery included. A negative frame count
-// means "at the n-th manager crash from now" instead (n = -count): a node
-// loss or a partition that comes with a manager restart, as when the next
-// manager runs on a host that sees another part of the network.
+// two frames of any operation, recovery included. A partition heals after a
+// time on the cluster's virtual clock, shorter or longer than the death
+// window. A negative count means "at the n-th manager crash from now"
+// instead (n = -count): a node loss or a partition that comes with a manager
+// restart, as when the next manager runs on a host that sees another part of
+// the network.
 import fc from 'fast-check';
+import { healthDefaults } from '../../array-manager/node-handle.ts';
 
 export type SimOp =
   | { kind: 'write'; sector: number; count: number; seed: number }
@@ -17,8 +20,12 @@ export type SimOp =
   | { kind: 'flush' }
   | { kind: 'crash'; afterFrames: number; duringRecovery: number }
   | { kind: 'kill'; slot: number; afterFrames: number; restart: boolean }
-  /** The node is unreachable from `afterFrames` on, keeps its memory, and answers again as the same instance after `healAfterFrames` more frames (negative: at the n-th crash after it began). */
-  | { kind: 'partition'; slot: number; afterFrames: number; healAfterFrames: number }
+  /**
+   * The node is unreachable from `afterFrames` on, keeps its memory, and answers again as the same
+   * instance once the cluster's virtual clock has moved on by `healAfterMs` (negative: at the n-th
+   * crash after it began). Only a partition that lasts the death window may cost the slot.
+   */
+  | { kind: 'partition'; slot: number; afterFrames: number; healAfterMs: number }
   /** The `nth` frame sent to the slot in this group is held back (the manager sees a reset) and reaches the node on its old session `releaseAfterFrames` frames later. */
   | { kind: 'withhold'; slot: number; nth: number; releaseAfterFrames: number }
   | { kind: 'corrupt'; slot: number; row: number; byte: number }
@@ -52,6 +59,17 @@ const shapes: [number, number][] = [
 function framesOrCrash(max: number): fc.Arbitrary<number> {
   return fc.oneof({ weight: 4, arbitrary: fc.nat(max) }, { weight: 1, arbitrary: fc.integer({ min: -2, max: -1 }) });
 }
+
+/**
+ * How long a partition lasts in virtual time: mostly shorter than the death
+ * window (a network fault the array must ride out), often as long or longer
+ * (a real loss), sometimes until the next manager crash or the one after.
+ */
+const partitionLength: fc.Arbitrary<number> = fc.oneof(
+  { weight: 3, arbitrary: fc.integer({ min: 1, max: healthDefaults.deathWindowMs - 1 }) },
+  { weight: 2, arbitrary: fc.integer({ min: healthDefaults.deathWindowMs, max: 4 * healthDefaults.deathWindowMs }) },
+  { weight: 1, arbitrary: fc.integer({ min: -2, max: -1 }) },
+);
 
 /** Two runs in three get a seeded out-of-order delivery, some with a slow slot or two. */
 const delivery = fc.option(
@@ -90,7 +108,7 @@ const op: fc.Arbitrary<SimOp> = fc.oneof(
       kind: fc.constant('partition' as const),
       slot: fc.nat(7),
       afterFrames: framesOrCrash(30),
-      healAfterFrames: fc.oneof(fc.integer({ min: 1, max: 60 }), fc.integer({ min: -2, max: -1 })),
+      healAfterMs: partitionLength,
     }),
   },
   {

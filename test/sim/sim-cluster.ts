@@ -3,8 +3,8 @@
 // is up to a DeliveryScheduler) and can be told to fail. Nodes can be killed
 // (connections refused from then on), restarted (a new, empty instance at the
 // same slot), partitioned (unreachable for a while, memory kept, then back as
-// the same instance) and frozen (frames neither delivered nor answered, as
-// when the manager process dies). A frame can be withheld: the manager's
+// the same instance, e.g. after a while of virtual time) and frozen (frames
+// neither delivered nor answered, as when the manager process dies). A frame can be withheld: the manager's
 // channel is reset at once, but the node still receives the frame later, on
 // its old session, as a proxy that held it back would deliver it.
 import { randomBytes } from 'node:crypto';
@@ -98,9 +98,14 @@ export class SimCluster {
     return !this.dead.has(slot) && !this.partitioned.has(slot) && this.nodes[slot] === core;
   }
 
+  /** Told after a node core handled a frame (the simulator watches the death records the nodes hold). */
+  onAnswered: (slot: number) => void = () => {};
+
   /** The one place a node core handles a frame. */
-  private answer(core: DiskNodeCore, session: Session, frame: Buffer): NodeAnswer {
-    return core.handle(session, frame) as NodeAnswer;
+  private answer(slot: number, core: DiskNodeCore, session: Session, frame: Buffer): NodeAnswer {
+    const answer = core.handle(session, frame) as NodeAnswer;
+    this.onAnswered(slot);
+    return answer;
   }
 
   /** Hands a withheld frame to the node on the session it was sent on, if the node is still there; the reply has no one to go to. */
@@ -108,7 +113,7 @@ export class SimCluster {
     this.after(w.releaseAfterFrames, () => {
       if (!this.reaches(slot, core)) return;
       this.lateDeliveries++;
-      this.answer(core, session, frame);
+      this.answer(slot, core, session, frame);
     });
   }
 
@@ -136,9 +141,7 @@ export class SimCluster {
   }
 
   private fireTriggers(): void {
-    for (let i = this.triggers.length - 1; i >= 0; i--) {
-      if (this.triggers[i].at <= this.delivered) this.triggers.splice(i, 1)[0].run();
-    }
+    runDue(this.triggers, this.delivered);
   }
 
   /**
@@ -148,10 +151,28 @@ export class SimCluster {
    * the wait, and runs stay deterministic.
    */
   private virtualMs = 0;
+  /** Actions due at a virtual time (partitions that heal after a while). */
+  private readonly timers: { at: number; run: () => void }[] = [];
   readonly clock: Clock = {
     now: () => this.virtualMs,
-    sleep: (ms) => new Promise((resolve) => setImmediate(() => ((this.virtualMs += ms), resolve()))),
+    sleep: (ms) =>
+      new Promise((resolve) =>
+        setImmediate(() => {
+          this.virtualMs += ms;
+          this.fireTimers();
+          resolve();
+        }),
+      ),
   };
+
+  /** Runs `run` once the virtual clock has moved on by `ms` (time moves only while a manager sleeps). */
+  afterMs(ms: number, run: () => void): void {
+    this.timers.push({ at: this.virtualMs + ms, run });
+  }
+
+  private fireTimers(): void {
+    runDue(this.timers, this.virtualMs);
+  }
 
   connector(timeoutMs = 2000): NodeConnector {
     const epoch = this.epoch;
@@ -195,7 +216,7 @@ export class SimCluster {
         this.delivered++;
         this.fireTriggers();
         if (!this.reaches(slot, core)) return close('node down');
-        const answer = this.answer(core, session, frame);
+        const answer = this.answer(slot, core, session, frame);
         if (Buffer.isBuffer(answer)) toManagerLater(answer);
         else close(answer.close);
       });
@@ -224,6 +245,11 @@ export class SimCluster {
       },
     };
   }
+}
+
+/** Runs and removes the actions due by `now` (a frame count or a virtual time). */
+function runDue(actions: { at: number; run: () => void }[], now: number): void {
+  for (let i = actions.length - 1; i >= 0; i--) if (actions[i].at <= now) actions.splice(i, 1)[0].run();
 }
 
 export function dataKey(): Buffer {

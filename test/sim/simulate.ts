@@ -22,7 +22,8 @@ export async function simulate(opts: { runs: number; seed: number }): Promise<vo
     );
     t.comment(summary(stats, result.failed ? 1 : 0));
     const replay = `SIM_SEED=${result.seed} SIM_PATH=${result.counterexamplePath} SIM_RUNS=1`;
-    t.notOk(result.failed, result.failed ? `violation; replay with ${replay}\n${fc.defaultReportMessage(result)}` : 'no violation');
+    const violation = result.failed ? `${(result.errorInstance as Error | undefined)?.message ?? ''}\n` : '';
+    t.notOk(result.failed, result.failed ? `violation; replay with ${replay}\n${violation}${fc.defaultReportMessage(result)}` : 'no violation');
     if (!result.failed) t.ok(stats.crashes + stats.nodeLosses >= opts.runs, 'the runs injected crashes and node losses');
   });
 }
