@@ -13,6 +13,8 @@ interface Partition {
   from: number;
   /** Virtual time it healed; unset while it lasts. */
   to?: number;
+  /** Whether the manager has heard from the node since it healed. */
+  heard?: boolean;
 }
 
 export class FaultLedger {
@@ -35,8 +37,21 @@ export class FaultLedger {
     return this.lost.has(slot);
   }
 
+  /**
+   * A partition that starts before the manager has heard from the node since
+   * the last one healed continues that one: the manager, which only sees its
+   * own attempts fail, cannot tell the two apart, and neither does the death
+   * rule.
+   */
   partitionStarted(slot: number): void {
-    this.partitions.push({ slot, from: this.clock.now() });
+    const last = this.partitions.filter((p) => p.slot === slot).at(-1);
+    if (last && !last.heard) last.to = undefined;
+    else this.partitions.push({ slot, from: this.clock.now() });
+  }
+
+  /** The manager got a reply from the node. */
+  heard(slot: number): void {
+    for (const p of this.partitions) if (p.slot === slot && p.to !== undefined) p.heard = true;
   }
 
   partitionHealed(slot: number): void {

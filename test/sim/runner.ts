@@ -112,6 +112,7 @@ export class ScenarioRun {
     if (sc.delivery) this.cluster.scheduler = new SeededDelivery(sc.delivery);
     this.ledger = new FaultLedger(this.cluster.clock);
     this.cluster.onAnswered = (slot) => this.watchDeathRecord(slot);
+    this.cluster.onHeard = (slot) => this.ledger.heard(slot);
   }
 
   private get n(): number {

@@ -100,6 +100,8 @@ export class SimCluster {
 
   /** Told after a node core handled a frame (the simulator watches the death records the nodes hold). */
   onAnswered: (slot: number) => void = () => {};
+  /** Told when a node's reply to a batch reaches the manager (the manager heard from the node). */
+  onHeard: (slot: number) => void = () => {};
 
   /** The one place a node core handles a frame. */
   private answer(slot: number, core: DiskNodeCore, session: Session, frame: Buffer): NodeAnswer {
@@ -204,7 +206,12 @@ export class SimCluster {
     state.close = () => close('closed');
     this.channels.add(state);
     // A frame the node already sent is on the wire: its death or partition afterwards does not recall it.
-    const toManagerLater = (frame: Buffer) => this.scheduler.submit(toManager, slot, () => !state.frozen && !state.closed && onFrame?.(frame));
+    const toManagerLater = (frame: Buffer, reply: boolean) =>
+      this.scheduler.submit(toManager, slot, () => {
+        if (state.frozen || state.closed || !onFrame) return;
+        onFrame(frame);
+        if (reply) this.onHeard(slot);
+      });
     const deliver = (frame: Buffer) => {
       this.scheduler.submit(toNode, slot, () => {
         if (state.frozen || state.closed) return;
@@ -217,7 +224,7 @@ export class SimCluster {
         this.fireTriggers();
         if (!this.reaches(slot, core)) return close('node down');
         const answer = this.answer(slot, core, session, frame);
-        if (Buffer.isBuffer(answer)) toManagerLater(answer);
+        if (Buffer.isBuffer(answer)) toManagerLater(answer, true);
         else close(answer.close);
       });
     };
@@ -241,7 +248,7 @@ export class SimCluster {
       listen(f, c) {
         onFrame = f;
         onClose = c;
-        toManagerLater(hello);
+        toManagerLater(hello, false);
       },
     };
   }
