@@ -155,17 +155,29 @@ export class SimCluster {
   private virtualMs = 0;
   /** Actions due at a virtual time (partitions that heal after a while). */
   private readonly timers: { at: number; run: () => void }[] = [];
-  readonly clock: Clock = {
-    now: () => this.virtualMs,
-    sleep: (ms) =>
-      new Promise((resolve) =>
-        setImmediate(() => {
-          this.virtualMs += ms;
-          this.fireTimers();
-          resolve();
-        }),
-      ),
-  };
+  readonly clock: Clock = this.clockOf(undefined);
+
+  /**
+   * The clock a manager of `epoch` sees: once that manager has crashed, its
+   * sleeps never end (a crashed process does nothing), so its leftover
+   * reconnect loops, woken by a request timeout in real time, cannot move
+   * the live manager's virtual time.
+   */
+  private clockOf(epoch: number | undefined): Clock {
+    const live = () => epoch === undefined || epoch === this.epoch;
+    return {
+      now: () => this.virtualMs,
+      sleep: (ms) =>
+        new Promise((resolve) =>
+          setImmediate(() => {
+            if (!live()) return;
+            this.virtualMs += ms;
+            this.fireTimers();
+            resolve();
+          }),
+        ),
+    };
+  }
 
   /** Runs `run` once the virtual clock has moved on by `ms` (time moves only while a manager sleeps). */
   afterMs(ms: number, run: () => void): void {
@@ -180,7 +192,7 @@ export class SimCluster {
     const epoch = this.epoch;
     return {
       slots: this.n,
-      health: { clock: this.clock },
+      health: { clock: this.clockOf(epoch) },
       connect: async (slot) => {
         if (epoch !== this.epoch) return new Promise<never>(() => {});
         if (this.dead.has(slot) || this.partitioned.has(slot)) throw new NodeError('E_CONNECT', `slot ${slot} is down`);
