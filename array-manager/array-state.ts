@@ -211,6 +211,8 @@ export class ArrayState {
             try {
               await this.handles[slot].batch([{ op: Op.deathWrite, version: next.version, record }], () => this.deathRecordAlreadyAt(slot, next.version));
             } catch (err) {
+              // An update resumed after it stopped part way: a node that stored it already refuses it again.
+              if ((err as { code?: string }).code === 'E_DEATH_VERSION' && (await this.holdsRecord(slot, next.version, record))) return;
               if (err instanceof NodeFailure && err.reason === 'unreachable') unreachable.push(slot);
               else if (err instanceof NodeFailure || (err as { code?: string }).code === 'E_DEATH_VERSION') toKill.set(slot, `membership update refused: ${(err as Error).message}`);
               else throw err;
@@ -240,6 +242,12 @@ export class ArrayState {
         `${down.size} nodes unreachable (slots ${[...down].join(', ')}) with ${deadCount(this.membership)} dead; at most m = ${this.geometry.m} may be dead: waiting for them to answer`,
       );
     }
+  }
+
+  /** True when the node holds exactly this record at this version. */
+  private async holdsRecord(slot: number, version: bigint, record: Buffer): Promise<boolean> {
+    const [res] = await this.handles[slot].batch([{ op: Op.deathRead }]).catch(() => [undefined]);
+    return res?.op === Op.deathRead && res.version === version && res.record.equals(record);
   }
 
   /** After a broken session: if the node already holds `version`, the write went through. */

@@ -112,9 +112,10 @@ export async function loadRows(state: ArrayState, region: Region, rows: number[]
     try {
       out.set(missing[i], await verifyRow(state, region, missing[i], fetched(), tables));
     } catch (err) {
-      if ((err as { code?: string }).code !== 'E_UNAVAILABLE' || waited) throw err;
-      // Too few good shards among those that answered at once: wait for the silent nodes (reconnecting,
-      // up to their death window) rather than fail, then try this row again.
+      const code = (err as { code?: string }).code;
+      if ((code !== 'E_UNAVAILABLE' && code !== 'E_UNRECOVERABLE') || waited || state.liveSlots().every((slot) => read.has(slot))) throw err;
+      // Too few good shards among those that answered at once (silent, or no rebuild verifies): wait for the
+      // silent nodes (reconnecting, up to their death window) rather than fail, then try this row again.
       waited = true;
       const silent = state.liveSlots().filter((slot) => !read.has(slot));
       for (const [slot, data] of await state.eachSlot(silent, (slot) => readPatiently(state, slot, sectors))) read.set(slot, data);

@@ -4,6 +4,7 @@
 // measure it.
 import { join } from 'node:path';
 import { createArray } from '../array-manager/array-create.ts';
+import type { HealthPolicy } from '../array-manager/node-handle.ts';
 import type { CacheLimits } from '../array-manager/array-state.ts';
 import { attestedConnector } from '../array-manager/node-client/attested-connector.ts';
 import type { VirtualDisk } from '../array-manager/virtual-disk.ts';
@@ -19,6 +20,8 @@ export interface LocalArrayOptions {
   nodeMib: number;
   keyErasure?: boolean;
   caches?: CacheLimits;
+  /** When a silent node is declared lost (default: healthDefaults). */
+  health?: Partial<HealthPolicy>;
   /** The `teearray` command the nodes run (default: this process's own). */
   command?: string[];
   log: Logger;
@@ -47,7 +50,7 @@ export async function startLocalArray(opts: LocalArrayOptions): Promise<LocalArr
   );
   try {
     const connector = attestedConnector({ endpoints: nodes.endpoints, manifest, managerPrivateKey: keys.managerPrivateKey, managerPublicKey: keys.managerPublicKey });
-    const disk = await createArray({ connector, dataKey: keys.dataKey, k: opts.k, m: opts.m, keyErasure: opts.keyErasure, caches: opts.caches, onProgress: opts.onProgress });
+    const disk = await createArray({ connector, dataKey: keys.dataKey, k: opts.k, m: opts.m, keyErasure: opts.keyErasure, caches: opts.caches, health: opts.health, onProgress: opts.onProgress });
     return {
       disk,
       nodes,

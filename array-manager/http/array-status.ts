@@ -15,7 +15,7 @@ export interface ArrayStatus {
   keyErasure: boolean;
   membershipVersion: string;
   journalVersion: string;
-  health: 'ok' | 'degraded' | 'failed';
+  health: 'ok' | 'degraded' | 'unavailable' | 'failed';
   deadSlots: number;
   slots: {
     slot: number;
@@ -47,7 +47,7 @@ export function arrayStatus(disk: VirtualDisk, endpoints?: string[]): ArrayStatu
     keyErasure: m.keyErasure,
     membershipVersion: m.version.toString(),
     journalVersion: s.journalVersion.toString(),
-    health: dead === 0 ? 'ok' : dead <= s.geometry.m ? 'degraded' : 'failed',
+    health: dead > s.geometry.m ? 'failed' : dead + s.unreachableSlots().length > s.geometry.m ? 'unavailable' : dead === 0 ? 'ok' : 'degraded',
     deadSlots: dead,
     slots: m.slots.map((slot, i) => ({
       slot: i,

@@ -76,8 +76,10 @@ interface Status {
   journalVersion: string;
   health: string;
   deadSlots: number;
-  slots: { slot: number; state: string; instanceId: string; endpoint: string }[];
+  slots: { slot: number; state: string; instanceId: string; endpoint: string; deadReason?: string; deadAt?: string }[];
+  unreachableSlots: number[];
   counters: Record<string, number>;
+  events: { kind: string; slot?: number; reason: string }[];
   nbd: { port: number };
 }
 
@@ -101,8 +103,8 @@ t.test('/status: geometry, slots, health from ok to degraded to failed', async (
   t.equal(s.deadSlots, 0);
   t.same(
     s.slots,
-    disk.state.handles.map((h, i) => ({ slot: i, state: 'live', instanceId: h.instanceId!.toString('hex'), endpoint: endpoints[i] })),
-    'each slot: live, the attested instance id of its node, its endpoint',
+    disk.state.handles.map((h, i) => ({ slot: i, state: 'live', instanceId: h.instanceId!.toString('hex'), endpoint: endpoints[i], inDoubt: false, sessionFailures: 0 })),
+    'each slot: live, the attested instance id of its node, its endpoint, not in doubt',
   );
   t.equal(new Set(s.slots.map((x) => x.instanceId)).size, 6, 'six distinct instances');
   t.same(s.nbd, { port: 1234 }, 'extra status merged');
@@ -124,14 +126,22 @@ t.test('/status: geometry, slots, health from ok to degraded to failed', async (
   t.equal(degraded.slots[2].instanceId, s.slots[2].instanceId, 'the dead slot keeps the identity it was pinned to');
   t.equal(degraded.membershipVersion, '2', 'the death was recorded as a new membership version');
   t.equal(degraded.counters.nodeFailures, 1);
+  t.match(degraded.slots[2].deadReason ?? '', /slot 2 unreachable/, 'the dead slot says why');
+  t.ok(Date.parse(degraded.slots[2].deadAt ?? '') > 0, 'and when');
+  t.ok(
+    degraded.events.some((e) => e.kind === 'slot-dead' && e.slot === 2),
+    'the death is an event',
+  );
 
   cluster.kill(4);
   cluster.kill(5);
   await disk.readSectors(0, 12).catch(() => undefined);
-  await disk.writeSectors(0, randomBytes(S)).catch(() => undefined);
-  const failed = await status(get);
-  t.equal(failed.health, 'failed', `more than m dead (${failed.deadSlots})`);
-  t.ok(failed.deadSlots > 2);
+  await t.rejects(disk.writeSectors(0, randomBytes(S)), { code: 'E_UNAVAILABLE' }, 'beyond m unreachable, writes are refused, retryably');
+  const unavailable = await status(get);
+  t.equal(unavailable.health, 'unavailable', 'more than m dead or unreachable');
+  t.equal(unavailable.deadSlots, 1, 'no slot marked dead for what the manager cannot reach');
+  t.same(unavailable.unreachableSlots, [4, 5]);
+  t.ok(unavailable.events.some((e) => e.kind === 'unavailable'), 'the stop is an event');
 });
 
 /** One parsed sample line: name, labels and value. */

@@ -1,7 +1,7 @@
 // Scenarios the soak found, and the reproductions of issue #9, kept as fixed
 // cases so that they stay fixed. Each one replays exactly (runScenario is
 // deterministic for a scenario). `violation` records what the code before
-// the fix reported; a case marked `open` is one the manager still fails.
+// the fix reported.
 import t from 'tap';
 import { pointScenario } from './exhaustive.ts';
 import { emptyStats, runScenario, type SimStats } from './runner.ts';
@@ -14,8 +14,6 @@ interface Case {
   injected: (stats: SimStats) => boolean;
   /** The violation the code before the fix reports. */
   violation?: string;
-  /** Set while the manager still fails the case (what is wrong there): the case then checks that `violation` still happens, and fails once fixed, to have `open` dropped. */
-  open?: string;
 }
 
 const crashedAndLost = (stats: SimStats) => stats.crashes > 0 && stats.nodeLosses > 0;
@@ -127,7 +125,6 @@ const cases: Case[] = [
     },
     injected: (stats) => stats.nodeLosses === 2 && stats.partitions === 1 && stats.retryableRefusals > 0,
     violation: 'slot 2 marked dead at 60000 ms (virtual) with no real fault: network faults only, its longest partition by then 0 ms of the 30000 ms death window',
-    open: 'array-manager/array-state.ts updateMembership resends the version it stopped at, and treats E_DEATH_VERSION from nodes that hold it as their failure',
   },
   {
     // Slot 0 is lost and slot 2 holds a corrupt shard of data row 27 when
@@ -155,16 +152,13 @@ const cases: Case[] = [
     },
     injected: (stats) => stats.nodeLosses === 1 && stats.corruptions === 1 && stats.partitions === 1,
     violation: 'write: E_UNRECOVERABLE E_UNRECOVERABLE: data row 27: no reconstruction verifies with 2 really faulty of m=2',
-    open: 'the write path reads a row without waiting for a silent node when a shard that answered fails its MAC',
   },
 ];
 
 for (const c of cases) {
-  t.test(`${c.open ? 'still open' : 'no violation'}: ${c.found}`, async (t) => {
+  t.test(`no violation: ${c.found}`, async (t) => {
     const stats = emptyStats();
-    const violations = await runScenario(c.scenario, stats);
-    if (c.open) t.ok(violations.includes(c.violation!), `the manager still fails it (${c.open}); once it does not, drop \`open\``);
-    else t.same(violations, [], 'the model holds');
+    t.same(await runScenario(c.scenario, stats), [], 'the model holds');
     t.ok(c.injected(stats), 'the faults happened as described');
   });
 }
