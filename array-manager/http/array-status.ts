@@ -6,7 +6,7 @@ import type { ArrayEvent } from '../array-state.ts';
 import type { VirtualDisk } from '../virtual-disk.ts';
 import { SlotState, deadCount } from '../membership.ts';
 import { sectorBytes, slots, userSectors } from '../geometry.ts';
-import type { Adoption } from '../membership.ts';
+import type { Adoption, Membership } from '../membership.ts';
 
 export interface ArrayStatus {
   arrayId: string;
@@ -36,24 +36,39 @@ export interface ArrayStatus {
   events: ArrayEvent[];
 }
 
+/** What a membership record says, for either report; `unreachable` counts live slots whose nodes are past their death window. */
+function membershipFields(m: Membership, unreachable: number) {
+  const dead = deadCount(m);
+  const g = m.geometry;
+  return {
+    arrayId: m.arrayId.toString('hex'),
+    geometry: { ...g, n: slots(g) },
+    sizeBytes: userSectors(g) * sectorBytes,
+    keyErasure: m.keyErasure,
+    membershipVersion: m.version.toString(),
+    health: (dead > g.m ? 'failed' : dead + unreachable > g.m ? 'unavailable' : dead === 0 ? 'ok' : 'degraded') as ArrayStatus['health'],
+    deadSlots: dead,
+  };
+}
+
+function slotFields(m: Membership, i: number, endpoints?: string[]) {
+  const slot = m.slots[i];
+  return {
+    slot: i,
+    state: (slot.state === SlotState.live ? 'live' : 'dead') as 'live' | 'dead',
+    instanceId: slot.instanceId.toString('hex'),
+    ...(endpoints ? { endpoint: endpoints[i] } : {}),
+  };
+}
+
 export function arrayStatus(disk: VirtualDisk, endpoints?: string[]): ArrayStatus {
   const s = disk.state;
   const m = s.membership;
-  const dead = deadCount(m);
   return {
-    arrayId: m.arrayId.toString('hex'),
-    geometry: { ...s.geometry, n: slots(s.geometry) },
-    sizeBytes: userSectors(s.geometry) * disk.blockBytes,
-    keyErasure: m.keyErasure,
-    membershipVersion: m.version.toString(),
+    ...membershipFields(m, s.unreachableSlots().length),
     journalVersion: s.journalVersion.toString(),
-    health: dead > s.geometry.m ? 'failed' : dead + s.unreachableSlots().length > s.geometry.m ? 'unavailable' : dead === 0 ? 'ok' : 'degraded',
-    deadSlots: dead,
     slots: m.slots.map((slot, i) => ({
-      slot: i,
-      state: slot.state === SlotState.live ? 'live' : 'dead',
-      instanceId: slot.instanceId.toString('hex'),
-      ...(endpoints ? { endpoint: endpoints[i] } : {}),
+      ...slotFields(m, i, endpoints),
       inDoubt: slot.state === SlotState.live && s.handles[i].inDoubt,
       sessionFailures: s.handles[i].sessionFailures,
       ...(s.deaths.has(i) ? { deadReason: s.deaths.get(i)!.reason, deadAt: s.deaths.get(i)!.at } : {}),
@@ -70,21 +85,8 @@ export interface InspectionStatus extends Pick<ArrayStatus, 'arrayId' | 'geometr
 }
 
 export function inspectionStatus({ membership: m, usable }: Adoption, endpoints?: string[]): InspectionStatus {
-  const dead = deadCount(m);
   return {
-    arrayId: m.arrayId.toString('hex'),
-    geometry: { ...m.geometry, n: slots(m.geometry) },
-    sizeBytes: userSectors(m.geometry) * sectorBytes,
-    keyErasure: m.keyErasure,
-    membershipVersion: m.version.toString(),
-    health: dead === 0 ? 'ok' : dead <= m.geometry.m ? 'degraded' : 'failed',
-    deadSlots: dead,
-    slots: m.slots.map((slot, i) => ({
-      slot: i,
-      state: slot.state === SlotState.live ? 'live' : 'dead',
-      instanceId: slot.instanceId.toString('hex'),
-      ...(endpoints ? { endpoint: endpoints[i] } : {}),
-      answering: usable.includes(i),
-    })),
+    ...membershipFields(m, 0),
+    slots: m.slots.map((_, i) => ({ ...slotFields(m, i, endpoints), answering: usable.includes(i) })),
   };
 }
