@@ -17,7 +17,8 @@ interface Case {
 }
 
 const crashedAndLost = (stats: SimStats) => stats.crashes > 0 && stats.nodeLosses > 0;
-const smallArray = (groups: SimOp[][]): Scenario => ({ k: 2, m: 1, journalPieces: 8, keyErasure: false, groups });
+const arrayOf = (k: number, m: number, groups: SimOp[][]): Scenario => ({ k, m, journalPieces: 8, keyErasure: false, groups });
+const smallArray = (groups: SimOp[][]): Scenario => arrayOf(2, 1, groups);
 const writeSector0 = (seed: number): SimOp => ({ kind: 'write', sector: 0, count: 1, seed });
 /** A new manager opens the array: the crash lands on the first frame of a write far from sector 0. */
 const restartManager: SimOp[] = [
@@ -106,50 +107,38 @@ const cases: Case[] = [
     // (partitioned 30,001 ms), so it stops with E_UNAVAILABLE after slots 2,
     // 3 and 5 stored the new version. The next write resumes the update and
     // sends that same version again: the three healthy nodes that already
-    // hold it refuse with E_DEATH_VERSION, and the manager marks them dead.
+    // hold it refused with E_DEATH_VERSION, and the manager marked them dead.
     found: 'crash-sim-b, seed 42874 (issue 10 proof: resuming a stopped membership update kills the nodes that stored it)',
-    scenario: {
-      k: 4,
-      m: 2,
-      journalPieces: 8,
-      keyErasure: false,
-      groups: [
-        [
-          { kind: 'kill', slot: 1, afterFrames: 0, restart: false },
-          { kind: 'partition', slot: 0, afterFrames: 11, healAfterMs: 30001 },
-        ],
-        [writeSector0(0), { kind: 'kill', slot: 4, afterFrames: 0, restart: false }, { kind: 'flush' }],
-        [writeSector0(0)],
-        [{ kind: 'read', sector: 0, count: 1 }],
+    scenario: arrayOf(4, 2, [
+      [
+        { kind: 'kill', slot: 1, afterFrames: 0, restart: false },
+        { kind: 'partition', slot: 0, afterFrames: 11, healAfterMs: 30001 },
       ],
-    },
+      [writeSector0(0), { kind: 'kill', slot: 4, afterFrames: 0, restart: false }, { kind: 'flush' }],
+      [writeSector0(0)],
+      [{ kind: 'read', sector: 0, count: 1 }],
+    ]),
     injected: (stats) => stats.nodeLosses === 2 && stats.partitions === 1 && stats.retryableRefusals > 0,
     violation: 'slot 2 marked dead at 60000 ms (virtual) with no real fault: network faults only, its longest partition by then 0 ms of the 30000 ms death window',
   },
   {
     // Slot 0 is lost and slot 2 holds a corrupt shard of data row 27 when
     // slot 1 is partitioned (for 30 s): the unaligned write's read of row 27
-    // gets k shards at once, one of them corrupt, and fails with
+    // gets k shards at once, one of them corrupt, and failed with
     // E_UNRECOVERABLE at once, instead of waiting for slot 1 or failing
     // retryably (2 slots really faulty of m = 2).
     found: 'crash-sim, seed 32417 (issue 10 proof: a write does not wait for a silent node when an answered shard is corrupt)',
-    scenario: {
-      k: 4,
-      m: 2,
-      journalPieces: 8,
-      keyErasure: false,
-      groups: [
-        [
-          { kind: 'corrupt', slot: 2, row: 28, byte: 0 },
-          { kind: 'kill', slot: 0, afterFrames: 0, restart: false },
-        ],
-        [
-          { kind: 'partition', slot: 1, afterFrames: 0, healAfterMs: 30000 },
-          { kind: 'write', sector: 99, count: 10, seed: 0 },
-        ],
-        [{ kind: 'network', perMille: 0 }],
+    scenario: arrayOf(4, 2, [
+      [
+        { kind: 'corrupt', slot: 2, row: 28, byte: 0 },
+        { kind: 'kill', slot: 0, afterFrames: 0, restart: false },
       ],
-    },
+      [
+        { kind: 'partition', slot: 1, afterFrames: 0, healAfterMs: 30000 },
+        { kind: 'write', sector: 99, count: 10, seed: 0 },
+      ],
+      [{ kind: 'network', perMille: 0 }],
+    ]),
     injected: (stats) => stats.nodeLosses === 1 && stats.corruptions === 1 && stats.partitions === 1,
     violation: 'write: E_UNRECOVERABLE E_UNRECOVERABLE: data row 27: no reconstruction verifies with 2 really faulty of m=2',
   },
