@@ -115,6 +115,8 @@ export class NodeHandle {
       throw new NodeFailure(this.slot, 'restarted', new NodeError('E_IDENTITY', `slot ${this.slot} answered as another instance: the node restarted`));
     }
     this.client = client;
+    // An attested session is an answer: the node is reachable, whatever the batch that follows meets.
+    this.answered([]);
     return client;
   }
 

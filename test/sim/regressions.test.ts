@@ -142,6 +142,28 @@ const cases: Case[] = [
     injected: (stats) => stats.nodeLosses === 1 && stats.corruptions === 1 && stats.partitions === 1,
     violation: 'write: E_UNRECOVERABLE E_UNRECOVERABLE: data row 27: no reconstruction verifies with 2 really faulty of m=2',
   },
+  {
+    // Slot 0 is partitioned briefly, answers again (an attested session),
+    // then is partitioned for 30 s while slot 1 restarts: the death window
+    // ran from the first outage, since only a batch's reply ended one, so an
+    // open gave slot 0 up early and refused (1 slot really faulty of m = 1).
+    found: 'crash-sim-b, seed 42874 (issue 10 proof: an attested reconnect ends an outage)',
+    scenario: {
+      ...arrayOf(2, 1, [
+        [{ kind: 'partition', slot: 0, afterFrames: -1, healAfterMs: 1 }],
+        [
+          { kind: 'crash', afterFrames: 4, duringRecovery: 6 },
+          { kind: 'partition', slot: 0, afterFrames: 8, healAfterMs: 30000 },
+          { kind: 'write', sector: 0, count: 1, seed: 0 },
+          { kind: 'kill', slot: 4, afterFrames: 0, restart: true },
+        ],
+        [{ kind: 'crash', afterFrames: 0, duringRecovery: 0 }],
+      ]),
+      delivery: { seed: 0, jitter: 0, slotDelays: [0, 1, 1, 1, 1, 1, 0, 0] },
+    },
+    injected: (stats) => stats.nodeLosses === 1 && stats.partitions === 2 && stats.crashes >= 2,
+    violation: "open after crash: E_QUORUM E_QUORUM: 1 nodes returned this array's membership; need m+1 = 2 to rule out a stale view, or every live slot with 1 really faulty of m=1",
+  },
 ];
 
 for (const c of cases) {
