@@ -100,6 +100,8 @@ export class ArrayState {
   readonly events: ArrayEvent[] = [];
   /** Why and when each slot this manager marked dead died. */
   readonly deaths = new Map<number, { reason: string; at: string }>();
+  /** Shards that failed their MAC, per slot. */
+  private readonly macFailuresBySlot = new Map<number, number>();
   /** Called for every event (the CLI logs them). */
   onEvent: (event: ArrayEvent) => void = () => {};
 
@@ -178,6 +180,20 @@ export class ArrayState {
   /** Writes the membership anew above every version a node may hold (after adopting a record below the highest seen). */
   restampMembership(): Promise<void> {
     return this.updateMembership(new Map(), true);
+  }
+
+  /**
+   * A shard read from `slot` failed its MAC (it was rebuilt from the others).
+   * Past the health policy's bound the node is proven wrong and its slot is
+   * marked dead; the reader does not wait for that, nor fail with it.
+   */
+  noteMacFailure(slot: number): void {
+    this.counters.macFailures++;
+    const n = (this.macFailuresBySlot.get(slot) ?? 0) + 1;
+    this.macFailuresBySlot.set(slot, n);
+    if (n === this.handles[slot].health.macFailuresMax && this.isLive(slot)) {
+      this.markDead([slot], `${n} shards failed their MAC`).catch(() => {});
+    }
   }
 
   /** Slots live in the membership whose nodes have been unreachable for the whole death window. */

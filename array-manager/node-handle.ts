@@ -41,10 +41,12 @@ export interface HealthPolicy {
   /** First wait before reconnecting; it doubles per failed attempt up to `backoffMaxMs`. */
   backoffMinMs: number;
   backoffMaxMs: number;
+  /** Shards of one node failing their MAC this many times prove the node wrong: its slot is marked dead. */
+  macFailuresMax: number;
   clock: Clock;
 }
 
-export const healthDefaults: HealthPolicy = { deathWindowMs: 30_000, backoffMinMs: 50, backoffMaxMs: 2_000, clock: realClock };
+export const healthDefaults: HealthPolicy = { deathWindowMs: 30_000, backoffMinMs: 50, backoffMaxMs: 2_000, macFailuresMax: 64, clock: realClock };
 
 /** Codes that say the session or channel broke, not that the node refused the batch. */
 const sessionFailures = new Set(['E_CLOSED', 'E_TIMEOUT', 'E_NONCE', 'E_FRAME', 'E_ATTESTATION', 'E_CONNECT', 'E_VERSION', 'E_REPLAY', 'E_SESSION']);
@@ -85,7 +87,7 @@ export class NodeHandle {
     private readonly connector: NodeConnector,
     /** The instance id the membership pins to this slot; unset until the array knows it. */
     public pinned: Buffer | undefined,
-    private readonly health: HealthPolicy = healthDefaults,
+    readonly health: HealthPolicy = healthDefaults,
   ) {}
 
   get instanceId(): Buffer | undefined {

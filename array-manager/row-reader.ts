@@ -154,7 +154,7 @@ async function verifyRow(state: ArrayState, region: Region, row: number, fetched
     if (present[j] && !valid(j)) {
       present[j] = false;
       wrong.push(j);
-      state.counters.macFailures++;
+      state.noteMacFailure(slotOfShard(state.geometry, row, j));
     }
   }
   if (present.filter(Boolean).length < k) {
@@ -223,7 +223,7 @@ export async function readTableSet(state: ArrayState, ids: Iterable<number>): Pr
     list.forEach((t, i) => {
       if (data && shardValid(state, 'table', t, data[i])) out.set(t, Buffer.from(data[i]));
       else {
-        if (data) state.counters.macFailures++;
+        if (data) state.noteMacFailure(slot);
         rebuild.push(t);
       }
     });
@@ -302,7 +302,7 @@ export async function readUserSectors(state: ArrayState, first: number, count: n
         openSector(state.keys, w.index, data[j], entry(w.index), target(w.index));
       } catch (err) {
         if (!(err instanceof SectorAuthError)) throw err;
-        if (data) state.counters.macFailures++;
+        if (data) state.noteMacFailure(slot);
         fromRows.push(w.index);
       }
     });

@@ -30,22 +30,25 @@ export interface HealthConfig {
   backoffMaxMs: number;
   /** How long the manager waits for a node's reply to one batch before it reconnects. */
   requestTimeoutMs: number;
+  /** Shards of one node failing their MAC this many times mark its slot dead. */
+  macFailuresMax: number;
 }
 
-export const healthConfigDefaults: HealthConfig = { deathWindowMs: 30_000, backoffMinMs: 50, backoffMaxMs: 2_000, requestTimeoutMs: 5_000 };
+export const healthConfigDefaults: HealthConfig = { deathWindowMs: 30_000, backoffMinMs: 50, backoffMaxMs: 2_000, requestTimeoutMs: 5_000, macFailuresMax: 64 };
 
 function healthSection(v: unknown): HealthConfig {
   if (v === undefined) return healthConfigDefaults;
   if (typeof v !== 'object' || v === null || Array.isArray(v)) fail('health', 'must be an object');
   const o = v as Record<string, unknown>;
-  const fields = ['deathWindowSeconds', 'backoffMinMs', 'backoffMaxMs', 'requestTimeoutMs'];
+  const fields = ['deathWindowSeconds', 'backoffMinMs', 'backoffMaxMs', 'requestTimeoutMs', 'macFailuresMax'];
   for (const key of Object.keys(o)) if (!fields.includes(key)) fail(`health.${key}`, 'is not a known field');
   const d = healthConfigDefaults;
   const deathWindowMs = o.deathWindowSeconds === undefined ? d.deathWindowMs : int(o.deathWindowSeconds, 'health.deathWindowSeconds', 1, 86_400) * 1000;
   const backoffMinMs = o.backoffMinMs === undefined ? d.backoffMinMs : int(o.backoffMinMs, 'health.backoffMinMs', 1, 60_000);
   const backoffMaxMs = o.backoffMaxMs === undefined ? Math.max(d.backoffMaxMs, backoffMinMs) : int(o.backoffMaxMs, 'health.backoffMaxMs', backoffMinMs, 600_000);
   const requestTimeoutMs = o.requestTimeoutMs === undefined ? d.requestTimeoutMs : int(o.requestTimeoutMs, 'health.requestTimeoutMs', 100, 600_000);
-  return { deathWindowMs, backoffMinMs, backoffMaxMs, requestTimeoutMs };
+  const macFailuresMax = o.macFailuresMax === undefined ? d.macFailuresMax : int(o.macFailuresMax, 'health.macFailuresMax', 1, 1_000_000);
+  return { deathWindowMs, backoffMinMs, backoffMaxMs, requestTimeoutMs, macFailuresMax };
 }
 
 const configBytesMax = 64 * 1024;

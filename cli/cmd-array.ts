@@ -45,8 +45,8 @@ async function connect(config: ArrayConfig, observe = false) {
     timeoutMs: config.health.requestTimeoutMs,
     observe,
   });
-  const { deathWindowMs, backoffMinMs, backoffMaxMs } = config.health;
-  return { keys, connector, health: { deathWindowMs, backoffMinMs, backoffMaxMs } };
+  const { deathWindowMs, backoffMinMs, backoffMaxMs, macFailuresMax } = config.health;
+  return { keys, connector, health: { deathWindowMs, backoffMinMs, backoffMaxMs, macFailuresMax } };
 }
 
 function report(status: ArrayStatus | InspectionStatus, json: boolean): void {

@@ -8,6 +8,7 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { createArray } from '../../array-manager/array-create.ts';
+import { rowSector } from '../../array-manager/geometry.ts';
 import { SimCluster, dataKey } from '../sim/sim-cluster.ts';
 
 const S = 4096;
@@ -61,5 +62,34 @@ t.test('more than m unreachable: writes refused as retryable, membership kept, s
   t.same(await disk.readSectors(100, 4), later, 'writes resumed without a restart');
   t.same(await disk.readSectors(0, 64), data);
   t.equal(disk.state.liveSlots().length, 6);
+  await disk.close();
+});
+
+t.test('a node whose shards keep failing their MAC is proven wrong: its slot is marked dead, with its reason', async (t) => {
+  const cluster = new SimCluster(6, 600);
+  const disk = await createArray({
+    connector: cluster.connector(),
+    dataKey: dataKey(),
+    k: 4,
+    m: 2,
+    journalPieces: 32,
+    caches: { rowsMax: 1, tablesMax: 1 },
+    health: { macFailuresMax: 3 },
+  });
+  const data = randomBytes(64 * S);
+  await disk.writeSectors(0, data);
+  // A write elsewhere carries the first one's apply, so its rows are read from the nodes, not from memory.
+  await disk.writeSectors(1000, randomBytes(S));
+  await disk.flush();
+  const g = disk.state.geometry;
+  // Slot 1 holds a data shard of every row: flip a byte of each of its first rows' shards.
+  for (let row = 0; row < 8; row++) cluster.nodes[1].store.view(rowSector(g, 'data', row), 1)[0][100] ^= 0x5a;
+  for (let i = 0; i < 64; i += 4) t.same(await disk.readSectors(i, 4), data.subarray(i * S, (i + 4) * S), `sectors ${i}..${i + 3} read back`);
+  await new Promise((r) => setImmediate(r));
+  await disk.state.ready();
+  t.notOk(disk.state.isLive(1), 'slot 1 marked dead');
+  t.match(disk.state.deaths.get(1)?.reason ?? '', /shards failed their MAC/);
+  t.same(disk.state.liveSlots(), [0, 2, 3, 4, 5], 'no other slot');
+  t.same(await disk.readSectors(0, 64), data, 'everything reads back without it');
   await disk.close();
 });

@@ -31,17 +31,18 @@ t.test('a minimal config takes the documented defaults', async (t) => {
     keyErasure: false,
     nbd: { tcp: null, unixSocket: { path: '/etc/teearray/nbd.sock', group: null }, idleTimeoutSeconds: 0 },
     admin: { host: '127.0.0.1', port: 10810 },
-    health: { deathWindowMs: 30_000, backoffMinMs: 50, backoffMaxMs: 2_000, requestTimeoutMs: 5_000 },
+    health: { deathWindowMs: 30_000, backoffMinMs: 50, backoffMaxMs: 2_000, requestTimeoutMs: 5_000, macFailuresMax: 64 },
   });
 });
 
 t.test('health: the death window, backoff and request timeout, each bounded', async (t) => {
   const health = (section: unknown) => parse({ ...base, health: section }).health;
-  t.same(health({ deathWindowSeconds: 60, backoffMinMs: 10, backoffMaxMs: 500, requestTimeoutMs: 2000 }), {
+  t.same(health({ deathWindowSeconds: 60, backoffMinMs: 10, backoffMaxMs: 500, requestTimeoutMs: 2000, macFailuresMax: 8 }), {
     deathWindowMs: 60_000,
     backoffMinMs: 10,
     backoffMaxMs: 500,
     requestTimeoutMs: 2000,
+    macFailuresMax: 8,
   });
   t.same(health({ backoffMinMs: 5000 }).backoffMaxMs, 5000, 'the maximum follows a larger minimum');
   const refusals: [unknown, RegExp][] = [
@@ -52,6 +53,7 @@ t.test('health: the death window, backoff and request timeout, each bounded', as
     [{ backoffMinMs: 0 }, /health.backoffMinMs must be an integer in 1..60000/],
     [{ backoffMinMs: 100, backoffMaxMs: 50 }, /health.backoffMaxMs must be an integer in 100..600000/],
     [{ requestTimeoutMs: 10 }, /health.requestTimeoutMs must be an integer in 100..600000/],
+    [{ macFailuresMax: 0 }, /health.macFailuresMax must be an integer in 1..1000000/],
   ];
   for (const [section, message] of refusals) t.throws(() => health(section), message, JSON.stringify(section));
 });
