@@ -42,9 +42,13 @@ export async function createArray(opts: CreateOptions): Promise<VirtualDisk> {
   const handles = Array.from({ length: n }, (_, slot) => new NodeHandle(slot, opts.connector, undefined, { ...healthDefaults, ...opts.connector.health, ...opts.health }));
   const instanceIds: Buffer[] = [];
   let smallest = Infinity;
+  // Nodes reused from an earlier array hold its membership: the new one must go above it, or they refuse it.
+  let highest = 0n;
   for (const h of handles) {
     try {
       const session = await h.session();
+      const { deathVersion } = await session.status();
+      if (deathVersion > highest) highest = deathVersion;
       smallest = Math.min(smallest, session.hello.sectorCount);
       instanceIds.push(Buffer.from(session.peer.instanceId));
       h.pinned = instanceIds[instanceIds.length - 1];
@@ -57,7 +61,7 @@ export async function createArray(opts: CreateOptions): Promise<VirtualDisk> {
   const arrayId = randomBytes(arrayIdBytes);
   const keys = deriveKeySet(opts.dataKey, arrayId);
   const membership: Membership = {
-    version: 1n,
+    version: highest + 1n,
     arrayId,
     geometry,
     keyErasure: opts.keyErasure ?? false,

@@ -105,3 +105,21 @@ t.test('a corrupt parity shard plus m-1 lost nodes: the reconstruction that leav
   t.ok(reopened.state.counters.reconstructions > 1, 'more than one reconstruction was tried');
   await reopened.close();
 });
+
+t.test('an array created over the nodes of an earlier one replaces it', async (t) => {
+  const cluster = new SimCluster(3, 300);
+  const key = dataKey();
+  const first = await createArray({ connector: cluster.connector(), dataKey: key, k: 2, m: 1, journalPieces: 8 });
+  await first.writeSectors(0, randomBytes(4 * S));
+  await first.close();
+  const second = await createArray({ connector: cluster.connector(), dataKey: key, k: 2, m: 1, journalPieces: 8 });
+  t.ok(second.state.membership.version > 1n, 'its membership goes above the old one, which the nodes would refuse otherwise');
+  t.same(await second.readSectors(0, 4), Buffer.alloc(4 * S), 'it starts blank');
+  const data = randomBytes(2 * S);
+  await second.writeSectors(10, data);
+  await second.close();
+  const reopened = await openArray({ connector: cluster.connector(), dataKey: key });
+  t.equal(reopened.state.arrayId.toString('hex'), second.state.arrayId.toString('hex'), 'a manager opens the new array');
+  t.same(await reopened.readSectors(10, 2), data);
+  await reopened.close();
+});
