@@ -111,7 +111,17 @@ export class NodeHandle {
   async session(): Promise<NodeClient> {
     if (this.client && !this.client.closed) return this.client;
     this.opening ??= this.connector.connect(this.slot).finally(() => (this.opening = undefined));
-    const client = await this.opening;
+    let client: NodeClient;
+    try {
+      client = await this.opening;
+    } catch (err) {
+      // The node cannot be reached: its outage starts now (a session that broke is not one).
+      if (transportFault(err) && this.failingSince === undefined) {
+        this.failingSince = this.health.clock.now();
+        this.onHealth(true, (err as Error).message);
+      }
+      throw err;
+    }
     if (this.pinned && !Buffer.from(client.peer.instanceId).equals(this.pinned)) {
       client.close();
       throw new NodeFailure(this.slot, 'restarted', new NodeError('E_IDENTITY', `slot ${this.slot} answered as another instance: the node restarted`));
@@ -123,14 +133,17 @@ export class NodeHandle {
   }
 
   /**
-   * Runs a batch, reconnecting and resending while the channel fails, until
-   * the node has been unreachable for the death window (then NodeFailure).
-   * A node already past the window gets one attempt, so callers learn fast
-   * that it is still gone. With `patient` false (reads, which other shards
-   * can serve) the first transport fault fails the call at once with the
-   * fault itself, not a NodeFailure. `beforeRetry` may inspect the node
-   * through the new session and return results to settle the call without
-   * resending (for batches that must not run twice).
+   * Runs a batch, reconnecting and resending while the channel fails. The
+   * slot fails (NodeFailure) once the node has been unreachable (no session
+   * could be opened) for the death window; a node that keeps accepting
+   * sessions but breaks them fails the call after the window with the
+   * retryable E_UNAVAILABLE instead, and keeps its slot. A node already past
+   * the window gets one attempt, so callers learn fast that it is still gone.
+   * With `patient` false (reads, which other shards can serve) the first
+   * transport fault fails the call at once with the fault itself.
+   * `beforeRetry` may inspect the node through the new session and return
+   * results to settle the call without resending (for batches that must not
+   * run twice).
    */
   async batch(
     commands: OutgoingCommand[],
@@ -138,6 +151,7 @@ export class NodeHandle {
     patient = true,
   ): Promise<CommandResult[]> {
     const { clock, deathWindowMs, backoffMinMs, backoffMaxMs } = this.health;
+    let firstFailure: number | undefined;
     for (let attempt = 0; ; attempt++) {
       try {
         if (attempt > 0 && beforeRetry) {
@@ -149,12 +163,14 @@ export class NodeHandle {
         if (err instanceof NodeFailure || !transportFault(err)) throw err;
         this.sessionFailures++;
         this.lastFailure = (err as Error).message;
-        if (this.failingSince === undefined) this.onHealth(true, this.lastFailure);
-        this.failingSince ??= clock.now();
         if (this.unreachable) throw new NodeFailure(this.slot, 'unreachable', err as Error);
         if (!patient) throw err;
+        firstFailure ??= clock.now();
+        // A node that keeps accepting sessions but breaking them keeps its slot; the call gives up, retryably.
+        if (clock.now() - firstFailure >= 2 * deathWindowMs) throw new NodeError('E_UNAVAILABLE', `slot ${this.slot}: sessions keep breaking (${this.lastFailure}); retry`);
         const wait = Math.min(backoffMaxMs, backoffMinMs * 2 ** Math.min(attempt, 20));
-        await clock.sleep(Math.min(wait, Math.max(0, this.failingSince + deathWindowMs - clock.now())));
+        const deadline = (this.failingSince ?? clock.now()) + deathWindowMs;
+        await clock.sleep(Math.min(wait, Math.max(0, deadline - clock.now())));
       }
     }
   }

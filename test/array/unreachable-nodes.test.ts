@@ -93,3 +93,23 @@ t.test('a node whose shards keep failing their MAC is proven wrong: its slot is 
   t.same(await disk.readSectors(0, 64), data, 'everything reads back without it');
   await disk.close();
 });
+
+t.test('a membership update stopped beyond m resumes without killing the nodes that already stored it', async (t) => {
+  const { cluster, disk } = await array();
+  const version = disk.state.membership.version;
+  cluster.kill(5);
+  cluster.partition(0);
+  cluster.partition(1);
+  // Marking slot 5 dead reaches slots 2-4 only: with 0 and 1 unreachable too, the update stops.
+  await t.rejects(disk.state.markDead([5], 'lost'), { code: 'E_UNAVAILABLE' });
+  t.same([2, 3, 4].map((slot) => cluster.nodes[slot].store.deathVersion), [2, 3, 4].map(() => version + 1n), 'slots 2-4 stored the update');
+  t.equal(cluster.nodes[0].store.deathVersion, version, 'slot 0 did not');
+  await t.rejects(disk.writeSectors(100, randomBytes(4 * S)), { code: 'E_UNAVAILABLE' }, 'writes wait for the update');
+  cluster.heal(0);
+  cluster.heal(1);
+  const later = randomBytes(4 * S);
+  await disk.writeSectors(100, later);
+  t.same(disk.state.liveSlots(), [0, 1, 2, 3, 4], 'only the lost node is dead: the nodes holding the update were not refused as failed');
+  t.same(await disk.readSectors(100, 4), later);
+  await disk.close();
+});

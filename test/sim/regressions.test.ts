@@ -118,7 +118,9 @@ const cases: Case[] = [
       [writeSector0(0)],
       [{ kind: 'read', sector: 0, count: 1 }],
     ]),
-    injected: (stats) => stats.nodeLosses === 2 && stats.partitions === 1 && stats.retryableRefusals > 0,
+    // Since a node's outage runs from its first failed connect, the update no longer stops in this scenario;
+    // test/array/unreachable-nodes.test.ts stops one on purpose and checks the resume.
+    injected: (stats) => stats.nodeLosses === 2 && stats.partitions === 1,
     violation: 'slot 2 marked dead at 60000 ms (virtual) with no real fault: network faults only, its longest partition by then 0 ms of the 30000 ms death window',
   },
   {
