@@ -65,7 +65,7 @@ export async function createArray(opts: CreateOptions): Promise<VirtualDisk> {
     arrayId,
     geometry,
     keyErasure: opts.keyErasure ?? false,
-    slots: instanceIds.map((instanceId) => ({ state: SlotState.live, instanceId })),
+    slots: instanceIds.map((instanceId) => ({ state: SlotState.live, instanceId, cursor: 0 })),
   };
   const state = new ArrayState(geometry, keys, membership, handles, opts.caches);
   try {

@@ -15,7 +15,7 @@ import { deriveKeySet, type KeySet } from './crypto/key-set.ts';
 import { ArrayError, ArrayState, type CacheLimits } from './array-state.ts';
 import { commitSector, journalHeaderSector, journalPayloadStart, sectorBytes } from './geometry.ts';
 import { applyEntry, type SlotApply } from './journal-apply.ts';
-import { SlotState, adoptMembership, decodeMembership, type Adoption, type MembershipResponse } from './membership.ts';
+import { adoptMembership, isMemberState, decodeMembership, type Adoption, type MembershipResponse } from './membership.ts';
 import { planRecovery } from '../journal/recovery.ts';
 import { Op } from './node-client/frame-codec.ts';
 import { NodeHandle, healthDefaults, type HealthPolicy, type NodeConnector } from './node-handle.ts';
@@ -113,10 +113,10 @@ export async function openArray(opts: OpenOptions): Promise<VirtualDisk> {
   if (membership.slots.length !== handles.length) {
     throw new ArrayError('E_CONFIG', `${handles.length} nodes configured for an array of ${membership.slots.length}`);
   }
-  membership.slots.forEach((s, slot) => (handles[slot].pinned = s.state === SlotState.live ? s.instanceId : undefined));
+  membership.slots.forEach((s, slot) => (handles[slot].pinned = isMemberState(s.state) ? s.instanceId : undefined));
   const state = new ArrayState(membership.geometry, keys, membership, handles, opts.caches);
   state.membershipFloor = highest;
-  const lost = state.liveSlots().filter((slot) => !usable.includes(slot));
+  const lost = state.memberSlots().filter((slot) => !usable.includes(slot));
   // A node live in the adopted record never holds an older one (that would refute it), so there is no
   // update to finish; but nodes dead in it may hold higher versions, and the next record must go above them.
   if (lost.length) await state.markDead(lost, 'missing at open, or answering as another instance');
@@ -129,7 +129,7 @@ async function recoverJournal(state: ArrayState): Promise<void> {
   const g = state.geometry;
   const sectors = Array.from({ length: 2 + g.journalPieces }, (_, i) => i);
   // Recovery needs every live node's journal: it waits for them (patient batches), unlike reads.
-  const read = await state.eachSlot(state.liveSlots(), async (slot) => {
+  const read = await state.eachSlot(state.memberSlots(), async (slot) => {
     const [res] = await state.handles[slot].batch([{ op: Op.read, sector: 0, count: sectors.length }]);
     if (res.op !== Op.read) throw new ArrayError('E_FRAME', 'READ answered with another result');
     return sectors.map((i) => res.data.subarray(i * sectorBytes, (i + 1) * sectorBytes));
@@ -152,7 +152,7 @@ async function recoverJournal(state: ArrayState): Promise<void> {
   // recovery unaware of an entry that is already half applied (docs/JOURNAL.md, claim 4).
   const commit = plan.commit;
   if (commit) {
-    const missing = [...read].filter(([slot, s]) => state.isLive(slot) && !s[commitSector].equals(commit)).map(([slot]) => slot);
+    const missing = [...read].filter(([slot, s]) => state.isMember(slot) && !s[commitSector].equals(commit)).map(([slot]) => slot);
     await state.eachSlot(missing, (slot) => state.handles[slot].batch([{ op: Op.write, sector: commitSector, count: 1, data: commit }]));
     state.checkWritable();
   }
@@ -163,7 +163,7 @@ async function recoverJournal(state: ArrayState): Promise<void> {
     state.counters.journalApplies++;
   }
   if (state.membership.keyErasure) {
-    await state.eachSlot(state.liveSlots(), (slot) =>
+    await state.eachSlot(state.memberSlots(), (slot) =>
       state.handles[slot].batch([{ op: Op.trim, sector: journalHeaderSector, count: 1 + g.journalPieces }]),
     );
   }

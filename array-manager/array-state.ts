@@ -7,8 +7,8 @@ import { LRUCache } from 'lru-cache';
 import { LatencyHistogram } from './latency-histogram.ts';
 import { createErasureCode, type ErasureCode } from './erasure/erasure-code.ts';
 import type { KeySet } from './crypto/key-set.ts';
-import { slots, type Geometry, type Region } from './geometry.ts';
-import { SlotState, deadCount, encodeMembership, withDead, type Membership } from './membership.ts';
+import { slots, stripeOf, type Geometry, type Region } from './geometry.ts';
+import { SlotState, deadCount, encodeMembership, isMemberState, withDead, withSlots, type Membership, type SlotRecord } from './membership.ts';
 import { Op } from './node-client/frame-codec.ts';
 import { NodeFailure, transportFault, type NodeHandle } from './node-handle.ts';
 import { RwLock } from './rw-lock.ts';
@@ -51,7 +51,7 @@ export const cacheDefaults: CacheLimits = { rowsMax: 1024, tablesMax: 4096 };
 export interface ArrayEvent {
   /** ISO time. */
   at: string;
-  kind: 'slot-dead' | 'slot-in-doubt' | 'slot-back' | 'unavailable';
+  kind: 'slot-dead' | 'slot-in-doubt' | 'slot-back' | 'unavailable' | 'slot-replaced' | 'rebuild-done' | 'rebuild-stalled' | 'scrub-done' | 'scrub-stalled';
   slot?: number;
   reason: string;
 }
@@ -102,6 +102,13 @@ export class ArrayState {
   readonly deaths = new Map<number, { reason: string; at: string }>();
   /** Shards that failed their MAC, per slot. */
   private readonly macFailuresBySlot = new Map<number, number>();
+  /** Shards rewritten because the node held them wrongly, per slot (reads and scrub). */
+  readonly repairsBySlot = new Map<number, number>();
+  /**
+   * How far each rebuilding slot has been rebuilt by this manager: ahead of
+   * the cursor the membership record persists, which it only ever trails.
+   */
+  readonly rebuilt = new Map<number, number>();
   /** Called for every event (the CLI logs them). */
   onEvent: (event: ArrayEvent) => void = () => {};
 
@@ -141,6 +148,36 @@ export class ArrayState {
 
   liveSlots(): number[] {
     return this.membership.slots.map((_, i) => i).filter((i) => this.isLive(i));
+  }
+
+  /** Live and rebuilding slots: they hold the membership and the journal, and every write reaches them. */
+  isMember(slot: number): boolean {
+    return isMemberState(this.membership.slots[slot].state);
+  }
+
+  memberSlots(): number[] {
+    return this.membership.slots.map((_, i) => i).filter((i) => this.isMember(i));
+  }
+
+  rebuildingSlots(): number[] {
+    return this.membership.slots.map((_, i) => i).filter((i) => this.membership.slots[i].state === SlotState.rebuilding);
+  }
+
+  /** Stripes of a rebuilding slot that are current on its node (docs/REBUILD.md). */
+  rebuildCursor(slot: number): number {
+    return Math.max(this.rebuilt.get(slot) ?? 0, this.membership.slots[slot].cursor);
+  }
+
+  /** True when `slot`'s shard of `row` may be read: live, or rebuilding and past that row. */
+  serves(slot: number, region: Region, row: number): boolean {
+    const s = this.membership.slots[slot];
+    if (s.state === SlotState.live) return true;
+    return s.state === SlotState.rebuilding && stripeOf(this.geometry, region, row) < this.rebuildCursor(slot);
+  }
+
+  /** Slots that serve at least one of `rows` of `region`. */
+  servingSlots(region: Region, rows: number[]): number[] {
+    return this.memberSlots().filter((slot) => rows.some((row) => this.serves(slot, region, row)));
   }
 
   rowKey(region: Region, row: number): string {
@@ -191,26 +228,40 @@ export class ArrayState {
     this.counters.macFailures++;
     const n = (this.macFailuresBySlot.get(slot) ?? 0) + 1;
     this.macFailuresBySlot.set(slot, n);
-    if (n === this.handles[slot].health.macFailuresMax && this.isLive(slot)) {
+    if (n === this.handles[slot].health.macFailuresMax && this.isMember(slot)) {
       this.markDead([slot], `${n} shards failed their MAC`).catch(() => {});
     }
   }
 
   /** Slots live in the membership whose nodes have been unreachable for the whole death window. */
   unreachableSlots(): number[] {
-    return this.liveSlots().filter((slot) => this.handles[slot].unreachable);
+    return this.memberSlots().filter((slot) => this.handles[slot].unreachable);
   }
 
-  private updateMembership(failed: Map<number, string>, force: boolean): Promise<void> {
-    const toKill = new Map([...failed].filter(([slot]) => this.isLive(slot)));
+  /**
+   * Writes the next membership version with these slots' records replaced (a
+   * replacement, a rebuild cursor, a rebuilt slot going live), under the same
+   * rule as markDead: every member must store it before anything relies on it.
+   */
+  changeSlots(changes: Map<number, SlotRecord>): Promise<void> {
+    return this.updateMembership(new Map(), false, changes);
+  }
+
+  private updateMembership(failed: Map<number, string>, force: boolean, changes = new Map<number, SlotRecord>()): Promise<void> {
+    const toKill = new Map([...failed].filter(([slot]) => this.isMember(slot)));
     const run = async (): Promise<void> => {
-      while (toKill.size > 0 || force || this.membershipIncomplete) {
-        if (toKill.size > 0 || force) {
+      while (toKill.size > 0 || force || changes.size > 0 || this.membershipIncomplete) {
+        if (toKill.size > 0 || force || changes.size > 0) {
           const floor = this.membershipFloor > this.membership.version ? this.membershipFloor : this.membership.version;
-          this.membership = withDead(this.membership, toKill.keys(), floor);
+          // A cursor or live change to a slot that died meanwhile is void: its death stands.
+          for (const [slot, record] of changes) if (!this.changeApplies(slot, record)) changes.delete(slot);
+          this.membership = withDead(withSlots(this.membership, changes, floor - 1n), toKill.keys(), floor);
+          for (const [slot, record] of changes) if (record.state !== SlotState.rebuilding) this.rebuilt.delete(slot);
+          changes.clear();
           this.counters.nodeFailures += toKill.size;
           for (const [slot, reason] of toKill) {
             this.handles[slot].close();
+            this.rebuilt.delete(slot);
             this.deaths.set(slot, { reason, at: new Date().toISOString() });
             this.event({ kind: 'slot-dead', slot, reason });
           }
@@ -223,7 +274,7 @@ export class ArrayState {
         const record = encodeMembership(this.keys.membershipMac, next);
         const unreachable: number[] = [];
         await Promise.all(
-          this.liveSlots().map(async (slot) => {
+          this.memberSlots().map(async (slot) => {
             try {
               await this.handles[slot].batch([{ op: Op.deathWrite, version: next.version, record }], () => this.deathRecordAlreadyAt(slot, next.version));
             } catch (err) {
@@ -246,6 +297,13 @@ export class ArrayState {
     };
     this.membershipUpdate = this.membershipUpdate.then(run, run);
     return this.membershipUpdate;
+  }
+
+  /** A replacement applies to a dead slot; any other change only to the member instance it names. */
+  private changeApplies(slot: number, record: SlotRecord): boolean {
+    const current = this.membership.slots[slot];
+    if (current.state === SlotState.dead) return record.state === SlotState.rebuilding && record.cursor === 0;
+    return current.instanceId.equals(record.instanceId) && record.state !== SlotState.dead;
   }
 
   /** Throws E_UNAVAILABLE when marking `unreachable` dead, with every other unreachable slot, would leave more than m dead. */

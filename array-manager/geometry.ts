@@ -103,6 +103,24 @@ export function rowSector(g: Geometry, region: Region, row: number): number {
   return (region === 'table' ? tableStart(g) : dataStart(g)) + row;
 }
 
+/**
+ * Rows counted over the table rows, then the data rows: the unit a rebuild
+ * or scrub walks. Stripe i lives at node sector tableStart + i on every node.
+ */
+export function stripes(g: Geometry): number {
+  return g.tableRows + g.dataRows;
+}
+
+/** The stripe of row `row` of `region`. */
+export function stripeOf(g: Geometry, region: Region, row: number): number {
+  return region === 'table' ? row : g.tableRows + row;
+}
+
+/** Region and row of stripe `stripe`. */
+export function stripeRow(g: Geometry, stripe: number): { region: Region; row: number } {
+  return stripe < g.tableRows ? { region: 'table', row: stripe } : { region: 'data', row: stripe - g.tableRows };
+}
+
 /** Row and shard of an array sector (region 'data') or a table sector (region 'table'). */
 export function locate(g: Geometry, index: number): { row: number; shard: number } {
   return { row: Math.floor(index / g.k), shard: index % g.k };

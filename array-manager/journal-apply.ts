@@ -62,7 +62,7 @@ export function applyCommands(state: ArrayState, apply: SlotApply): Command[] {
  * later entry's pieces) over the homes.
  */
 export async function applyEntry(state: ArrayState, participants: Map<number, SlotApply>): Promise<void> {
-  const live = [...participants.keys()].filter((s) => state.isLive(s));
+  const live = [...participants.keys()].filter((s) => state.isMember(s));
   await state.eachSlot(live, async (slot) => {
     const apply = participants.get(slot)!;
     await state.handles[slot].batch(applyCommands(state, apply), async () => {

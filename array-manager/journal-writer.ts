@@ -263,7 +263,7 @@ export class JournalWriter {
       const home = rowSector(g, u.region, u.row);
       shards.forEach((shard, j) => {
         const slot = slotOfShard(g, u.row, j);
-        if ((j < g.k && !u.shards.has(j)) || !state.isLive(slot)) return;
+        if ((j < g.k && !u.shards.has(j)) || !state.isMember(slot)) return;
         if (zero[j]) {
           if (!zeroHomes.has(slot)) zeroHomes.set(slot, []);
           zeroHomes.get(slot)!.push(home);
@@ -300,7 +300,7 @@ export class JournalWriter {
     const prev = this.pending;
     const slots = new Set([...entry.participants.keys(), ...(prev ? [...prev.participants.keys()] : [])]);
     const round = () =>
-      state.eachSlot([...slots].filter((s) => state.isLive(s)), async (slot) => {
+      state.eachSlot([...slots].filter((s) => state.isMember(s)), async (slot) => {
         const before = prev?.participants.get(slot);
         const commands: OutgoingCommand[] = before ? applyCommands(state, before) : [];
         const mine = entry.participants.get(slot);
@@ -335,7 +335,7 @@ export class JournalWriter {
     });
     const commit = encodeCommit(state.keys.journalMac, state.arrayId, { version: entry.version, headerDigests });
     try {
-      await state.eachSlot(state.liveSlots(), async (slot) => {
+      await state.eachSlot(state.memberSlots(), async (slot) => {
         state.counters.bytesSentToNodes += sectorBytes;
         await state.handles[slot].batch([{ op: Op.write, sector: commitSector, count: 1, data: commit }]);
       });

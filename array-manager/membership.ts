@@ -1,5 +1,6 @@
 // The membership record (the disk nodes' "death record"): which slots are
-// live, which node instance holds each live slot, and the array's geometry.
+// live, dead or rebuilding, which node instance holds each member slot, how
+// far each rebuilding slot has been rebuilt, and the array's geometry.
 // It is strictly versioned (a node accepts only a greater version), written
 // to every live node, and authenticated with the membership key. docs/FORMAT.md
 // gives the byte layout; docs/JOURNAL.md the quorum rule implemented here.
@@ -7,18 +8,28 @@ import { deathRecordBytesMax } from '../disk-node/limits.ts';
 import { slots, slotsMax, type Geometry } from './geometry.ts';
 import { recordTagBytes, recordTagValid, tagRecord } from './record-mac.ts';
 
-export const SlotState = { live: 1, dead: 2 } as const;
+/**
+ * A rebuilding slot holds a replacement node: it takes the membership and
+ * every journal entry like a live slot, but serves only the rows below its
+ * cursor (docs/REBUILD.md).
+ */
+export const SlotState = { live: 1, dead: 2, rebuilding: 3 } as const;
 export type SlotStateValue = (typeof SlotState)[keyof typeof SlotState];
 
 export const arrayIdBytes = 16;
 export const instanceIdBytes = 16;
-const magic = Buffer.from('TEAMEMB1');
+/** Version 2 adds the rebuilding state and a rebuild cursor per slot; version 1 records are still read. */
+const magic = Buffer.from('TEAMEMB2');
+const magicV1 = Buffer.from('TEAMEMB1');
 const headerBytes = 64;
-const slotBytes = 1 + instanceIdBytes;
+const slotBytesV1 = 1 + instanceIdBytes;
+const slotBytes = slotBytesV1 + 4;
 
 export interface SlotRecord {
   state: SlotStateValue;
   instanceId: Buffer;
+  /** Rows rebuilt so far, counted over the table rows then the data rows (rebuilding slots; 0 otherwise). */
+  cursor: number;
 }
 
 export interface Membership {
@@ -57,6 +68,7 @@ export function encodeMembership(key: Uint8Array, m: Membership): Buffer {
   m.slots.forEach((s, i) => {
     record[headerBytes + i * slotBytes] = s.state;
     s.instanceId.copy(record, headerBytes + i * slotBytes + 1);
+    record.writeUInt32BE(s.state === SlotState.rebuilding ? s.cursor : 0, headerBytes + i * slotBytes + 1 + instanceIdBytes);
   });
   return tagRecord(key, record);
 }
@@ -67,7 +79,9 @@ export function decodeMembership(key: Uint8Array, record: Buffer, nodeVersion: b
     throw new MembershipError('E_MEMBERSHIP_FORMAT', why);
   };
   if (record.length < headerBytes + recordTagBytes || record.length > deathRecordBytesMax) fail(`record of ${record.length} bytes`);
-  if (!record.subarray(0, 8).equals(magic)) fail('bad magic');
+  const v1 = record.subarray(0, 8).equals(magicV1);
+  if (!v1 && !record.subarray(0, 8).equals(magic)) fail('bad magic');
+  const perSlot = v1 ? slotBytesV1 : slotBytes;
   if (!recordTagValid(key, record)) throw new MembershipError('E_MEMBERSHIP_AUTH', 'membership tag does not verify');
   const version = record.readBigUInt64BE(8);
   if (version !== nodeVersion) fail(`record version ${version} under node version ${nodeVersion}`);
@@ -80,13 +94,17 @@ export function decodeMembership(key: Uint8Array, record: Buffer, nodeVersion: b
     dataRows: record.readUInt32BE(48),
   };
   const n = geometry.k + geometry.m;
-  if (n > slotsMax || record.length !== headerBytes + n * slotBytes + recordTagBytes) fail(`length does not fit n=${n}`);
+  if (n > slotsMax || record.length !== headerBytes + n * perSlot + recordTagBytes) fail(`length does not fit n=${n}`);
+  const rows = geometry.tableRows + geometry.dataRows;
   const list: SlotRecord[] = [];
   for (let i = 0; i < n; i++) {
-    const state = record[headerBytes + i * slotBytes];
-    if (state !== SlotState.live && state !== SlotState.dead) fail(`slot ${i} state ${state}`);
-    const at = headerBytes + i * slotBytes + 1;
-    list.push({ state: state as SlotStateValue, instanceId: Buffer.from(record.subarray(at, at + instanceIdBytes)) });
+    const state = record[headerBytes + i * perSlot];
+    const known = state === SlotState.live || state === SlotState.dead || (!v1 && state === SlotState.rebuilding);
+    if (!known) fail(`slot ${i} state ${state}`);
+    const at = headerBytes + i * perSlot + 1;
+    const cursor = v1 ? 0 : record.readUInt32BE(at + instanceIdBytes);
+    if (cursor > rows || (cursor !== 0 && state !== SlotState.rebuilding)) fail(`slot ${i} cursor ${cursor}`);
+    list.push({ state: state as SlotStateValue, instanceId: Buffer.from(record.subarray(at, at + instanceIdBytes)), cursor });
   }
   return { version, arrayId: Buffer.from(record.subarray(16, 32)), geometry, keyErasure: record[52] === 1, slots: list };
 }
@@ -95,10 +113,21 @@ export function deadCount(m: Membership): number {
   return m.slots.filter((s) => s.state === SlotState.dead).length;
 }
 
+/** Slots that hold the membership and the journal: live and rebuilding ones. */
+export function isMemberState(state: SlotStateValue): boolean {
+  return state === SlotState.live || state === SlotState.rebuilding;
+}
+
 /** The next record: `dead` slots marked dead, one version above `version` (the highest any node may hold). */
 export function withDead(m: Membership, dead: Iterable<number>, version = m.version): Membership {
   const next = m.slots.map((s) => ({ ...s }));
-  for (const slot of dead) next[slot].state = SlotState.dead;
+  for (const slot of dead) next[slot] = { ...next[slot], state: SlotState.dead, cursor: 0 };
+  return { ...m, version: version + 1n, slots: next };
+}
+
+/** The next record with each listed slot's record replaced, one version above `version`. */
+export function withSlots(m: Membership, changes: Map<number, SlotRecord>, version = m.version): Membership {
+  const next = m.slots.map((s, i) => ({ ...(changes.get(i) ?? s) }));
   return { ...m, version: version + 1n, slots: next };
 }
 
@@ -114,13 +143,18 @@ function sameRecord(a: Membership, b: Membership): boolean {
   return (
     a.version === b.version &&
     a.keyErasure === b.keyErasure &&
-    a.slots.every((s, i) => s.state === b.slots[i]?.state && s.instanceId.equals(b.slots[i].instanceId))
+    a.slots.every((s, i) => s.state === b.slots[i]?.state && s.cursor === b.slots[i].cursor && s.instanceId.equals(b.slots[i].instanceId))
   );
 }
 
-/** True when `slot`, answering as `instanceId`, is live in `m` under the instance `m` pins there. */
+/**
+ * True when `slot`, answering as `instanceId`, is a member of `m` (live or
+ * rebuilding: both store every update) under the instance `m` pins there. The
+ * instance a replacement displaced is never pinned again, so it never counts.
+ */
 function liveIn(m: Membership, slot: number, instanceId: Buffer): boolean {
-  return m.slots[slot]?.state === SlotState.live && m.slots[slot].instanceId.equals(instanceId);
+  const s = m.slots[slot];
+  return s !== undefined && isMemberState(s.state) && s.instanceId.equals(instanceId);
 }
 
 /**
@@ -175,13 +209,16 @@ export function adoptMembership(responses: MembershipResponse[], arrayId?: Buffe
   }
   const best = atTop[0];
   // Every slot live in the record answered with it: it is complete as it stands, so no answer is missing.
-  const everyLiveAnswered = best.slots.every((s, i) => s.state !== SlotState.live || same.some((r) => r.slot === i && liveIn(best, i, r.instanceId) && sameRecord(r.record!, best)));
+  const everyLiveAnswered = best.slots.every((s, i) => !isMemberState(s.state) || same.some((r) => r.slot === i && liveIn(best, i, r.instanceId) && sameRecord(r.record!, best)));
   if (same.length < m + 1 && !everyLiveAnswered) {
     throw new MembershipError('E_QUORUM', `${same.length} nodes returned this array's membership; need m+1 = ${m + 1} to rule out a stale view, or every live slot`);
   }
   const usable = responses.filter((r) => liveIn(best, r.slot, r.instanceId)).map((r) => r.slot);
-  if (usable.length < k) {
-    throw new MembershipError('E_QUORUM', `only ${usable.length} live nodes answered under their pinned identity; need k = ${k}`);
+  // A rebuilding slot serves only the rows below its cursor: k slots must serve every row.
+  const rows = best.geometry.tableRows + best.geometry.dataRows;
+  const whole = usable.filter((slot) => best.slots[slot].state === SlotState.live || best.slots[slot].cursor >= rows);
+  if (whole.length < k) {
+    throw new MembershipError('E_QUORUM', `only ${whole.length} live nodes answered under their pinned identity; need k = ${k}`);
   }
   return { membership: best, usable, highest: first.version };
 }

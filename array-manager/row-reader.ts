@@ -86,18 +86,28 @@ function reconstructData(state: ArrayState, shards: Buffer[], present: boolean[]
   return false;
 }
 
+/** How a rebuild or a scrub loads rows, unlike a reader. */
+export interface RowLoadOptions {
+  /** Read the nodes even for rows the cache holds (a scrub checks what the nodes hold). Rows of an entry not yet applied still come from memory: their homes are about to change. */
+  fresh?: boolean;
+  /** Keep the rows in the cache (default); a walk over the whole array would only evict the rows readers use. */
+  cache?: boolean;
+  /** Told of each shard written back because its node held it wrongly. */
+  onRepair?: (slot: number, region: Region, row: number) => void;
+}
+
 /**
  * Returns all n shards of each row: data shards verified (missing or corrupt
- * ones reconstructed from the live rest), parity recomputed from them. Any
- * shard a live node holds wrongly, data or parity, is written back. Rows not
- * cached are fetched with one batch per node, whatever their number.
+ * ones reconstructed from the rest), parity recomputed from them. Any shard a
+ * node that serves the row holds wrongly, data or parity, is written back.
+ * Rows not cached are fetched with one batch per node, whatever their number.
  */
-export async function loadRows(state: ArrayState, region: Region, rows: number[]): Promise<Map<number, Buffer[]>> {
+export async function loadRows(state: ArrayState, region: Region, rows: number[], opts: RowLoadOptions = {}): Promise<Map<number, Buffer[]>> {
   const out = new Map<number, Buffer[]>();
   const missing: number[] = [];
   for (const row of new Set(rows)) {
     const key = state.rowKey(region, row);
-    const cached = state.published.rows.get(key) ?? state.rows.get(key);
+    const cached = state.published.rows.get(key) ?? (opts.fresh ? undefined : state.rows.get(key));
     if (cached) out.set(row, cached);
     else missing.push(row);
   }
@@ -105,19 +115,20 @@ export async function loadRows(state: ArrayState, region: Region, rows: number[]
   const { k } = state.geometry;
   const tables = region === 'data' ? await readTableSet(state, missing.flatMap((row) => Array.from({ length: k }, (_, j) => tableIndexOf(row * k + j)))) : undefined;
   const sectors = missing.map((row) => rowSector(state.geometry, region, row));
-  const read = await state.eachSlot(state.liveSlots(), (slot) => readNodeSectors(state, slot, sectors), true);
+  const from = state.servingSlots(region, missing);
+  const read = await state.eachSlot(from, (slot) => readNodeSectors(state, slot, sectors), true);
   let waited = false;
   for (let i = 0; i < missing.length; i++) {
     const fetched = () => new Map([...read].map(([slot, data]) => [slot, data[i]] as const));
     try {
-      out.set(missing[i], await verifyRow(state, region, missing[i], fetched(), tables));
+      out.set(missing[i], await verifyRow(state, region, missing[i], fetched(), tables, opts));
     } catch (err) {
       const code = (err as { code?: string }).code;
-      if ((code !== 'E_UNAVAILABLE' && code !== 'E_UNRECOVERABLE') || waited || state.liveSlots().every((slot) => read.has(slot))) throw err;
+      if ((code !== 'E_UNAVAILABLE' && code !== 'E_UNRECOVERABLE') || waited || from.every((slot) => read.has(slot))) throw err;
       // Too few good shards among those that answered at once (silent, or no rebuild verifies): wait for the
       // silent nodes (reconnecting, up to their death window) rather than fail, then try this row again.
       waited = true;
-      const silent = state.liveSlots().filter((slot) => !read.has(slot));
+      const silent = from.filter((slot) => !read.has(slot));
       for (const [slot, data] of await state.eachSlot(silent, (slot) => readPatiently(state, slot, sectors))) read.set(slot, data);
       i--;
     }
@@ -135,12 +146,13 @@ async function readPatiently(state: ArrayState, slot: number, sectors: number[])
 }
 
 /** Checks, completes and caches one row from what each live slot returned. */
-async function verifyRow(state: ArrayState, region: Region, row: number, fetched: Map<number, Buffer>, tables?: Map<number, Buffer>): Promise<Buffer[]> {
+async function verifyRow(state: ArrayState, region: Region, row: number, fetched: Map<number, Buffer>, tables: Map<number, Buffer> | undefined, opts: RowLoadOptions): Promise<Buffer[]> {
   const { k, m } = state.geometry;
   const n = k + m;
   const shards = Array.from({ length: n }, () => Buffer.alloc(sectorBytes));
   const present = new Array<boolean>(n).fill(false);
   for (const [slot, data] of fetched) {
+    if (!state.serves(slot, region, row)) continue;
     const shard = shardOfSlot(state.geometry, row, slot);
     data.copy(shards[shard]);
     present[shard] = true;
@@ -160,7 +172,7 @@ async function verifyRow(state: ArrayState, region: Region, row: number, fetched
   if (present.filter(Boolean).length < k) {
     state.checkWritable();
     // Shards of live slots that did not answer may come back: that is a wait, not a loss.
-    const silent = state.liveSlots().filter((slot) => !fetched.has(slot));
+    const silent = state.memberSlots().filter((slot) => state.serves(slot, region, row) && !fetched.has(slot));
     if (silent.length > 0) throw new ArrayError('E_UNAVAILABLE', `${region} row ${row}: fewer than k = ${k} shards reachable (slots ${silent.join(', ')} do not answer); retry`);
     throw new ArrayError('E_UNRECOVERABLE', `${region} row ${row}: fewer than k = ${k} shards readable and valid`);
   }
@@ -173,21 +185,23 @@ async function verifyRow(state: ArrayState, region: Region, row: number, fetched
     if (present[k + i] && !p.equals(shards[k + i])) wrong.push(k + i);
     shards[k + i] = p;
   });
-  if (wrong.length) await repair(state, region, row, wrong, shards);
-  state.rows.set(state.rowKey(region, row), shards);
+  if (wrong.length) await repair(state, region, row, wrong, shards, opts.onRepair);
+  if (opts.cache !== false) state.rows.set(state.rowKey(region, row), shards);
   return shards;
 }
 
-/** Writes the correct shards back to live slots whose copy was wrong. */
-async function repair(state: ArrayState, region: Region, row: number, shardsToFix: number[], shards: Buffer[]): Promise<void> {
+/** Writes the correct shards back to the serving slots whose copy was wrong. */
+async function repair(state: ArrayState, region: Region, row: number, shardsToFix: number[], shards: Buffer[], onRepair?: RowLoadOptions['onRepair']): Promise<void> {
   const sector = rowSector(state.geometry, region, row);
-  const targets = shardsToFix.map((j) => ({ j, slot: slotOfShard(state.geometry, row, j) })).filter((t) => state.isLive(t.slot));
+  const targets = shardsToFix.map((j) => ({ j, slot: slotOfShard(state.geometry, row, j) })).filter((t) => state.serves(t.slot, region, row));
   await state.eachSlot(
     targets.map((t) => t.slot),
     async (slot) => {
       const j = targets.find((t) => t.slot === slot)!.j;
       await state.handles[slot].batch([{ op: Op.write, sector, count: 1, data: shards[j] }]);
       state.counters.repairs++;
+      state.repairsBySlot.set(slot, (state.repairsBySlot.get(slot) ?? 0) + 1);
+      onRepair?.(slot, region, row);
     },
   );
 }
@@ -210,7 +224,7 @@ export async function readTableSet(state: ArrayState, ids: Iterable<number>): Pr
     }
     const { row, shard } = locate(g, t);
     const slot = slotOfShard(g, row, shard);
-    if (!state.isLive(slot)) rebuild.push(t);
+    if (!state.serves(slot, 'table', row)) rebuild.push(t);
     else bySlot.set(slot, [...(bySlot.get(slot) ?? []), t]);
   }
   const read = await state.eachSlot(
@@ -279,7 +293,7 @@ export async function readUserSectors(state: ArrayState, first: number, count: n
     const { row, shard } = locate(g, i);
     const slot = slotOfShard(g, row, shard);
     const key = state.rowKey('data', row);
-    if (state.published.rows.has(key) || state.rows.has(key) || !state.isLive(slot)) {
+    if (state.published.rows.has(key) || state.rows.has(key) || !state.serves(slot, 'data', row)) {
       fromRows.push(i);
       continue;
     }

@@ -16,7 +16,7 @@ function genesis(k: number, m: number): Membership {
     arrayId: Buffer.alloc(16, 7),
     geometry: { k, m, nodeSectors: 100, journalPieces: 8, tableRows: 1, dataRows: 10 },
     keyErasure: false,
-    slots: Array.from({ length: k + m }, (_, i) => ({ state: SlotState.live, instanceId: ids[i] })),
+    slots: Array.from({ length: k + m }, (_, i) => ({ state: SlotState.live, instanceId: ids[i], cursor: 0 })),
   };
 }
 
