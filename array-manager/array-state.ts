@@ -89,12 +89,16 @@ export class ArrayState {
   };
   readonly readLatency = new LatencyHistogram();
   readonly writeLatency = new LatencyHistogram();
+  /** When the array last took a read or write from its users (performance.now()): background work slows down then. */
+  lastForegroundAt: number | undefined;
   /** Version of the last journal entry committed. */
   journalVersion = 0n;
   /** The highest membership version any node may hold: the next update goes above it (docs/JOURNAL.md, membership). */
   membershipFloor = 0n;
   /** Set while a membership update has not reached every live node: no write may rely on it yet. */
   private membershipIncomplete = false;
+  /** The last membership every member stored. */
+  private stored: Membership;
   private membershipUpdate: Promise<void> = Promise.resolve();
   /** The latest events, oldest first. */
   readonly events: ArrayEvent[] = [];
@@ -111,6 +115,8 @@ export class ArrayState {
   readonly rebuilt = new Map<number, number>();
   /** Called for every event (the CLI logs them). */
   onEvent: (event: ArrayEvent) => void = () => {};
+  /** Also told of every event (the healer replaces dead slots with spares). */
+  readonly listeners = new Set<(event: ArrayEvent) => void>();
 
   constructor(
     readonly geometry: Geometry,
@@ -119,6 +125,7 @@ export class ArrayState {
     readonly handles: NodeHandle[],
     caches: CacheLimits = cacheDefaults,
   ) {
+    this.stored = membership;
     this.code = createErasureCode({ k: geometry.k, m: geometry.m, shardBytes: 4096 });
     this.rows = new LRUCache({ max: caches.rowsMax });
     this.tables = new LRUCache({ max: caches.tablesMax });
@@ -132,6 +139,7 @@ export class ArrayState {
     this.events.push(event);
     if (this.events.length > eventsMax) this.events.shift();
     this.onEvent(event);
+    for (const l of this.listeners) l(event);
   }
 
   get arrayId(): Buffer {
@@ -190,9 +198,21 @@ export class ArrayState {
     if (dead > this.geometry.m) {
       throw new ArrayError('E_TOO_MANY_DEAD', `${dead} of ${this.n} nodes are dead; at most m = ${this.geometry.m} may be`);
     }
-    if (this.membershipIncomplete) {
+    if (this.membershipIncomplete && this.deathUnrecorded()) {
       throw new ArrayError('E_UNAVAILABLE', 'a membership update has not reached every live node yet; retrying');
     }
+  }
+
+  /**
+   * True while a slot is dead here but not in the last record every member
+   * stored: until it is, a new manager could adopt a record that still counts
+   * the slot's stale shards, so no write may rely on its death. The other
+   * changes (a replacement, a rebuild cursor, a rebuilt slot going live) are
+   * safe to race: the record before each of them is just as true, only less
+   * far along, so writes go on while they are written.
+   */
+  private deathUnrecorded(): boolean {
+    return this.membership.slots.some((s, i) => s.state === SlotState.dead && isMemberState(this.stored.slots[i].state));
   }
 
   /** Before a write: finishes a membership update that stopped because too many nodes were unreachable, if they answer now. */
@@ -231,6 +251,12 @@ export class ArrayState {
     if (n === this.handles[slot].health.macFailuresMax && this.isMember(slot)) {
       this.markDead([slot], `${n} shards failed their MAC`).catch(() => {});
     }
+  }
+
+  /** A new node took `slot`: what the old one did (MAC failures, its death) no longer counts against it. */
+  slotReplaced(slot: number): void {
+    this.macFailuresBySlot.delete(slot);
+    this.deaths.delete(slot);
   }
 
   /** Slots live in the membership whose nodes have been unreachable for the whole death window. */
@@ -293,6 +319,7 @@ export class ArrayState {
           continue;
         }
         this.membershipIncomplete = false;
+        this.stored = next;
       }
     };
     this.membershipUpdate = this.membershipUpdate.then(run, run);

@@ -18,6 +18,12 @@ export interface NodeConnector {
   readonly slots: number;
   /** Opens a fresh, attestation-verified session to the node configured for `slot`. */
   connect(slot: number): Promise<NodeClient>;
+  /** Opens an attestation-verified session to a node in no slot yet (a replacement or a spare), by its endpoint. */
+  connectEndpoint?(endpoint: string): Promise<NodeClient>;
+  /** From now on the node at `endpoint` serves `slot` (a replacement); later connects to `slot` go there. */
+  assign?(slot: number, endpoint: string): void;
+  /** The endpoint configured for `slot`, for status. */
+  endpointOf?(slot: number): string;
   /** The environment's defaults for the health policy (the simulator's virtual clock); options override them. */
   readonly health?: Partial<HealthPolicy>;
 }
@@ -84,7 +90,7 @@ export class NodeHandle {
 
   constructor(
     readonly slot: number,
-    private readonly connector: NodeConnector,
+    readonly connector: NodeConnector,
     /** The instance id the membership pins to this slot; unset until the array knows it. */
     public pinned: Buffer | undefined,
     readonly health: HealthPolicy = healthDefaults,
@@ -179,6 +185,15 @@ export class NodeHandle {
     if (this.failingSince !== undefined) this.onHealth(false, 'answers again');
     this.failingSince = undefined;
     return results;
+  }
+
+  /** The slot now holds another node (a replacement): forget the old one's session and health. */
+  repin(instanceId: Buffer): void {
+    this.close();
+    this.pinned = instanceId;
+    this.failingSince = undefined;
+    this.sessionFailures = 0;
+    this.lastFailure = undefined;
   }
 
   close(): void {

@@ -64,6 +64,7 @@ export class VirtualDisk {
     if (count * sectorBytes > readBytesMax) throw new ArrayError('E_TOO_LARGE', `read of ${count} sectors exceeds ${readBytesMax} bytes`);
     const out = Buffer.allocUnsafe(count * sectorBytes);
     const started = process.hrtime.bigint();
+    this.state.lastForegroundAt = performance.now();
     // An entry whose commit round was cut short may already be committed on some nodes: until it is
     // committed everywhere, a read could see its rows old now and new later, so it waits (or fails, retryably).
     if (this.writer.inDoubt) await this.writer.ready();
@@ -164,6 +165,7 @@ export class VirtualDisk {
       return;
     }
     request.queuedAt = process.hrtime.bigint();
+    this.state.lastForegroundAt = performance.now();
     this.queue.push(request);
     if (!this.committing) void this.commitLoop();
   }

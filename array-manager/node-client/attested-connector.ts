@@ -39,19 +39,27 @@ export function attestedConnector(opts: AttestedConnectorOptions): NodeConnector
   const verify = attestedEvidenceVerifier(opts.manifest);
   const timeoutMs = opts.timeoutMs ?? 5000;
   const signBatch = (message: Buffer) => sign(null, message, opts.managerPrivateKey);
+  // A replacement changes a slot's endpoint: the connector keeps its own copy.
+  const endpoints = [...opts.endpoints];
+  const open = async (endpoint: string) =>
+    NodeClient.open(await openWebSocketChannel(endpoint, timeoutMs), {
+      sign: signBatch,
+      managerPublicKey: opts.managerPublicKey,
+      verifyEvidence: verify,
+      observe: opts.observe,
+      timeoutMs,
+    });
   return {
-    slots: opts.endpoints.length,
+    slots: endpoints.length,
     async connect(slot) {
-      const channel = await openWebSocketChannel(opts.endpoints[slot], timeoutMs);
-      const client = await NodeClient.open(channel, {
-        sign: signBatch,
-        managerPublicKey: opts.managerPublicKey,
-        verifyEvidence: verify,
-        observe: opts.observe,
-        timeoutMs,
-      });
+      const client = await open(endpoints[slot]);
       opts.onVerified?.(slot, client.peer);
       return client;
     },
+    connectEndpoint: open,
+    assign(slot, endpoint) {
+      endpoints[slot] = endpoint;
+    },
+    endpointOf: (slot) => endpoints[slot],
   };
 }

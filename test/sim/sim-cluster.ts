@@ -60,8 +60,29 @@ export class SimCluster {
     this.nodes = Array.from({ length: n }, () => this.newNode());
   }
 
-  private newNode(): DiskNodeCore {
-    return new DiskNodeCore({ managerPublicKey: this.manager.publicRaw, sectorBytes: 4096, sectorCount: this.sectorCount }, fakeProvider());
+  private newNode(sectorCount = this.sectorCount): DiskNodeCore {
+    return new DiskNodeCore({ managerPublicKey: this.manager.publicRaw, sectorBytes: 4096, sectorCount }, fakeProvider());
+  }
+
+  /** Spare nodes by endpoint: running, in no slot until a replacement assigns one. */
+  readonly spares = new Map<string, DiskNodeCore>();
+  private sparesMade = 0;
+
+  /** Starts a spare node and returns its endpoint. */
+  addSpare(sectorCount = this.sectorCount): string {
+    const endpoint = `sim:spare:${this.sparesMade++}`;
+    this.spares.set(endpoint, this.newNode(sectorCount));
+    return endpoint;
+  }
+
+  /** The spare at `endpoint` now serves `slot` (the configuration a replacement persists); the slot's old node is gone. */
+  assign(slot: number, endpoint: string): void {
+    const core = this.spares.get(endpoint);
+    if (!core) throw new NodeError('E_CONNECT', `no spare at ${endpoint}`);
+    this.spares.delete(endpoint);
+    this.nodes[slot] = core;
+    this.dead.delete(slot);
+    this.partitioned.delete(slot);
   }
 
   /** The node dies: its memory is gone and connections to it fail. */
@@ -93,8 +114,9 @@ export class SimCluster {
     return this.partitioned.has(slot);
   }
 
-  /** True while frames sent on a channel opened to `core` can reach it. */
+  /** True while frames sent on a channel opened to `core` can reach it (slot -1: a spare, reached by endpoint). */
   private reaches(slot: number, core: DiskNodeCore): boolean {
+    if (slot < 0) return [...this.spares.values()].includes(core) || this.nodes.includes(core);
     return !this.dead.has(slot) && !this.partitioned.has(slot) && this.nodes[slot] === core;
   }
 
@@ -106,7 +128,7 @@ export class SimCluster {
   /** The one place a node core handles a frame. */
   private answer(slot: number, core: DiskNodeCore, session: Session, frame: Buffer): NodeAnswer {
     const answer = core.handle(session, frame) as NodeAnswer;
-    this.onAnswered(slot);
+    if (slot >= 0) this.onAnswered(slot);
     return answer;
   }
 
@@ -196,13 +218,21 @@ export class SimCluster {
       connect: async (slot) => {
         if (epoch !== this.epoch) return new Promise<never>(() => {});
         if (this.dead.has(slot) || this.partitioned.has(slot)) throw new NodeError('E_CONNECT', `slot ${slot} is down`);
-        return NodeClient.open(this.channel(slot), testClientOptions(this.manager, timeoutMs));
+        return NodeClient.open(this.channel(slot, this.nodes[slot]), testClientOptions(this.manager, timeoutMs));
+      },
+      connectEndpoint: async (endpoint) => {
+        if (epoch !== this.epoch) return new Promise<never>(() => {});
+        const core = this.spares.get(endpoint);
+        if (!core) throw new NodeError('E_CONNECT', `nothing answers at ${endpoint}`);
+        return NodeClient.open(this.channel(-1, core), testClientOptions(this.manager, timeoutMs));
+      },
+      assign: (slot, endpoint) => {
+        if (epoch === this.epoch) this.assign(slot, endpoint);
       },
     };
   }
 
-  private channel(slot: number): FrameChannel {
-    const core = this.nodes[slot];
+  private channel(slot: number, core: DiskNodeCore): FrameChannel {
     const { session, hello } = core.openSession();
     // One lane per direction: the scheduler keeps each lane's frames in order.
     const toNode = {};
@@ -222,7 +252,7 @@ export class SimCluster {
       this.scheduler.submit(toManager, slot, () => {
         if (state.frozen || state.closed || !onFrame) return;
         onFrame(frame);
-        if (reply) this.onHeard(slot);
+        if (reply && slot >= 0) this.onHeard(slot);
       });
     const deliver = (frame: Buffer) => {
       this.scheduler.submit(toNode, slot, () => {

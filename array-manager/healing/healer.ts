@@ -1,0 +1,264 @@
+// What gives the array its redundancy back, in the background while it
+// serves I/O: the rebuild of replaced slots, hot spares that replace a dead
+// slot without an operator, and scrubs on demand or on a schedule. One loop
+// runs the work, one batch at a time, rebuild first (a scrub pauses while a
+// rebuild runs), paced by the throttle. A batch that fails (nodes silent for
+// now, or more than m slots lost) is retried after a pause and reported; the
+// array goes on serving meanwhile.
+import type { ArrayEvent } from '../array-state.ts';
+import { realClock, type Clock } from '../node-handle.ts';
+import type { VirtualDisk } from '../virtual-disk.ts';
+import { Rebuilder, rebuildDefaults, type RebuildOptions, type RebuildProgress } from './rebuild.ts';
+import { replaceSlot, type ReplaceRequest, type ReplaceResult } from './replace.ts';
+import { Scrubber, scrubDefaults, type ScrubOptions, type ScrubResult } from './scrub.ts';
+import { Throttle, rateDefaults, type RateLimit } from './throttle.ts';
+
+export interface HealerOptions {
+  rate: RateLimit;
+  rebuild: RebuildOptions;
+  scrub: ScrubOptions;
+  /** Time between the end of one scrub and the start of the next; 0 = only on demand. */
+  scrubIntervalMs: number;
+  /** Endpoints of spare nodes, taken in order. */
+  spares: string[];
+  /** Replace a dead slot with a spare by itself. */
+  autoReplace: boolean;
+  /** Wait this long after a slot dies before a spare takes it. */
+  replaceDelayMs: number;
+  /** Pause after a failed batch before the next attempt. */
+  retryMs: number;
+  /** Persists a slot's new endpoint, and the spares left, before the membership changes (the config file). */
+  persist?: (change: { slot: number; endpoint: string; spares: string[] }) => Promise<void>;
+  /** Persists a scrub's progress so a restarted manager resumes it (the CLI keeps it in its data directory). */
+  persistScrub?: (result: ScrubResult) => Promise<void>;
+  /** A scrub pass to resume. */
+  resumeScrub?: ScrubResult;
+  clock: Clock;
+}
+
+export const healerDefaults: HealerOptions = {
+  rate: rateDefaults,
+  rebuild: rebuildDefaults,
+  scrub: scrubDefaults,
+  scrubIntervalMs: 0,
+  spares: [],
+  autoReplace: true,
+  replaceDelayMs: 0,
+  retryMs: 1000,
+  clock: realClock,
+};
+
+export interface HealerStatus {
+  rebuild: RebuildProgress & { rate: RateLimit; currentLimit: number; error?: string };
+  scrub: (Partial<ScrubResult> & { running: boolean; unrecoverableRows: number; error?: string; nextAt?: string }) | { running: false };
+  spares: string[];
+  rejectedSpares: { endpoint: string; reason: string }[];
+}
+
+export class Healer {
+  readonly rebuilder: Rebuilder;
+  readonly scrubber: Scrubber;
+  readonly throttle: Throttle;
+  readonly spares: string[];
+  readonly rejectedSpares: { endpoint: string; reason: string }[] = [];
+  private readonly opts: HealerOptions;
+  private stopped = true;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private rebuildError: string | undefined;
+  private scrubError: string | undefined;
+  private nextScrubAt: number | undefined;
+  /** Slots waiting for a spare, and the timers that will hand them one. */
+  private readonly waitingForSpare = new Map<number, NodeJS.Timeout>();
+  private readonly onEvent = (e: ArrayEvent) => {
+    if (e.kind === 'slot-dead' && e.slot !== undefined) this.scheduleSpare(e.slot);
+  };
+  /** Replacements run one at a time: two must not pick the same spare. */
+  private replacing: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly disk: VirtualDisk,
+    options: Partial<HealerOptions> = {},
+  ) {
+    this.opts = { ...healerDefaults, ...options };
+    const state = disk.state;
+    this.rebuilder = new Rebuilder(state, () => disk.flush(), this.opts.rebuild);
+    this.scrubber = new Scrubber(state, this.opts.scrub);
+    if (this.opts.resumeScrub && this.opts.resumeScrub.finishedAt === undefined) this.scrubber.begin(this.opts.resumeScrub);
+    this.throttle = new Throttle(this.opts.rate, () => state.lastForegroundAt, this.opts.clock);
+    this.spares = [...this.opts.spares];
+  }
+
+  /** Starts the background loop, and hands spares to slots already dead. */
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    const state = this.disk.state;
+    state.listeners.add(this.onEvent);
+    for (let slot = 0; slot < state.n; slot++) if (!state.isMember(slot)) this.scheduleSpare(slot);
+    if (this.opts.scrubIntervalMs > 0) this.nextScrubAt ??= this.opts.clock.now() + this.opts.scrubIntervalMs;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.disk.state.listeners.delete(this.onEvent);
+    for (const t of this.waitingForSpare.values()) clearTimeout(t);
+    this.waitingForSpare.clear();
+    this.wake?.();
+    await this.loop;
+    await this.replacing.catch(() => {});
+  }
+
+  setRate(rate: RateLimit): void {
+    this.throttle.rate = rate;
+    this.wake?.();
+  }
+
+  /** Puts a new node into a slot and lets the rebuild start. */
+  replace(req: ReplaceRequest): Promise<ReplaceResult> {
+    const run = async () => {
+      const result = await replaceSlot(this.disk.state, req, (slot, endpoint) => this.persist(slot, endpoint));
+      this.cancelSpare(req.slot);
+      this.wake?.();
+      return result;
+    };
+    const next = this.replacing.then(run, run);
+    this.replacing = next.catch(() => {});
+    return next;
+  }
+
+  /** Starts a scrub now, unless one is running. */
+  scrub(): ScrubResult {
+    if (!this.scrubber.running) this.scrubber.begin();
+    this.scrubError = undefined;
+    this.wake?.();
+    return this.scrubber.result!;
+  }
+
+  status(): HealerStatus {
+    const result = this.scrubber.result;
+    const scrub = result
+      ? {
+          ...result,
+          running: this.scrubber.running,
+          unrecoverableRows: this.scrubber.unrecoverableRows,
+          ...(this.scrubError && { error: this.scrubError }),
+          ...(this.nextScrubAt !== undefined && { nextAt: new Date(Date.now() + this.nextScrubAt - this.opts.clock.now()).toISOString() }),
+        }
+      : { running: false as const };
+    return {
+      rebuild: { ...this.rebuilder.progress(), rate: this.throttle.rate, currentLimit: this.throttle.current(), ...(this.rebuildError && { error: this.rebuildError }) },
+      scrub,
+      spares: [...this.spares],
+      rejectedSpares: [...this.rejectedSpares],
+    };
+  }
+
+  private async persist(slot: number, endpoint: string): Promise<void> {
+    const spares = this.spares.filter((s) => s !== endpoint);
+    await this.opts.persist?.({ slot, endpoint, spares });
+  }
+
+  private cancelSpare(slot: number): void {
+    clearTimeout(this.waitingForSpare.get(slot));
+    this.waitingForSpare.delete(slot);
+  }
+
+  private scheduleSpare(slot: number): void {
+    if (!this.opts.autoReplace || this.stopped || this.waitingForSpare.has(slot)) return;
+    this.waitingForSpare.set(slot, setTimeout(() => void this.takeSpare(slot), this.opts.replaceDelayMs));
+  }
+
+  /** Tries the spares in order until one takes `slot`; a spare that is refused is set aside with the reason. */
+  private async takeSpare(slot: number): Promise<void> {
+    this.waitingForSpare.delete(slot);
+    const state = this.disk.state;
+    while (!this.stopped && !state.isMember(slot) && this.spares.length > 0) {
+      const endpoint = this.spares[0];
+      try {
+        await this.replace({ slot, endpoint, reason: `hot spare ${endpoint}` });
+        this.spares.splice(this.spares.indexOf(endpoint), 1);
+        return;
+      } catch (err) {
+        const code = (err as { code?: string }).code ?? '';
+        if (!code.startsWith('E_REPLACE_')) {
+          // Nodes unreachable for now, or the slot changed: try again later.
+          this.waitingForSpare.set(slot, setTimeout(() => void this.takeSpare(slot), this.opts.retryMs));
+          return;
+        }
+        if (code === 'E_REPLACE_LIVE') return;
+        this.spares.splice(this.spares.indexOf(endpoint), 1);
+        this.rejectedSpares.push({ endpoint, reason: (err as Error).message });
+        await this.opts.persist?.({ slot: -1, endpoint: '', spares: [...this.spares] }).catch(() => {});
+      }
+    }
+  }
+
+  private async run(): Promise<void> {
+    const { clock } = this.opts;
+    while (!this.stopped) {
+      try {
+        if (this.rebuilder.active) {
+          await this.paced(() => this.rebuilder.step().then((r) => r.bytes));
+          this.rebuildError = undefined;
+          continue;
+        }
+        if (this.scrubber.running) {
+          await this.paced(() => this.scrubber.step());
+          this.scrubError = undefined;
+          await this.opts.persistScrub?.(this.scrubber.result!);
+          if (!this.scrubber.running) this.scrubFinished();
+          continue;
+        }
+        if (this.nextScrubAt !== undefined && clock.now() >= this.nextScrubAt) {
+          this.scrubber.begin();
+          this.nextScrubAt = undefined;
+          continue;
+        }
+      } catch (err) {
+        this.failed(err);
+        await this.idle(this.opts.retryMs);
+        continue;
+      }
+      await this.idle(this.nextScrubAt === undefined ? 60_000 : Math.max(0, this.nextScrubAt - clock.now()));
+    }
+  }
+
+  private async paced(work: () => Promise<number>): Promise<void> {
+    const started = performance.now();
+    const bytes = await work();
+    await this.throttle.pace(bytes, performance.now() - started);
+  }
+
+  private scrubFinished(): void {
+    const r = this.scrubber.result!;
+    const repaired = Object.values(r.repairedBySlot).reduce((a, b) => a + b, 0);
+    this.disk.state.event({ kind: 'scrub-done', reason: `${r.rowsChecked} stripes checked, ${repaired} shards repaired, ${this.scrubber.unrecoverableRows} stripes unrecoverable` });
+    if (this.opts.scrubIntervalMs > 0) this.nextScrubAt = this.opts.clock.now() + this.opts.scrubIntervalMs;
+  }
+
+  private failed(err: unknown): void {
+    const message = (err as Error).message;
+    const rebuild = this.rebuilder.active;
+    const previous = rebuild ? this.rebuildError : this.scrubError;
+    if (rebuild) this.rebuildError = message;
+    else this.scrubError = message;
+    if (previous !== message) this.disk.state.event({ kind: rebuild ? 'rebuild-stalled' : 'scrub-stalled', reason: message });
+  }
+
+  /** Sleeps until `ms` pass or something wakes the loop (a replacement, a scrub request, a stop). */
+  private idle(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      timer.unref?.();
+      const self = this;
+      function done() {
+        clearTimeout(timer);
+        self.wake = undefined;
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+}

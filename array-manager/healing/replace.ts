@@ -1,0 +1,86 @@
+// Putting a new node into a slot (docs/REBUILD.md, "Replace"). The node must
+// attest (the connector checks the evidence against the reference manifest),
+// be large enough for the geometry, and hold no membership record: a node
+// that is or was part of an array is refused, so no array's state is ever
+// overwritten by mistake. Then, in this order: the slot's old node is marked
+// dead if the operator forces out a live one; the new endpoint is persisted
+// (the configuration, before any node learns of the change, so a manager that
+// crashes in between still reaches the slot's node); the membership makes the
+// slot rebuilding, pinned to the new instance, cursor 0. Nothing changes when
+// a check fails.
+import { ArrayError, type ArrayState } from '../array-state.ts';
+import { tableStart } from '../geometry.ts';
+import { SlotState, isMemberState } from '../membership.ts';
+import { Op } from '../node-client/frame-codec.ts';
+
+export interface ReplaceRequest {
+  slot: number;
+  /** Where the new node listens (ws://host:port, or the connector's own names). */
+  endpoint: string;
+  /** Mark a live or rebuilding slot dead first. */
+  force?: boolean;
+  /** Why, for the event log (default: the operator asked). */
+  reason?: string;
+}
+
+export interface ReplaceResult {
+  slot: number;
+  endpoint: string;
+  instanceId: string;
+}
+
+/** Persists the slot's new endpoint before the membership changes (the CLI rewrites its config file). */
+export type PersistEndpoint = (slot: number, endpoint: string) => Promise<void>;
+
+/** Opens the new node, checks it, and returns its instance id; closes the session whatever happens. */
+async function admit(state: ArrayState, req: ReplaceRequest): Promise<Buffer> {
+  const connector = state.handles[req.slot].connector;
+  if (!connector.connectEndpoint || !connector.assign) throw new ArrayError('E_REPLACE_UNSUPPORTED', 'this array was opened without a way to reach new nodes');
+  let client;
+  try {
+    client = await connector.connectEndpoint(req.endpoint);
+  } catch (err) {
+    throw new ArrayError('E_REPLACE_ATTESTATION', `${req.endpoint}: no attested session: ${(err as Error).message}`);
+  }
+  try {
+    const g = state.geometry;
+    const instanceId = Buffer.from(client.peer.instanceId);
+    if (client.hello.sectorCount < g.nodeSectors) {
+      throw new ArrayError('E_REPLACE_TOO_SMALL', `${req.endpoint} has ${client.hello.sectorCount} sectors; this array uses ${g.nodeSectors} on each node`);
+    }
+    const { deathVersion } = await client.status();
+    if (deathVersion !== 0n) {
+      throw new ArrayError('E_REPLACE_IN_USE', `${req.endpoint} holds a membership record (version ${deathVersion}): it is, or was, part of an array; start a fresh node`);
+    }
+    if (state.membership.slots.some((s) => isMemberState(s.state) && s.instanceId.equals(instanceId))) {
+      throw new ArrayError('E_REPLACE_IN_USE', `${req.endpoint} is already a member of this array`);
+    }
+    // The journal area must hold nothing this array could mistake for its own (a fresh node's is empty anyway).
+    await client.batch([{ op: Op.trim, sector: 0, count: tableStart(g) }]);
+    return instanceId;
+  } finally {
+    client.close();
+  }
+}
+
+export async function replaceSlot(state: ArrayState, req: ReplaceRequest, persist?: PersistEndpoint): Promise<ReplaceResult> {
+  const { slot } = req;
+  if (!Number.isInteger(slot) || slot < 0 || slot >= state.n) throw new ArrayError('E_REPLACE_SLOT', `no slot ${slot}: the array has slots 0..${state.n - 1}`);
+  if (typeof req.endpoint !== 'string' || req.endpoint.length === 0 || req.endpoint.length > 1024) throw new ArrayError('E_REPLACE_SLOT', 'the endpoint must be a non-empty string of at most 1024 characters');
+  const before = state.membership.slots[slot].state;
+  if (before !== SlotState.dead && !req.force) {
+    throw new ArrayError('E_REPLACE_LIVE', `slot ${slot} is ${before === SlotState.live ? 'live' : 'rebuilding'}: replace a dead slot, or force (--force) to mark it dead first`);
+  }
+  const instanceId = await admit(state, req);
+  if (state.isMember(slot)) await state.markDead([slot], req.reason ?? 'replaced by the operator (--force)');
+  if (state.isMember(slot)) throw new ArrayError('E_UNAVAILABLE', `slot ${slot} could not be marked dead yet; retry`);
+  await persist?.(slot, req.endpoint);
+  state.handles[slot].connector.assign!(slot, req.endpoint);
+  state.handles[slot].repin(instanceId);
+  await state.changeSlots(new Map([[slot, { state: SlotState.rebuilding, instanceId, cursor: 0 }]]));
+  const now = state.membership.slots[slot];
+  if (now.state !== SlotState.rebuilding || !now.instanceId.equals(instanceId)) throw new ArrayError('E_UNAVAILABLE', `slot ${slot} changed while it was replaced; retry`);
+  state.slotReplaced(slot);
+  state.event({ kind: 'slot-replaced', slot, reason: `${req.endpoint} (instance ${instanceId.toString('hex')}) rebuilds it` });
+  return { slot, endpoint: req.endpoint, instanceId: instanceId.toString('hex') };
+}

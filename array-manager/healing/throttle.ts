@@ -1,0 +1,66 @@
+// Pacing for background work (rebuild, scrub), md's speed_limit_min/max:
+// while the array has foreground I/O, work runs at the guaranteed minimum
+// rate; while it is idle, at the maximum. The limits can change while the
+// work runs; the next pause uses them.
+import type { Clock } from '../node-handle.ts';
+
+export interface RateLimit {
+  /** Bytes per second guaranteed while foreground I/O runs. */
+  minBytesPerSecond: number;
+  /** Bytes per second at most while the array is idle; 0 = unlimited. */
+  maxBytesPerSecond: number;
+}
+
+export const rateDefaults: RateLimit = { minBytesPerSecond: 16 << 20, maxBytesPerSecond: 0 };
+
+/** Foreground I/O within this long counts as "the array is busy". */
+const busyWindowMs = 250;
+
+export class RateError extends Error {
+  readonly code = 'E_RATE';
+}
+
+export function checkRate(rate: RateLimit): RateLimit {
+  const ok = (v: number) => Number.isFinite(v) && v >= 0 && v <= 2 ** 40;
+  if (!ok(rate.minBytesPerSecond) || !ok(rate.maxBytesPerSecond) || rate.minBytesPerSecond < 1) {
+    throw new RateError('rate limits must be numbers of bytes per second, the minimum at least 1, both at most 1 TiB/s');
+  }
+  if (rate.maxBytesPerSecond !== 0 && rate.maxBytesPerSecond < rate.minBytesPerSecond) throw new RateError('the maximum rate is below the minimum');
+  return { ...rate };
+}
+
+export class Throttle {
+  private rateNow: RateLimit;
+
+  constructor(
+    rate: RateLimit,
+    /** When the array last served foreground I/O (performance.now() time), or undefined. */
+    private readonly lastForeground: () => number | undefined,
+    private readonly clock: Clock,
+  ) {
+    this.rateNow = checkRate(rate);
+  }
+
+  get rate(): RateLimit {
+    return { ...this.rateNow };
+  }
+
+  set rate(rate: RateLimit) {
+    this.rateNow = checkRate(rate);
+  }
+
+  /** The rate that applies now: the minimum while foreground I/O runs, else the maximum (0 = unlimited). */
+  current(): number {
+    const last = this.lastForeground();
+    const busy = last !== undefined && performance.now() - last < busyWindowMs;
+    return busy ? this.rateNow.minBytesPerSecond : this.rateNow.maxBytesPerSecond;
+  }
+
+  /** After `bytes` of work that took `tookMs`: waits long enough to keep to the current rate. */
+  async pace(bytes: number, tookMs: number): Promise<void> {
+    const rate = this.current();
+    if (rate === 0) return;
+    const wait = (bytes / rate) * 1000 - tookMs;
+    if (wait > 0) await this.clock.sleep(wait);
+  }
+}
