@@ -85,7 +85,7 @@ export class Healer {
     this.rebuilder = new Rebuilder(state, () => disk.flush(), this.opts.rebuild);
     this.scrubber = new Scrubber(state, this.opts.scrub);
     if (this.opts.resumeScrub && this.opts.resumeScrub.finishedAt === undefined) this.scrubber.begin(this.opts.resumeScrub);
-    this.throttle = new Throttle(this.opts.rate, () => state.lastForegroundAt, this.opts.clock);
+    this.throttle = new Throttle(this.opts.rate, () => state.lastForegroundAt);
     this.spares = [...this.opts.spares];
   }
 
@@ -102,6 +102,7 @@ export class Healer {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.throttle.stop();
     this.disk.state.listeners.delete(this.onEvent);
     for (const t of this.waitingForSpare.values()) clearTimeout(t);
     this.waitingForSpare.clear();
@@ -112,7 +113,6 @@ export class Healer {
 
   setRate(rate: RateLimit): void {
     this.throttle.rate = rate;
-    this.wake?.();
   }
 
   /** Puts a new node into a slot and lets the rebuild start. */
@@ -228,7 +228,7 @@ export class Healer {
   private async paced(work: () => Promise<number>): Promise<void> {
     const started = performance.now();
     const bytes = await work();
-    await this.throttle.pace(bytes, performance.now() - started);
+    await this.throttle.pace(bytes, started);
   }
 
   private scrubFinished(): void {

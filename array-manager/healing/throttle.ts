@@ -2,7 +2,6 @@
 // while the array has foreground I/O, work runs at the guaranteed minimum
 // rate; while it is idle, at the maximum. The limits can change while the
 // work runs; the next pause uses them.
-import type { Clock } from '../node-handle.ts';
 
 export interface RateLimit {
   /** Bytes per second guaranteed while foreground I/O runs. */
@@ -31,12 +30,13 @@ export function checkRate(rate: RateLimit): RateLimit {
 
 export class Throttle {
   private rateNow: RateLimit;
+  /** Ends the current pause early (a new rate, or a stop). */
+  private interrupt: (() => void) | undefined;
 
   constructor(
     rate: RateLimit,
     /** When the array last served foreground I/O (performance.now() time), or undefined. */
     private readonly lastForeground: () => number | undefined,
-    private readonly clock: Clock,
   ) {
     this.rateNow = checkRate(rate);
   }
@@ -45,8 +45,10 @@ export class Throttle {
     return { ...this.rateNow };
   }
 
+  /** A new limit takes effect at once: a pause under way is measured again against it. */
   set rate(rate: RateLimit) {
     this.rateNow = checkRate(rate);
+    this.interrupt?.();
   }
 
   /** The rate that applies now: the minimum while foreground I/O runs, else the maximum (0 = unlimited). */
@@ -56,11 +58,31 @@ export class Throttle {
     return busy ? this.rateNow.minBytesPerSecond : this.rateNow.maxBytesPerSecond;
   }
 
-  /** After `bytes` of work that took `tookMs`: waits long enough to keep to the current rate. */
-  async pace(bytes: number, tookMs: number): Promise<void> {
-    const rate = this.current();
-    if (rate === 0) return;
-    const wait = (bytes / rate) * 1000 - tookMs;
-    if (wait > 0) await this.clock.sleep(wait);
+  /** After `bytes` of work that started at `startedAt` (performance.now()): waits until the current rate allows more. */
+  async pace(bytes: number, startedAt: number): Promise<void> {
+    for (;;) {
+      const rate = this.current();
+      const wait = rate === 0 ? 0 : startedAt + (bytes / rate) * 1000 - performance.now();
+      if (wait <= 0) return;
+      let timer: NodeJS.Timeout | undefined;
+      // Pauses are cut short by a new rate (then measured again) or by stop().
+      const ended = await new Promise<boolean>((resolve) => {
+        // Not unref'd: work paused for its rate is work under way; stop() ends the pause.
+        timer = setTimeout(() => resolve(true), Math.min(wait, busyWindowMs * 4));
+        this.interrupt = () => resolve(false);
+      });
+      clearTimeout(timer);
+      this.interrupt = undefined;
+      if (this.stopped) return;
+      if (ended && wait <= busyWindowMs * 4) return;
+    }
+  }
+
+  private stopped = false;
+
+  /** Ends any pause now, for good. */
+  stop(): void {
+    this.stopped = true;
+    this.interrupt?.();
   }
 }

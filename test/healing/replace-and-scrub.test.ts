@@ -1,0 +1,203 @@
+// The checks a replacement must pass (nothing changes when one fails), the
+// membership record's formats, hot spares taking a dead slot by themselves,
+// and scrub finding and repairing every corruption that m allows.
+import t from 'tap';
+import { randomBytes } from 'node:crypto';
+import { createArray } from '../../array-manager/array-create.ts';
+import { rowSector, stripes } from '../../array-manager/geometry.ts';
+import { SlotState, decodeMembership, encodeMembership, type Membership } from '../../array-manager/membership.ts';
+import { tagRecord } from '../../array-manager/record-mac.ts';
+import { Op } from '../../array-manager/node-client/frame-codec.ts';
+import { Healer } from '../../array-manager/healing/healer.ts';
+import type { ArrayEvent } from '../../array-manager/array-state.ts';
+import type { VirtualDisk } from '../../array-manager/virtual-disk.ts';
+import { SimCluster, dataKey } from '../sim/sim-cluster.ts';
+
+const S = 4096;
+
+async function filled(cluster: SimCluster, k: number, m: number, sectors: number): Promise<{ disk: VirtualDisk; expect: Buffer }> {
+  const disk = await createArray({ connector: cluster.connector(), dataKey: dataKey(), k, m, journalPieces: 24 });
+  const expect = randomBytes(Math.min(sectors, disk.sectors) * S);
+  for (let at = 0; at * S < expect.length; at += 64) await disk.writeSectors(at, expect.subarray(at * S, Math.min(expect.length, (at + 64) * S)));
+  return { disk, expect };
+}
+
+t.test('a replacement that fails a check changes nothing, with a typed error', async (t) => {
+  const cluster = new SimCluster(3, 300);
+  const { disk } = await filled(cluster, 2, 1, 100);
+  const healer = new Healer(disk);
+  const version = () => disk.state.membership.version;
+  const before = version();
+  await t.rejects(healer.replace({ slot: 1, endpoint: cluster.addSpare() }), { code: 'E_REPLACE_LIVE' }, 'a live slot needs --force');
+  await t.rejects(healer.replace({ slot: 7, endpoint: cluster.addSpare() }), { code: 'E_REPLACE_SLOT' }, 'no such slot');
+  await t.rejects(healer.replace({ slot: 1.5, endpoint: 'x' }), { code: 'E_REPLACE_SLOT' });
+  await t.rejects(healer.replace({ slot: 0, endpoint: '' }), { code: 'E_REPLACE_SLOT' }, 'empty endpoint');
+  cluster.kill(1);
+  await disk.state.markDead([1], 'test');
+  const afterDeath = version();
+  t.ok(afterDeath > before);
+  await t.rejects(healer.replace({ slot: 1, endpoint: 'sim:spare:nowhere' }), { code: 'E_REPLACE_ATTESTATION' }, 'nothing answers');
+  await t.rejects(healer.replace({ slot: 1, endpoint: cluster.addSpare(200) }), { code: 'E_REPLACE_TOO_SMALL' }, 'too small for the geometry');
+  // A node that holds a membership record is, or was, in an array.
+  const used = cluster.addSpare();
+  const session = await cluster.connector().connectEndpoint!(used);
+  await session.batch([{ op: Op.deathWrite, version: 3n, record: randomBytes(200) }]);
+  session.close();
+  await t.rejects(healer.replace({ slot: 1, endpoint: used }), { code: 'E_REPLACE_IN_USE' }, 'a node of another array');
+  t.equal(version(), afterDeath, 'no membership change for any refused replacement');
+  t.equal(disk.state.membership.slots[1].state, SlotState.dead);
+  await healer.replace({ slot: 1, endpoint: cluster.addSpare() });
+  t.equal(disk.state.membership.slots[1].state, SlotState.rebuilding, 'a good node is taken');
+  await disk.close();
+});
+
+t.test('--force marks a live slot dead first, then replaces it', async (t) => {
+  const cluster = new SimCluster(3, 300);
+  const { disk, expect } = await filled(cluster, 2, 1, 200);
+  const healer = new Healer(disk);
+  await healer.replace({ slot: 0, endpoint: cluster.addSpare(), force: true });
+  t.equal(disk.state.membership.slots[0].state, SlotState.rebuilding);
+  await healer.rebuilder.run();
+  cluster.kill(1);
+  t.same(await disk.readSectors(0, expect.length / S), expect, 'the forced replacement holds the data');
+  await disk.close();
+});
+
+t.test('membership records: version 1 still reads; version 2 keeps rebuilding slots and cursors', async (t) => {
+  const key = randomBytes(32);
+  const m: Membership = {
+    version: 9n,
+    arrayId: randomBytes(16),
+    geometry: { k: 2, m: 1, nodeSectors: 300, journalPieces: 8, tableRows: 1, dataRows: 280 },
+    keyErasure: true,
+    slots: [
+      { state: SlotState.live, instanceId: randomBytes(16), cursor: 0 },
+      { state: SlotState.rebuilding, instanceId: randomBytes(16), cursor: 77 },
+      { state: SlotState.dead, instanceId: randomBytes(16), cursor: 0 },
+    ],
+  };
+  const v2 = encodeMembership(key, m);
+  t.same(decodeMembership(key, v2, 9n), m, 'version 2 round trip');
+  // Version 1: 17 bytes a slot (state, instance id), no rebuilding state.
+  const v1 = Buffer.alloc(64 + 3 * 17 + 32);
+  v2.copy(v1, 0, 0, 64);
+  v1.write('TEAMEMB1', 0);
+  m.slots.forEach((s, i) => {
+    v1[64 + i * 17] = s.state === SlotState.rebuilding ? SlotState.live : s.state;
+    s.instanceId.copy(v1, 64 + i * 17 + 1);
+  });
+  tagRecord(key, v1);
+  const old = decodeMembership(key, v1, 9n);
+  t.same(old.slots.map((s) => [s.state, s.cursor]), [[1, 0], [1, 0], [2, 0]], 'version 1 decodes');
+  t.ok(old.slots[1].instanceId.equals(m.slots[1].instanceId));
+  v1[64 + 17] = SlotState.rebuilding;
+  tagRecord(key, v1);
+  t.throws(() => decodeMembership(key, v1, 9n), { code: 'E_MEMBERSHIP_FORMAT' }, 'version 1 has no rebuilding state');
+  const bad = Buffer.from(v2);
+  bad.writeUInt32BE(281 + 1, 64 + 21 + 17);
+  tagRecord(key, bad);
+  t.throws(() => decodeMembership(key, bad, 9n), { code: 'E_MEMBERSHIP_FORMAT' }, 'a cursor past the last stripe');
+  const liveCursor = Buffer.from(v2);
+  liveCursor.writeUInt32BE(5, 64 + 17);
+  tagRecord(key, liveCursor);
+  t.throws(() => decodeMembership(key, liveCursor, 9n), { code: 'E_MEMBERSHIP_FORMAT' }, 'a cursor on a live slot');
+});
+
+t.test('hot spares: a dead slot is replaced and rebuilt without an operator', async (t) => {
+  const cluster = new SimCluster(5, 400);
+  const { disk, expect } = await filled(cluster, 3, 2, 300);
+  const tooSmall = cluster.addSpare(100);
+  const good = cluster.addSpare();
+  const persisted: { slot: number; endpoint: string; spares: string[] }[] = [];
+  const healer = new Healer(disk, {
+    spares: [tooSmall, good],
+    rebuild: { stripesPerBatch: 64, checkpointMs: 0 },
+    persist: async (change) => void persisted.push(change),
+  });
+  const events: ArrayEvent[] = [];
+  disk.state.listeners.add((e) => events.push(e));
+  const done = new Promise<void>((resolve) => disk.state.listeners.add((e) => e.kind === 'rebuild-done' && resolve()));
+  healer.start();
+  cluster.kill(2);
+  await disk.state.markDead([2], 'test: node lost');
+  await done;
+  t.equal(disk.state.membership.slots[2].state, SlotState.live, 'the spare rebuilt the slot');
+  t.same(healer.spares, [], 'both spares used up: one taken, one refused');
+  t.match(healer.rejectedSpares, [{ endpoint: tooSmall, reason: /E_REPLACE_TOO_SMALL/ }]);
+  t.match(persisted.at(-1), { slot: 2, endpoint: good, spares: [] }, 'the config learns the new endpoint before the membership changes');
+  t.same(events.map((e) => e.kind).filter((k) => k !== 'slot-in-doubt' && k !== 'slot-back'), ['slot-dead', 'slot-replaced', 'rebuild-done']);
+  await healer.stop();
+  cluster.kill(0);
+  cluster.kill(4);
+  t.same(await disk.readSectors(0, expect.length / S), expect, 'every byte after m more losses');
+  await disk.close();
+});
+
+t.test('a rate change applies to the running work without stopping it', async (t) => {
+  const cluster = new SimCluster(3, 400);
+  const { disk } = await filled(cluster, 2, 1, 100);
+  const healer = new Healer(disk, { rate: { minBytesPerSecond: 1, maxBytesPerSecond: 1 }, rebuild: { stripesPerBatch: 8, checkpointMs: 0 } });
+  cluster.kill(1);
+  await disk.state.markDead([1], 'test');
+  await healer.replace({ slot: 1, endpoint: cluster.addSpare() });
+  healer.start();
+  // At one byte a second the first batch's pause is hours long; raising the limit must not wait for it.
+  await new Promise((r) => setTimeout(r, 100));
+  const slow = disk.state.rebuildCursor(1);
+  t.ok(slow <= 8, `one batch at most at the old rate (cursor ${slow})`);
+  t.throws(() => healer.setRate({ minBytesPerSecond: 0, maxBytesPerSecond: 0 }), { code: 'E_RATE' }, 'a zero minimum is refused');
+  t.throws(() => healer.setRate({ minBytesPerSecond: 10, maxBytesPerSecond: 5 }), { code: 'E_RATE' }, 'max below min is refused');
+  healer.setRate({ minBytesPerSecond: 1 << 30, maxBytesPerSecond: 0 });
+  const done = new Promise<void>((resolve) => disk.state.listeners.add((e) => e.kind === 'rebuild-done' && resolve()));
+  await done;
+  t.equal(disk.state.membership.slots[1].state, SlotState.live, 'the rebuild finished at the new rate');
+  await healer.stop();
+  await disk.close();
+});
+
+t.test('scrub repairs every corruption that m allows and names the node; beyond m it reports the lost sectors', async (t) => {
+  const cluster = new SimCluster(6, 500);
+  const { disk, expect } = await filled(cluster, 4, 2, 1600);
+  const g = disk.state.geometry;
+  const flip = (slot: number, sector: number, byte: number) => (cluster.nodes[slot].store.view(sector, 1)[0][byte] ^= 0x5a);
+  // Up to m shards of a row: data and parity shards, table shards, on several nodes.
+  const injected: [number, number][] = [];
+  for (let row = 0; row < 200; row += 7) {
+    const slots = [row % 6, (row + 3) % 6].slice(0, 1 + (row % 2));
+    for (const slot of slots) {
+      flip(slot, rowSector(g, 'data', row), (row * 13) % S);
+      injected.push([slot, rowSector(g, 'data', row)]);
+    }
+  }
+  flip(2, rowSector(g, 'table', 0), 100);
+  injected.push([2, rowSector(g, 'table', 0)]);
+  const snapshot = (slot: number, sector: number) => Buffer.from(cluster.nodes[slot].store.view(sector, 1)[0]);
+  const corrupt = injected.map(([slot, sector]) => snapshot(slot, sector));
+  disk.state.rows.clear();
+  disk.state.tables.clear();
+  const healer = new Healer(disk, { rebuild: { stripesPerBatch: 32, checkpointMs: 0 }, scrub: { stripesPerBatch: 32 } });
+  healer.scrub();
+  while (healer.scrubber.running) await healer.scrubber.step();
+  const result = healer.scrubber.result!;
+  t.equal(result.rowsChecked, stripes(g), 'every stripe checked');
+  const repaired = Object.values(result.repairedBySlot).reduce((a, b) => a + b, 0);
+  t.equal(repaired, injected.length, `${injected.length} corrupt shards repaired`);
+  const perSlot: Record<number, number> = {};
+  for (const [slot] of injected) perSlot[slot] = (perSlot[slot] ?? 0) + 1;
+  t.same(result.repairedBySlot, perSlot, 'each repair names the node that held the bad shard');
+  t.ok(injected.every(([slot, sector], i) => !snapshot(slot, sector).equals(corrupt[i])), 'no corrupt shard is left on any node');
+  t.same(result.unrecoverable, []);
+  healer.scrub();
+  while (healer.scrubber.running) await healer.scrubber.step();
+  t.same(healer.scrubber.result!.repairedBySlot, {}, 'a second pass finds nothing');
+  t.same(await disk.readSectors(0, expect.length / S), expect, 'the data is intact');
+
+  // Three of six shards of data row 10 corrupt: beyond m for that row.
+  for (const slot of [0, 1, 2]) flip(slot, rowSector(g, 'data', 10), 9);
+  disk.state.rows.clear();
+  healer.scrub();
+  while (healer.scrubber.running) await healer.scrubber.step();
+  t.match(healer.scrubber.result!.unrecoverable, [{ region: 'data', row: 10, first: 40, count: 4 }], 'the lost row is named with its sectors');
+  t.equal(healer.scrubber.result!.rowsChecked, stripes(g), 'the walk went on past it');
+  await disk.close();
+});
