@@ -29,6 +29,8 @@ export interface OpenOptions {
   caches?: CacheLimits;
   /** When a node that does not answer is declared lost (node-handle.ts). */
   health?: Partial<HealthPolicy>;
+  /** Slots the operator declares gone for good (membership.ts, adoptMembership; docs/JOURNAL.md, k <= m). */
+  acceptLost?: number[];
 }
 
 interface RawRecord {
@@ -82,7 +84,7 @@ async function adopt(opts: OpenOptions): Promise<{ handles: NodeHandle[]; keys: 
     }
   });
   try {
-    const adopted = adoptMembership(responses, arrayId);
+    const adopted = adoptMembership(responses, arrayId, opts.acceptLost);
     if (adopted.membership.slots.length !== handles.length) {
       throw new ArrayError('E_CONFIG', `${handles.length} nodes configured for an array of ${adopted.membership.slots.length}`);
     }

@@ -194,7 +194,13 @@ export interface Adoption {
   highest: bigint;
 }
 
-export function adoptMembership(responses: MembershipResponse[], arrayId?: Buffer): Adoption {
+/**
+ * `acceptLost`: slots the operator declares gone for good. For k <= m, a
+ * record that fewer than m+1 nodes hold may be adopted when every member of
+ * it that did not answer is among them: the operator accepts that a newer
+ * update stored only on those nodes, and anything written under it, is lost.
+ */
+export function adoptMembership(responses: MembershipResponse[], arrayId?: Buffer, acceptLost: readonly number[] = []): Adoption {
   const valid = responses.filter((r) => r.record && (!arrayId || r.record.arrayId.equals(arrayId)));
   if (valid.length === 0) throw new MembershipError('E_QUORUM', 'no node returned a valid membership record');
   const first = valid.reduce((a, b) => (b.record!.version > a.record!.version ? b : a)).record!;
@@ -209,9 +215,14 @@ export function adoptMembership(responses: MembershipResponse[], arrayId?: Buffe
   }
   const best = atTop[0];
   // Every slot live in the record answered with it: it is complete as it stands, so no answer is missing.
-  const everyLiveAnswered = best.slots.every((s, i) => !isMemberState(s.state) || same.some((r) => r.slot === i && liveIn(best, i, r.instanceId) && sameRecord(r.record!, best)));
-  if (same.length < m + 1 && !everyLiveAnswered) {
-    throw new MembershipError('E_QUORUM', `${same.length} nodes returned this array's membership; need m+1 = ${m + 1} to rule out a stale view, or every live slot`);
+  const silent = best.slots
+    .map((s, i) => i)
+    .filter((i) => isMemberState(best.slots[i].state) && !same.some((r) => r.slot === i && liveIn(best, i, r.instanceId) && sameRecord(r.record!, best)));
+  if (same.length < m + 1 && !silent.every((slot) => acceptLost.includes(slot))) {
+    throw new MembershipError(
+      'E_QUORUM',
+      `${same.length} nodes returned this array's membership; need m+1 = ${m + 1} to rule out a stale view, or every live slot (silent: ${silent.join(', ')}; an operator who knows them gone can accept their loss)`,
+    );
   }
   const usable = responses.filter((r) => liveIn(best, r.slot, r.instanceId)).map((r) => r.slot);
   // A rebuilding slot serves only the rows below its cursor: k slots must serve every row.

@@ -128,3 +128,27 @@ t.test('k <= m: fewer than m+1 answers suffice when every slot live in the recor
   const stale = genesis(2, 3);
   t.throws(() => adoptMembership(answers([stale, stale, stale, stale, stale], [0, 1, 2])), { code: 'E_QUORUM' });
 });
+
+t.test('k <= m: a rebuilding replacement holds the record like a live slot; an operator can accept silent slots as lost', async (t) => {
+  // k=2 m=3: slots 3 and 4 lost and recorded dead (v2); then slot 3 replaced by a new instance (v3, rebuilding).
+  const v1 = genesis(2, 3);
+  const v2 = withDead(v1, [3, 4]);
+  const replacement = randomBytes(16);
+  const v3: Membership = { ...v2, version: 3n, slots: v2.slots.map((s, i) => (i === 3 ? { state: SlotState.rebuilding, instanceId: replacement, cursor: 5 } : s)) };
+  const held = [v3, v3, v3, v3, v2];
+  const withReplacement = (slots: number[]): MembershipResponse[] =>
+    slots.map((slot) => ({ slot, instanceId: slot === 3 ? replacement : ids[slot], record: held[slot] }));
+  const { membership, usable } = adoptMembership(withReplacement([0, 1, 2, 3]));
+  t.equal(membership.version, 3n, 'four record holders, the replacement among them: m+1');
+  t.same(usable, [0, 1, 2, 3], 'the rebuilding slot is usable (it serves the stripes below its cursor)');
+  t.throws(() => adoptMembership(withReplacement([0, 1, 3])), { code: 'E_QUORUM', message: /silent: 2/ }, 'three holders and a member silent: refused');
+  const accepted = adoptMembership(withReplacement([0, 1, 3]), undefined, [2]);
+  t.equal(accepted.membership.version, 3n, 'the operator accepts slot 2 as lost: adopted');
+  t.throws(() => adoptMembership(withReplacement([0, 1, 3]), undefined, [4]), { code: 'E_QUORUM' }, 'accepting another slot does not help');
+  // The old instance of a replaced slot never counts: answering at slot 3 with its old identity, it is ignored.
+  const old = adoptMembership([...withReplacement([0, 1, 2]), { slot: 3, instanceId: ids[3], record: v2 }, { slot: 4, instanceId: ids[4], record: v2 }]);
+  t.equal(old.membership.version, 3n);
+  t.same(old.usable, [0, 1, 2], 'the displaced instance is not usable');
+  // Only live slots serve every stripe: two of them are needed (k), the rebuilding one does not make up for a third.
+  t.throws(() => adoptMembership(withReplacement([0, 3]), undefined, [1, 2]), { code: 'E_QUORUM', message: /need k = 2/ }, 'k whole slots are needed');
+});
