@@ -21,6 +21,29 @@ export interface ArrayConfig {
   admin: { host: string; port: number };
   /** When a silent node is declared lost, and how the manager waits for nodes (docs/ADMIN.md, "Health"). */
   health: HealthConfig;
+  /** ws://host:port of spare disk nodes, taken in order when a slot dies (docs/ADMIN.md, "Healing"). */
+  spares: string[];
+  rebuild: RebuildConfig;
+  scrub: ScrubConfig;
+}
+
+export interface RebuildConfig {
+  /** A spare takes a dead slot without an operator. */
+  autoReplace: boolean;
+  /** Wait this long after a slot dies before a spare takes it. */
+  replaceDelayMs: number;
+  /** Background work (rebuild and scrub) runs at least this fast while the array serves I/O. */
+  minBytesPerSecond: number;
+  /** And at most this fast while it is idle; 0 = unlimited. */
+  maxBytesPerSecond: number;
+  stripesPerBatch: number;
+  /** How often the rebuild cursor is persisted in the membership record. */
+  checkpointMs: number;
+}
+
+export interface ScrubConfig {
+  /** Time from the end of one scrub to the start of the next; 0 = only on demand. */
+  intervalMs: number;
 }
 
 export interface HealthConfig {
@@ -32,15 +55,33 @@ export interface HealthConfig {
   requestTimeoutMs: number;
   /** Shards of one node failing their MAC this many times mark its slot dead. */
   macFailuresMax: number;
+  /** How often the serving manager asks every node for its status, so a lost node is noticed on an idle array; 0 = never. */
+  probeMs: number;
 }
 
-export const healthConfigDefaults: HealthConfig = { deathWindowMs: 30_000, backoffMinMs: 50, backoffMaxMs: 2_000, requestTimeoutMs: 5_000, macFailuresMax: 64 };
+export const healthConfigDefaults: HealthConfig = { deathWindowMs: 30_000, backoffMinMs: 50, backoffMaxMs: 2_000, requestTimeoutMs: 5_000, macFailuresMax: 64, probeMs: 5_000 };
+/** One MB/s, the unit of the config's and the CLI's rates. */
+export const mbpsBytes = 1_000_000;
+/** Rates in MB/s: the throttle takes at most 2^40 bytes per second. */
+export const mbpsMax = 1_000_000;
+export const rebuildConfigDefaults: RebuildConfig = {
+  autoReplace: true,
+  replaceDelayMs: 0,
+  minBytesPerSecond: 16 * mbpsBytes,
+  maxBytesPerSecond: 0,
+  stripesPerBatch: 256,
+  checkpointMs: 2_000,
+};
+export const scrubConfigDefaults: ScrubConfig = { intervalMs: 0 };
+/** Spares a config may list. */
+export const sparesMax = 64;
+const endpointRe = /^wss?:\/\/[^\s/]+(:\d+)?\/?$/;
 
 function healthSection(v: unknown): HealthConfig {
   if (v === undefined) return healthConfigDefaults;
   if (typeof v !== 'object' || v === null || Array.isArray(v)) fail('health', 'must be an object');
   const o = v as Record<string, unknown>;
-  const fields = ['deathWindowSeconds', 'backoffMinMs', 'backoffMaxMs', 'requestTimeoutMs', 'macFailuresMax'];
+  const fields = ['deathWindowSeconds', 'backoffMinMs', 'backoffMaxMs', 'requestTimeoutMs', 'macFailuresMax', 'probeSeconds'];
   for (const key of Object.keys(o)) if (!fields.includes(key)) fail(`health.${key}`, 'is not a known field');
   const d = healthConfigDefaults;
   const deathWindowMs = o.deathWindowSeconds === undefined ? d.deathWindowMs : int(o.deathWindowSeconds, 'health.deathWindowSeconds', 1, 86_400) * 1000;
@@ -48,11 +89,60 @@ function healthSection(v: unknown): HealthConfig {
   const backoffMaxMs = o.backoffMaxMs === undefined ? Math.max(d.backoffMaxMs, backoffMinMs) : int(o.backoffMaxMs, 'health.backoffMaxMs', backoffMinMs, 600_000);
   const requestTimeoutMs = o.requestTimeoutMs === undefined ? d.requestTimeoutMs : int(o.requestTimeoutMs, 'health.requestTimeoutMs', 100, 600_000);
   const macFailuresMax = o.macFailuresMax === undefined ? d.macFailuresMax : int(o.macFailuresMax, 'health.macFailuresMax', 1, 1_000_000);
-  return { deathWindowMs, backoffMinMs, backoffMaxMs, requestTimeoutMs, macFailuresMax };
+  const probeMs = o.probeSeconds === undefined ? d.probeMs : int(o.probeSeconds, 'health.probeSeconds', 0, 3600) * 1000;
+  return { deathWindowMs, backoffMinMs, backoffMaxMs, requestTimeoutMs, macFailuresMax, probeMs };
+}
+
+/** The object of a section, with every key known. */
+function section(v: unknown, name: string, fields: string[]): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(name, 'must be an object');
+  const o = v as Record<string, unknown>;
+  for (const key of Object.keys(o)) if (!fields.includes(key)) fail(`${name}.${key}`, 'is not a known field');
+  return o;
+}
+
+function rebuildSection(v: unknown): RebuildConfig {
+  if (v === undefined) return rebuildConfigDefaults;
+  const o = section(v, 'rebuild', ['autoReplace', 'replaceDelaySeconds', 'minMBps', 'maxMBps', 'stripesPerBatch', 'checkpointSeconds']);
+  const d = rebuildConfigDefaults;
+  if (o.autoReplace !== undefined && typeof o.autoReplace !== 'boolean') fail('rebuild.autoReplace', 'must be true or false');
+  const minMBps = o.minMBps === undefined ? d.minBytesPerSecond / mbpsBytes : int(o.minMBps, 'rebuild.minMBps', 1, mbpsMax);
+  const maxMBps = o.maxMBps === undefined ? d.maxBytesPerSecond / mbpsBytes : int(o.maxMBps, 'rebuild.maxMBps', 0, mbpsMax);
+  if (maxMBps !== 0 && maxMBps < minMBps) fail('rebuild.maxMBps', `must be 0 (unlimited) or at least minMBps (${minMBps})`);
+  return {
+    autoReplace: (o.autoReplace as boolean | undefined) ?? d.autoReplace,
+    replaceDelayMs: o.replaceDelaySeconds === undefined ? d.replaceDelayMs : int(o.replaceDelaySeconds, 'rebuild.replaceDelaySeconds', 0, 86_400) * 1000,
+    minBytesPerSecond: minMBps * mbpsBytes,
+    maxBytesPerSecond: maxMBps * mbpsBytes,
+    stripesPerBatch: o.stripesPerBatch === undefined ? d.stripesPerBatch : int(o.stripesPerBatch, 'rebuild.stripesPerBatch', 1, 4096),
+    checkpointMs: o.checkpointSeconds === undefined ? d.checkpointMs : int(o.checkpointSeconds, 'rebuild.checkpointSeconds', 0, 3600) * 1000,
+  };
+}
+
+function scrubSection(v: unknown): ScrubConfig {
+  if (v === undefined) return scrubConfigDefaults;
+  const o = section(v, 'scrub', ['intervalHours']);
+  return { intervalMs: o.intervalHours === undefined ? scrubConfigDefaults.intervalMs : int(o.intervalHours, 'scrub.intervalHours', 0, 8760) * 3_600_000 };
+}
+
+function endpoint(v: unknown, field: string): string {
+  if (typeof v !== 'string' || v.length > 1024 || !endpointRe.test(v)) fail(field, 'must be ws://host:port');
+  return v;
+}
+
+function sparesField(v: unknown, nodes: string[]): string[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v) || v.length > sparesMax) fail('spares', `must be a list of at most ${sparesMax} endpoints`);
+  const spares = v.map((s, i) => endpoint(s, `spares[${i}]`));
+  spares.forEach((s, i) => {
+    if (spares.indexOf(s) !== i) fail(`spares[${i}]`, `repeats ${s}`);
+    if (nodes.includes(s)) fail(`spares[${i}]`, `is already slot ${nodes.indexOf(s)}'s node`);
+  });
+  return spares;
 }
 
 const configBytesMax = 64 * 1024;
-const known = ['k', 'm', 'nodes', 'dataDir', 'manifest', 'keyErasure', 'nbd', 'admin', 'health'];
+const known = ['k', 'm', 'nodes', 'dataDir', 'manifest', 'keyErasure', 'nbd', 'admin', 'health', 'spares', 'rebuild', 'scrub'];
 
 function fail(field: string, why: string): never {
   throw new CliError(`config: ${field} ${why}`);
@@ -88,9 +178,9 @@ export function parseArrayConfig(text: string, baseDir: string): ArrayConfig {
   const m = int(o.m, 'm', 1, 127);
   if (k + m > 128) fail('k + m', 'must be at most 128');
   if (!Array.isArray(o.nodes) || o.nodes.length !== k + m) fail('nodes', `must list exactly k + m = ${k + m} endpoints`);
-  const nodes = o.nodes.map((n, i) => {
-    if (typeof n !== 'string' || !/^wss?:\/\/[^\s/]+(:\d+)?\/?$/.test(n)) fail(`nodes[${i}]`, 'must be ws://host:port');
-    return n;
+  const nodes = o.nodes.map((n, i) => endpoint(n, `nodes[${i}]`));
+  nodes.forEach((n, i) => {
+    if (nodes.indexOf(n) !== i) fail(`nodes[${i}]`, `repeats ${n}`);
   });
   if (typeof o.dataDir !== 'string' || !o.dataDir) fail('dataDir', 'must name the key directory');
   const dataDir = resolve(baseDir, o.dataDir);
@@ -106,6 +196,9 @@ export function parseArrayConfig(text: string, baseDir: string): ArrayConfig {
     nbd: parseNbdSection(o.nbd, baseDir),
     admin: address(o.admin, 'admin', { host: '127.0.0.1', port: 10810 }),
     health: healthSection(o.health),
+    spares: sparesField(o.spares, nodes),
+    rebuild: rebuildSection(o.rebuild),
+    scrub: scrubSection(o.scrub),
   };
 }
 

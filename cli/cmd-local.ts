@@ -1,11 +1,16 @@
 // `teearray local`: the whole system on one machine, ready to use: keys in a
-// data directory (made on first run), n disk-node processes on loopback, a
-// fresh array across them, the NBD export and the admin API.
+// data directory (made on first run), n disk-node processes on loopback (and
+// any spares), a fresh array across them, the NBD export, the admin API and
+// the background healing; DATA_DIR/array.json describes it for `teearray
+// array status|replace|scrub|rate` while it runs.
 import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { rebuildConfigDefaults } from './array-config.ts';
 import { CliError } from './cli-error.ts';
+import { createHealing } from './healing-service.ts';
+import { localConfigFile, removeLocalConfig, writeLocalConfig } from './local-config.ts';
 import { createLogger } from './log.ts';
 import type { NbdListenerAddress } from '../array-manager/nbd/nbd-listeners.ts';
 import { attachLines, ensurePskFile, idleTimeoutSecondsMax, localPskIdentity, nbdListenSpecs, type NbdAccess } from './nbd-access.ts';
@@ -34,7 +39,15 @@ RAM: stopping (Ctrl-C) discards it, as losing every node would.
                      when their place is needed)
   --admin-port P     admin API port on 127.0.0.1 (default 10810)
   --key-erasure      trim journal copies after every apply
-  --log-json         JSON log lines even on a terminal`;
+  --spares N         also start N spare disk nodes (default 0): when a node
+                     is lost, a spare takes its slot and is rebuilt
+  --death-window S   a node unreachable for S seconds is declared lost
+                     (default 30)
+  --log-json         JSON log lines even on a terminal
+
+While it runs, DATA_DIR/array.json describes the array: \`teearray array
+status\` (and replace, scrub, rate) use it without options. The banner lists
+each disk node's pid: kill -9 one and watch the array heal.`;
 
 export async function localCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -50,6 +63,8 @@ export async function localCommand(argv: string[]): Promise<void> {
       'nbd-idle-timeout': { type: 'string', default: '0' },
       'admin-port': { type: 'string', default: '10810' },
       'key-erasure': { type: 'boolean', default: false },
+      spares: { type: 'string', default: '0' },
+      'death-window': { type: 'string', default: '30' },
       'log-json': { type: 'boolean', default: false },
     },
     strict: true,
@@ -61,6 +76,8 @@ export async function localCommand(argv: string[]): Promise<void> {
   const nbdPort = intOption(values['nbd-port'], '--nbd-port', 0, 65535);
   const adminPort = intOption(values['admin-port'], '--admin-port', 0, 65535);
   const idleTimeoutSeconds = intOption(values['nbd-idle-timeout'], '--nbd-idle-timeout', 0, idleTimeoutSecondsMax);
+  const spareCount = intOption(values.spares, '--spares', 0, localSparesMax);
+  const deathWindowSeconds = intOption(values['death-window'], '--death-window', 1, 86_400);
   const dir = values['data-dir']!;
   const log = createLogger(values['log-json'] || undefined);
   const insecure = values['nbd-insecure-tcp']!;
@@ -75,22 +92,70 @@ export async function localCommand(argv: string[]): Promise<void> {
   };
   const nbdListen = await nbdListenSpecs(access, log);
 
-  log.info('starting disk nodes', { count: k + m, mibEach: nodeMib });
-  const local = await startLocalArray({ dir, k, m, nodeMib, keyErasure: values['key-erasure'], log, onProgress: progressReporter('creating array') });
+  log.info('starting disk nodes', { count: k + m, spares: spareCount, mibEach: nodeMib });
+  const local = await startLocalArray({
+    dir,
+    k,
+    m,
+    nodeMib,
+    spares: spareCount,
+    keyErasure: values['key-erasure'],
+    health: { deathWindowMs: deathWindowSeconds * 1000 },
+    log,
+    onProgress: progressReporter('creating array'),
+  });
   if (local.created.length) log.info('keys created', { dir, files: local.created.join(',') });
   const disk = local.disk;
+  const probeSeconds = Math.min(localProbeSecondsMax, deathWindowSeconds);
+  const healing = await createHealing(disk, {
+    spares: local.spares,
+    rebuild: rebuildConfigDefaults,
+    scrub: { intervalMs: 0 },
+    probeMs: probeSeconds * 1000,
+    configPath: join(dir, localConfigFile),
+    dataDir: dir,
+    log,
+  });
   await serve({
     disk,
+    healing,
+    extraStatus: () => ({ processes: local.processes }),
+    onServing: async ({ nbd, adminPort: port }) => {
+      await writeLocalConfig({ dir, k, m, nodes: local.endpoints, spares: local.spares, nbd, pskFile, adminPort: port, deathWindowSeconds, probeSeconds });
+    },
     nbdListen,
     nbdLimits: { idleTimeoutMs: idleTimeoutSeconds * 1000 },
     adminHost: '127.0.0.1',
     adminPort,
     adminToken: local.keys.adminToken,
-    endpoints: local.nodes.endpoints,
+    endpoints: local.endpoints,
     log,
-    onStop: local.nodes.stop,
-    banner: ({ nbd, adminPort: a }) => attachHelp(k, m, disk.sizeBytes, nbd, pskFile, a, dir),
+    onStop: async () => {
+      await removeLocalConfig(dir);
+      await local.nodes.stop();
+    },
+    banner: ({ nbd, adminPort: a }) => attachHelp(k, m, disk.sizeBytes, nbd, pskFile, a, dir) + nodesHelp(local.processes, deathWindowSeconds, dir),
   });
+}
+
+/** Spare nodes `teearray local` may start. */
+const localSparesMax = 16;
+/** The local manager probes its nodes at least this often, so a killed one is noticed on an idle array. */
+const localProbeSecondsMax = 2;
+
+/** The node processes, and how to lose one and watch the array heal. */
+function nodesHelp(processes: { endpoint: string; pid: number; role: string }[], deathWindowSeconds: number, dir: string): string {
+  const defaultDir = dir === join(homedir(), '.teearray', 'local');
+  const config = defaultDir ? '' : ` --config ${join(dir, localConfigFile)}`;
+  const spares = processes.filter((p) => p.role.startsWith('spare'));
+  return `
+Disk nodes (pid, endpoint):
+${processes.map((p) => `  ${p.role.padEnd(8)} pid ${String(p.pid).padEnd(8)} ${p.endpoint}`).join('\n')}
+
+Lose a node and watch the array heal:
+  kill -9 ${processes[0].pid}
+  teearray array status${config}     # dead within ~${deathWindowSeconds} s, ${spares.length ? 'then a spare rebuilds the slot' : 'then replace it (start with --spares 1 for a hot spare)'}
+`;
 }
 
 function attachHelp(k: number, m: number, sizeBytes: number, nbd: readonly NbdListenerAddress[], pskFile: string | null, adminPort: number, dir: string): string {

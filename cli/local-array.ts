@@ -1,5 +1,6 @@
 // A whole array on this machine: keys in a data directory (made if missing),
-// k + m disk-node processes on loopback, and a fresh array across them.
+// k + m disk-node processes on loopback, and a fresh array across them, plus
+// any number of spare nodes, started the same way and left out of the array.
 // `teearray local` serves it; the end-to-end tests and the NBD benchmark
 // measure it.
 import { join } from 'node:path';
@@ -19,6 +20,8 @@ export interface LocalArrayOptions {
   m: number;
   nodeMib: number;
   keyErasure?: boolean;
+  /** Spare nodes to start beside the array's (default 0). */
+  spares?: number;
   caches?: CacheLimits;
   /** When a silent node is declared lost (default: healthDefaults). */
   health?: Partial<HealthPolicy>;
@@ -30,7 +33,14 @@ export interface LocalArrayOptions {
 
 export interface LocalArray {
   disk: VirtualDisk;
+  /** Every node process: the array's k + m first, then the spares. */
   nodes: LocalNodes;
+  /** The array's node endpoints, in slot order, at creation. */
+  endpoints: string[];
+  /** Endpoints of the spare nodes. */
+  spares: string[];
+  /** Each node process with its endpoint and what it was started as ("slot 2", "spare 0"). */
+  processes: { endpoint: string; pid: number; role: string }[];
   keys: KeyStore;
   /** Keys created by this start (empty when the directory had them). */
   created: string[];
@@ -43,17 +53,24 @@ export async function startLocalArray(opts: LocalArrayOptions): Promise<LocalArr
   const keys = await loadKeys(opts.dir);
   const manifest = await localManifest(keys);
   await saveManifest(join(opts.dir, 'manifest.json'), manifest);
+  const n = opts.k + opts.m;
+  const roles = Array.from({ length: n + (opts.spares ?? 0) }, (_, i) => (i < n ? `slot ${i}` : `spare ${i - n}`));
   const nodes = await startLocalNodes(
-    opts.k + opts.m,
+    roles.length,
     { sectors: opts.nodeMib * 256, managerPublicKey: keys.managerPublicKey, platformDir: keys.platformDir, host: '127.0.0.1', command: opts.command },
     opts.log,
+    roles.map((r) => (r.startsWith('slot') ? `node ${r.slice(5)}` : r)),
   );
+  const endpoints = nodes.endpoints.slice(0, n);
   try {
-    const connector = attestedConnector({ endpoints: nodes.endpoints, manifest, managerPrivateKey: keys.managerPrivateKey, managerPublicKey: keys.managerPublicKey });
+    const connector = attestedConnector({ endpoints, manifest, managerPrivateKey: keys.managerPrivateKey, managerPublicKey: keys.managerPublicKey });
     const disk = await createArray({ connector, dataKey: keys.dataKey, k: opts.k, m: opts.m, keyErasure: opts.keyErasure, caches: opts.caches, health: opts.health, onProgress: opts.onProgress });
     return {
       disk,
       nodes,
+      endpoints,
+      spares: nodes.endpoints.slice(n),
+      processes: roles.map((role, i) => ({ endpoint: nodes.endpoints[i], pid: nodes.pids[i], role })),
       keys,
       created,
       stop: async () => {

@@ -8,7 +8,7 @@ import type { Logger } from './log.ts';
 
 export interface LocalNodes {
   endpoints: string[];
-  /** Process id of each slot's node (operators and failure tests kill them). */
+  /** Process id of each node, in the order started (operators and failure tests kill them). */
   pids: number[];
   stop(): Promise<void>;
 }
@@ -16,19 +16,19 @@ export interface LocalNodes {
 /** How long a node may take to allocate its memory and start listening. */
 const startTimeoutMs = 60_000;
 
-function startOne(command: string[], args: string[], slot: number, log: Logger): Promise<{ child: ChildProcess; port: number }> {
+function startOne(command: string[], args: string[], label: string, log: Logger): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(command[0], [...command.slice(1), 'disk-node', ...args, '--log-json'], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
-  createInterface({ input: child.stderr! }).on('line', (line) => log.info(`node ${slot}: ${line}`));
+  createInterface({ input: child.stderr! }).on('line', (line) => log.info(`${label}: ${line}`));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new CliError(`disk node ${slot} did not start within ${startTimeoutMs} ms`, exitCodes.failure));
+      reject(new CliError(`disk ${label} did not start within ${startTimeoutMs} ms`, exitCodes.failure));
     }, startTimeoutMs);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new CliError(`disk node ${slot} exited with code ${code} before listening`, exitCodes.failure));
+      reject(new CliError(`disk ${label} exited with code ${code} before listening`, exitCodes.failure));
     });
     createInterface({ input: child.stdout! }).once('line', (line) => {
       clearTimeout(timer);
@@ -37,7 +37,7 @@ function startOne(command: string[], args: string[], slot: number, log: Logger):
         if (info.event !== 'listening' || typeof info.port !== 'number') throw new Error(line);
         resolve({ child, port: info.port });
       } catch {
-        reject(new CliError(`disk node ${slot} said "${line}" instead of its port`, exitCodes.failure));
+        reject(new CliError(`disk ${label} said "${line}" instead of its port`, exitCodes.failure));
       }
     });
   });
@@ -52,10 +52,15 @@ export interface LocalNodeOptions {
   command?: string[];
 }
 
-export async function startLocalNodes(count: number, opts: LocalNodeOptions, log: Logger): Promise<LocalNodes> {
+/**
+ * Starts `count` nodes; `labels[i]` names node i in logs (default "node i";
+ * `teearray local` names its spares "spare j").
+ */
+export async function startLocalNodes(count: number, opts: LocalNodeOptions, log: Logger, labels?: string[]): Promise<LocalNodes> {
+  const label = (i: number) => labels?.[i] ?? `node ${i}`;
   const command = opts.command ?? [process.execPath, ...process.execArgv, process.argv[1]];
   const args = ['--manager-key', opts.managerPublicKey.toString('hex'), '--sectors', String(opts.sectors), '--platform-dir', opts.platformDir, '--host', opts.host, '--port', '0'];
-  const started = await Promise.allSettled(Array.from({ length: count }, (_, slot) => startOne(command, args, slot, log)));
+  const started = await Promise.allSettled(Array.from({ length: count }, (_, i) => startOne(command, args, label(i), log)));
   const children = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value.child] : []));
   const failure = started.find((s) => s.status === 'rejected');
   let stopping = false;
@@ -77,10 +82,10 @@ export async function startLocalNodes(count: number, opts: LocalNodeOptions, log
     await stop();
     throw (failure as PromiseRejectedResult).reason;
   }
-  started.forEach((s, slot) => {
+  started.forEach((s, i) => {
     const child = (s as PromiseFulfilledResult<{ child: ChildProcess }>).value.child;
     child.once('exit', (code, signal) => {
-      if (!stopping) log.warn('disk node exited', { slot, code: code ?? undefined, signal: signal ?? undefined });
+      if (!stopping) log.warn('disk node exited', { node: label(i), pid: child.pid, code: code ?? undefined, signal: signal ?? undefined });
     });
   });
   return {

@@ -1,7 +1,7 @@
 // Prometheus text exposition (format 0.0.4) of an open array's counters,
-// health and latency histograms.
+// health, rebuild and scrub progress, and latency histograms.
 import type { VirtualDisk } from '../virtual-disk.ts';
-import { arrayStatus } from './array-status.ts';
+import { arrayStatus, type ArrayStatus, type HealingView } from './array-status.ts';
 
 const counterHelp: Record<string, string> = {
   reads: 'Read requests served',
@@ -20,8 +20,42 @@ const counterHelp: Record<string, string> = {
 
 const snake = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
-export function renderMetrics(disk: VirtualDisk, extra: Record<string, number> = {}): string {
-  const status = arrayStatus(disk);
+/** Samples of one metric family: its value, or one value per label set. */
+type Family = [name: string, type: 'counter' | 'gauge', help: string, samples: number | [labels: string, value: number][]];
+
+/** Rebuild, scrub and repair figures (docs/ADMIN.md, "GET /metrics"). */
+function healingFamilies(status: ArrayStatus, healing: HealingView | undefined): Family[] {
+  const perSlot = (value: (slot: number) => number): [string, number][] => status.slots.map((s) => [`slot="${s.slot}"`, value(s.slot)]);
+  const families: Family[] = [
+    ['teearray_rebuilding_slots', 'gauge', 'Slots being rebuilt onto a new node', status.rebuildingSlots],
+    ['teearray_repaired_shards_total', 'counter', 'Shards rewritten on a node that held them wrongly (reads and scrubs), by slot', perSlot((i) => status.slots[i].repaired)],
+  ];
+  if (!healing || !status.rebuild || !status.scrub || !status.spares) return families;
+  const { rebuild, scrub } = status;
+  return [
+    ...families,
+    ['teearray_rebuild_rows_done', 'gauge', 'Stripes rebuilt, summed over the rebuilding slots', rebuild.doneRows],
+    ['teearray_rebuild_rows_total', 'gauge', 'Stripes to rebuild, summed over the rebuilding slots (0 when none is)', rebuild.totalRows],
+    ['teearray_rebuild_bytes_total', 'counter', 'Shard bytes written to rebuilding nodes', healing.counters.rebuildBytes],
+    ['teearray_rebuild_bytes_per_second', 'gauge', 'Rebuild rate over the last batches', rebuild.bytesPerSecond],
+    ['teearray_rebuild_rate_min_bytes_per_second', 'gauge', 'Background work rate guaranteed while the array serves I/O', rebuild.rate.minBytesPerSecond],
+    ['teearray_rebuild_rate_max_bytes_per_second', 'gauge', 'Background work rate at most while the array is idle (0 = unlimited)', rebuild.rate.maxBytesPerSecond],
+    ['teearray_rebuild_stalled', 'gauge', '1 while rebuild batches fail (see /status rebuild.error)', rebuild.error === undefined ? 0 : 1],
+    ['teearray_scrub_running', 'gauge', '1 while a scrub runs', scrub.running ? 1 : 0],
+    ['teearray_scrub_rows_checked', 'gauge', 'Stripes the running or last scrub checked', scrub.rowsChecked],
+    ['teearray_scrub_rows_total', 'gauge', 'Stripes a scrub checks', scrub.totalRows],
+    ['teearray_scrub_bytes_total', 'counter', 'Shard bytes read and checked by scrubs', healing.counters.scrubBytes],
+    ['teearray_scrubs_finished_total', 'counter', 'Scrub passes finished', healing.counters.scrubsFinished],
+    ['teearray_scrub_repaired_shards', 'gauge', 'Shards the running or last scrub repaired, by slot', perSlot((i) => scrub.repairedBySlot[i] ?? 0)],
+    ['teearray_scrub_unrecoverable_stripes', 'gauge', 'Stripes the running or last scrub could not rebuild', scrub.unrecoverableRows],
+    ['teearray_scrub_last_finished_timestamp_seconds', 'gauge', 'When the last scrub finished (Unix time; 0 if none has)', scrub.finishedAt ? Date.parse(scrub.finishedAt) / 1000 : 0],
+    ['teearray_spares', 'gauge', 'Spare nodes not used yet', status.spares.available.length],
+    ['teearray_spares_rejected', 'gauge', 'Spare nodes refused when tried', status.spares.rejected.length],
+  ];
+}
+
+export function renderMetrics(disk: VirtualDisk, extra: Record<string, number> = {}, healing?: HealingView): string {
+  const status = arrayStatus(disk, undefined, healing);
   const lines: string[] = [];
   for (const [name, value] of Object.entries(status.counters)) {
     const metric = `teearray_${snake(name)}_total`;
@@ -40,6 +74,11 @@ export function renderMetrics(disk: VirtualDisk, extra: Record<string, number> =
     ['teearray_size_bytes', 'Size of the virtual disk', status.sizeBytes],
   ];
   for (const [metric, help, value] of gauges) lines.push(`# HELP ${metric} ${help}`, `# TYPE ${metric} gauge`, `${metric} ${value}`);
+  for (const [metric, type, help, samples] of healingFamilies(status, healing)) {
+    lines.push(`# HELP ${metric} ${help}`, `# TYPE ${metric} ${type}`);
+    if (typeof samples === 'number') lines.push(`${metric} ${samples}`);
+    else for (const [labels, value] of samples) lines.push(`${metric}{${labels}} ${value}`);
+  }
   for (const [op, h] of [['read', disk.state.readLatency], ['write', disk.state.writeLatency]] as const) {
     lines.push(`# HELP teearray_${op}_seconds Latency of ${op} requests`, `# TYPE teearray_${op}_seconds histogram`);
     lines.push(...h.render(`teearray_${op}_seconds`));
