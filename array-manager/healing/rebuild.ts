@@ -66,7 +66,7 @@ class RateMeter {
 
 export class Rebuilder {
   private readonly meter = new RateMeter();
-  private lastCheckpoint = performance.now();
+  private lastCheckpoint: number;
   /** Instances whose replacement the writer has been flushed past (see step()). */
   private readonly flushedFor = new Set<string>();
 
@@ -75,7 +75,14 @@ export class Rebuilder {
     /** Resolves once every write queued before the call is committed (VirtualDisk.flush). */
     private readonly flush: () => Promise<void>,
     readonly options: RebuildOptions = rebuildDefaults,
-  ) {}
+  ) {
+    this.lastCheckpoint = this.now();
+  }
+
+  /** The handles' clock: virtual in the simulator, so checkpoints fall at the same points in every replay. */
+  private now(): number {
+    return this.state.handles[0].health.clock.now();
+  }
 
   get active(): boolean {
     return this.state.rebuildingSlots().length > 0;
@@ -140,7 +147,7 @@ export class Rebuilder {
     this.meter.add(bytes);
     const complete = targets.filter((slot) => state.rebuildCursor(slot) >= total);
     if (complete.length) await this.persist(complete, true);
-    else if (performance.now() - this.lastCheckpoint >= this.options.checkpointMs) await this.persist(state.rebuildingSlots(), false);
+    else if (this.now() - this.lastCheckpoint >= this.options.checkpointMs) await this.persist(state.rebuildingSlots(), false);
     return { bytes, done: !this.active };
   }
 
@@ -154,7 +161,7 @@ export class Rebuilder {
         return [slot, record] as const;
       }),
     );
-    this.lastCheckpoint = performance.now();
+    this.lastCheckpoint = this.now();
     await state.changeSlots(changes);
     if (finished) for (const slot of slots) if (state.isLive(slot)) state.event({ kind: 'rebuild-done', slot, reason: `all ${stripes(state.geometry)} stripes rebuilt` });
   }
