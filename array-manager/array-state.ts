@@ -9,10 +9,16 @@ import { createErasureCode, type ErasureCode } from './erasure/erasure-code.ts';
 import type { KeySet } from './crypto/key-set.ts';
 import { slots, stripeOf, type Geometry, type Region } from './geometry.ts';
 import { SlotState, deadCount, encodeMembership, isMemberState, withDead, withSlots, type Membership, type SlotRecord } from './membership.ts';
-import { Op } from './node-client/frame-codec.ts';
+import { Op, type CommandResult, type OutgoingCommand } from './node-client/frame-codec.ts';
 import { NodeFailure, transportFault, type NodeHandle } from './node-handle.ts';
 import { RwLock } from './rw-lock.ts';
 import { ReadCoalescer } from './read-coalescer.ts';
+
+/** True when the node behind `node` (a handle, or one session) holds exactly `record` at `version`. */
+async function holdsRecord(node: { batch(commands: OutgoingCommand[]): Promise<CommandResult[]> }, version: bigint, record: Buffer): Promise<boolean> {
+  const [res] = await node.batch([{ op: Op.deathRead }]);
+  return res.op === Op.deathRead && res.version === version && res.record.equals(record);
+}
 
 export class ArrayError extends Error {
   constructor(
@@ -302,10 +308,12 @@ export class ArrayState {
         await Promise.all(
           this.memberSlots().map(async (slot) => {
             try {
-              await this.handles[slot].batch([{ op: Op.deathWrite, version: next.version, record }], () => this.deathRecordAlreadyAt(slot, next.version));
+              // After a broken session, the write may have gone through: the node then holds exactly this record.
+              const wentThrough = async () => ((await holdsRecord(await this.handles[slot].session(), next.version, record)) ? [{ op: Op.deathWrite } as const] : undefined);
+              await this.handles[slot].batch([{ op: Op.deathWrite, version: next.version, record }], wentThrough);
             } catch (err) {
               // An update resumed after it stopped part way: a node that stored it already refuses it again.
-              if ((err as { code?: string }).code === 'E_DEATH_VERSION' && (await this.holdsRecord(slot, next.version, record))) return;
+              if ((err as { code?: string }).code === 'E_DEATH_VERSION' && (await holdsRecord(this.handles[slot], next.version, record).catch(() => false))) return;
               if (err instanceof NodeFailure && err.reason === 'unreachable') unreachable.push(slot);
               else if (err instanceof NodeFailure || (err as { code?: string }).code === 'E_DEATH_VERSION') toKill.set(slot, `membership update refused: ${(err as Error).message}`);
               else throw err;
@@ -345,17 +353,6 @@ export class ArrayState {
     }
   }
 
-  /** True when the node holds exactly this record at this version. */
-  private async holdsRecord(slot: number, version: bigint, record: Buffer): Promise<boolean> {
-    const [res] = await this.handles[slot].batch([{ op: Op.deathRead }]).catch(() => [undefined]);
-    return res?.op === Op.deathRead && res.version === version && res.record.equals(record);
-  }
-
-  /** After a broken session: if the node already holds `version`, the write went through. */
-  private async deathRecordAlreadyAt(slot: number, version: bigint) {
-    const [res] = await (await this.handles[slot].session()).batch([{ op: Op.deathRead }]);
-    return res.op === Op.deathRead && res.version >= version ? [{ op: Op.deathWrite } as const] : undefined;
-  }
 
   /**
    * Runs `fn` for each slot in `slotsToUse` and returns the results of the

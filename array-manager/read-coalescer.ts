@@ -87,22 +87,31 @@ export class ReadCoalescer {
     }
   }
 
-  private async fetch(slot: number, sectors: number[]): Promise<Buffer[]> {
-    const out: Buffer[] = [];
-    for (let i = 0; i < sectors.length; i += batchSectorsMax) {
-      const commands: Command[] = [];
-      for (const s of sectors.slice(i, i + batchSectorsMax)) {
-        const last = commands[commands.length - 1];
-        if (last && last.op === Op.read && last.sector + last.count === s) last.count++;
-        else commands.push({ op: Op.read, sector: s, count: 1 });
-      }
-      // Not patient: a reader rebuilds from other shards rather than wait out a node's death window.
-      for (const r of await this.state.handles[slot].batch(commands, undefined, false)) {
-        if (r.op !== Op.read) throw new ArrayError('E_FRAME', 'READ answered with another result');
-        this.state.counters.bytesReceivedFromNodes += r.data.length;
-        for (let at = 0; at < r.data.length; at += sectorBytes) out.push(r.data.subarray(at, at + sectorBytes));
-      }
-    }
-    return out;
+  private fetch(slot: number, sectors: number[]): Promise<Buffer[]> {
+    // Not patient: a reader rebuilds from other shards rather than wait out a node's death window.
+    return fetchSectors(this.state, slot, sectors, false);
   }
+}
+
+/**
+ * Reads node sectors from one slot in batches whose replies fit a frame,
+ * consecutive sectors merged into one READ; one 4096-byte view per sector.
+ * `patient`: wait for a node in doubt (reconnecting) rather than fail at once.
+ */
+export async function fetchSectors(state: ArrayState, slot: number, sectors: number[], patient: boolean): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for (let i = 0; i < sectors.length; i += batchSectorsMax) {
+    const commands: Command[] = [];
+    for (const s of sectors.slice(i, i + batchSectorsMax)) {
+      const last = commands[commands.length - 1];
+      if (last && last.op === Op.read && last.sector + last.count === s) last.count++;
+      else commands.push({ op: Op.read, sector: s, count: 1 });
+    }
+    for (const r of await state.handles[slot].batch(commands, undefined, patient)) {
+      if (r.op !== Op.read) throw new ArrayError('E_FRAME', 'READ answered with another result');
+      state.counters.bytesReceivedFromNodes += r.data.length;
+      for (let at = 0; at < r.data.length; at += sectorBytes) out.push(r.data.subarray(at, at + sectorBytes));
+    }
+  }
+  return out;
 }

@@ -10,6 +10,7 @@ import { decodeTable, entryAt, slotOf, tableIndexOf } from './crypto/table-secto
 import { ArrayError, type ArrayState } from './array-state.ts';
 import { locate, rowSector, sectorBytes, shardOfSlot, slotOfShard, tableSectorsFor, type Region } from './geometry.ts';
 import { Op } from './node-client/frame-codec.ts';
+import { fetchSectors } from './read-coalescer.ts';
 
 const isZero = (b: Uint8Array): boolean => b.every((x) => x === 0);
 
@@ -129,20 +130,11 @@ export async function loadRows(state: ArrayState, region: Region, rows: number[]
       // silent nodes (reconnecting, up to their death window) rather than fail, then try this row again.
       waited = true;
       const silent = from.filter((slot) => !read.has(slot));
-      for (const [slot, data] of await state.eachSlot(silent, (slot) => readPatiently(state, slot, sectors))) read.set(slot, data);
+      for (const [slot, data] of await state.eachSlot(silent, (slot) => fetchSectors(state, slot, sectors, true))) read.set(slot, data);
       i--;
     }
   }
   return out;
-}
-
-/** Reads sectors from one slot outside the coalescer, reconnecting while its node is in doubt. */
-async function readPatiently(state: ArrayState, slot: number, sectors: number[]): Promise<Buffer[]> {
-  const results = await state.handles[slot].batch(sectors.map((sector) => ({ op: Op.read, sector, count: 1 })));
-  return results.map((r) => {
-    if (r.op !== Op.read) throw new ArrayError('E_FRAME', 'READ answered with another result');
-    return r.data;
-  });
 }
 
 /** Checks, completes and caches one row from what each live slot returned. */
