@@ -75,7 +75,9 @@ interface Status {
   membershipVersion: string;
   journalVersion: string;
   health: string;
+  state: string;
   deadSlots: number;
+  rebuildingSlots: number;
   slots: { slot: number; state: string; instanceId: string; endpoint: string; deadReason?: string; deadAt?: string }[];
   unreachableSlots: number[];
   counters: Record<string, number>;
@@ -100,10 +102,12 @@ t.test('/status: geometry, slots, health from ok to degraded to failed', async (
   t.equal(s.keyErasure, false);
   t.equal(s.membershipVersion, '1');
   t.equal(s.health, 'ok');
+  t.equal(s.state, 'optimal');
   t.equal(s.deadSlots, 0);
+  t.equal(s.rebuildingSlots, 0);
   t.same(
     s.slots,
-    disk.state.handles.map((h, i) => ({ slot: i, state: 'live', instanceId: h.instanceId!.toString('hex'), endpoint: endpoints[i], inDoubt: false, sessionFailures: 0 })),
+    disk.state.handles.map((h, i) => ({ slot: i, state: 'live', instanceId: h.instanceId!.toString('hex'), endpoint: endpoints[i], inDoubt: false, sessionFailures: 0, repaired: 0 })),
     'each slot: live, the attested instance id of its node, its endpoint, not in doubt',
   );
   t.equal(new Set(s.slots.map((x) => x.instanceId)).size, 6, 'six distinct instances');
@@ -121,6 +125,7 @@ t.test('/status: geometry, slots, health from ok to degraded to failed', async (
   await disk.writeSectors(8, randomBytes(4 * S));
   const degraded = await status(get);
   t.equal(degraded.health, 'degraded');
+  t.equal(degraded.state, 'degraded');
   t.equal(degraded.deadSlots, 1);
   t.same(degraded.slots.map((x) => x.state), ['live', 'live', 'dead', 'live', 'live', 'live']);
   t.equal(degraded.slots[2].instanceId, s.slots[2].instanceId, 'the dead slot keeps the identity it was pinned to');

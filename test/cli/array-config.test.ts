@@ -1,7 +1,7 @@
 // The array configuration file (cli/array-config.ts): a valid file with and
 // without defaults, and one refusal per rule, each with a message that names
 // the offending field, plus loadArrayConfig's missing-path and missing-file
-// errors.
+// errors, and the atomic rewrite a replacement makes (cli/config-file.ts).
 import t from 'tap';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { repoRoot } from '../../attestation/disk-node-bundle.ts';
 import { loadArrayConfig, parseArrayConfig } from '../../cli/array-config.ts';
 import { CliError, exitCodes } from '../../cli/cli-error.ts';
+import { persistEndpointChange } from '../../cli/config-file.ts';
+import { readdirSync, statSync, chmodSync } from 'node:fs';
 
 const base = {
   k: 2,
@@ -31,18 +33,40 @@ t.test('a minimal config takes the documented defaults', async (t) => {
     keyErasure: false,
     nbd: { tcp: null, unixSocket: { path: '/etc/teearray/nbd.sock', group: null }, idleTimeoutSeconds: 0 },
     admin: { host: '127.0.0.1', port: 10810 },
-    health: { deathWindowMs: 30_000, backoffMinMs: 50, backoffMaxMs: 2_000, requestTimeoutMs: 5_000, macFailuresMax: 64 },
+    health: { deathWindowMs: 30_000, backoffMinMs: 50, backoffMaxMs: 2_000, requestTimeoutMs: 5_000, macFailuresMax: 64, probeMs: 5_000 },
+    spares: [],
+    rebuild: { autoReplace: true, replaceDelayMs: 0, minBytesPerSecond: 16_000_000, maxBytesPerSecond: 0, stripesPerBatch: 256, checkpointMs: 2_000 },
+    scrub: { intervalMs: 0 },
   });
 });
 
+t.test('spares, rebuild and scrub: every field, each bounded', async (t) => {
+  const c = parse({
+    ...base,
+    spares: ['ws://10.0.9.1:7000', 'wss://spare.example:7000'],
+    rebuild: { autoReplace: false, replaceDelaySeconds: 300, minMBps: 5, maxMBps: 200, stripesPerBatch: 64, checkpointSeconds: 10 },
+    scrub: { intervalHours: 168 },
+    health: { probeSeconds: 0 },
+  });
+  t.same(c.spares, ['ws://10.0.9.1:7000', 'wss://spare.example:7000']);
+  t.same(c.rebuild, { autoReplace: false, replaceDelayMs: 300_000, minBytesPerSecond: 5_000_000, maxBytesPerSecond: 200_000_000, stripesPerBatch: 64, checkpointMs: 10_000 });
+  t.same(c.scrub, { intervalMs: 168 * 3_600_000 });
+  t.equal(c.health.probeMs, 0, 'probeSeconds 0 turns the probe off');
+  t.same(parse({ ...base, rebuild: { minMBps: 1000, maxMBps: 0 } }).rebuild.maxBytesPerSecond, 0, 'maxMBps 0 = unlimited, whatever the minimum');
+  t.same(parse({ ...base, rebuild: {} }).rebuild, parse(base).rebuild, 'an empty section takes the defaults');
+  t.same(parse({ ...base, spares: Array.from({ length: 64 }, (_, i) => `ws://s${i}:1`) }).spares.length, 64, '64 spares accepted');
+});
+
+
 t.test('health: the death window, backoff and request timeout, each bounded', async (t) => {
   const health = (section: unknown) => parse({ ...base, health: section }).health;
-  t.same(health({ deathWindowSeconds: 60, backoffMinMs: 10, backoffMaxMs: 500, requestTimeoutMs: 2000, macFailuresMax: 8 }), {
+  t.same(health({ deathWindowSeconds: 60, backoffMinMs: 10, backoffMaxMs: 500, requestTimeoutMs: 2000, macFailuresMax: 8, probeSeconds: 30 }), {
     deathWindowMs: 60_000,
     backoffMinMs: 10,
     backoffMaxMs: 500,
     requestTimeoutMs: 2000,
     macFailuresMax: 8,
+    probeMs: 30_000,
   });
   t.same(health({ backoffMinMs: 5000 }).backoffMaxMs, 5000, 'the maximum follows a larger minimum');
   const refusals: [unknown, RegExp][] = [
@@ -137,6 +161,36 @@ const refusals: [string, unknown, string][] = [
   ['admin host not a string', { ...base, admin: { host: 127 } }, 'config: admin.host must be a host name'],
   ['admin port a string', { ...base, admin: { port: '10810' } }, 'config: admin.port must be an integer in 0..65535'],
   ['admin unknown field', { ...base, admin: { token: 'x' } }, 'config: admin.token is not a known field'],
+  ['node listed twice', { ...base, nodes: ['ws://a:1', 'ws://b:1', 'ws://a:1'] }, 'config: nodes[2] repeats ws://a:1'],
+  ['spares not a list', { ...base, spares: 'ws://s:1' }, 'config: spares must be a list of at most 64 endpoints'],
+  ['too many spares', { ...base, spares: Array.from({ length: 65 }, (_, i) => `ws://s${i}:1`) }, 'config: spares must be a list of at most 64'],
+  ['spare not ws', { ...base, spares: ['ws://s:1', 'http://s:2'] }, 'config: spares[1] must be ws://host:port'],
+  ['spare with a path', { ...base, spares: ['ws://s:1/x'] }, 'config: spares[0] must be ws://host:port'],
+  ['spare not a string', { ...base, spares: [7000] }, 'config: spares[0] must be ws://host:port'],
+  ['spare too long', { ...base, spares: [`ws://${'h'.repeat(1100)}:1`] }, 'config: spares[0] must be ws://host:port'],
+  ['spare listed twice', { ...base, spares: ['ws://s:1', 'ws://s:1'] }, 'config: spares[1] repeats ws://s:1'],
+  ['spare is a node', { ...base, spares: [base.nodes[1]] }, "config: spares[0] is already slot 1's node"],
+  ['rebuild not an object', { ...base, rebuild: true }, 'config: rebuild must be an object'],
+  ['rebuild a list', { ...base, rebuild: [] }, 'config: rebuild must be an object'],
+  ['rebuild unknown field', { ...base, rebuild: { speed: 1 } }, 'config: rebuild.speed is not a known field'],
+  ['rebuild autoReplace not boolean', { ...base, rebuild: { autoReplace: 1 } }, 'config: rebuild.autoReplace must be true or false'],
+  ['rebuild delay negative', { ...base, rebuild: { replaceDelaySeconds: -1 } }, 'config: rebuild.replaceDelaySeconds must be an integer in 0..86400'],
+  ['rebuild delay too long', { ...base, rebuild: { replaceDelaySeconds: 86401 } }, 'config: rebuild.replaceDelaySeconds must be an integer in 0..86400'],
+  ['rebuild minMBps zero', { ...base, rebuild: { minMBps: 0 } }, 'config: rebuild.minMBps must be an integer in 1..1000000'],
+  ['rebuild minMBps fractional', { ...base, rebuild: { minMBps: 1.5 } }, 'config: rebuild.minMBps must be an integer'],
+  ['rebuild maxMBps too large', { ...base, rebuild: { maxMBps: 1_000_001 } }, 'config: rebuild.maxMBps must be an integer in 0..1000000'],
+  ['rebuild maxMBps below minMBps', { ...base, rebuild: { minMBps: 50, maxMBps: 10 } }, 'config: rebuild.maxMBps must be 0 (unlimited) or at least minMBps (50)'],
+  ['rebuild maxMBps below the default minimum', { ...base, rebuild: { maxMBps: 10 } }, 'config: rebuild.maxMBps must be 0 (unlimited) or at least minMBps (16)'],
+  ['rebuild stripesPerBatch zero', { ...base, rebuild: { stripesPerBatch: 0 } }, 'config: rebuild.stripesPerBatch must be an integer in 1..4096'],
+  ['rebuild stripesPerBatch too large', { ...base, rebuild: { stripesPerBatch: 4097 } }, 'config: rebuild.stripesPerBatch must be an integer in 1..4096'],
+  ['rebuild checkpoint too long', { ...base, rebuild: { checkpointSeconds: 3601 } }, 'config: rebuild.checkpointSeconds must be an integer in 0..3600'],
+  ['rebuild checkpoint a string', { ...base, rebuild: { checkpointSeconds: '2' } }, 'config: rebuild.checkpointSeconds must be an integer'],
+  ['scrub not an object', { ...base, scrub: 24 }, 'config: scrub must be an object'],
+  ['scrub unknown field', { ...base, scrub: { intervalDays: 7 } }, 'config: scrub.intervalDays is not a known field'],
+  ['scrub interval negative', { ...base, scrub: { intervalHours: -1 } }, 'config: scrub.intervalHours must be an integer in 0..8760'],
+  ['scrub interval too long', { ...base, scrub: { intervalHours: 8761 } }, 'config: scrub.intervalHours must be an integer in 0..8760'],
+  ['scrub interval fractional', { ...base, scrub: { intervalHours: 0.5 } }, 'config: scrub.intervalHours must be an integer'],
+  ['health probe too long', { ...base, health: { probeSeconds: 3601 } }, 'config: health.probeSeconds must be an integer in 0..3600'],
   ['not JSON', '{"k": 2,', 'config: file is not JSON'],
   ['a JSON array', '[]', 'config: file must hold a JSON object'],
   ['JSON null', 'null', 'config: file must hold a JSON object'],
@@ -180,4 +234,32 @@ t.test('the shipped examples are valid configs', async (t) => {
   const fenced = /Example \(`deploy\/array\.example\.json`\):\n\n```json\n([^`]+)```/.exec(doc);
   t.ok(fenced, 'docs/CLI.md has the example');
   t.same(parseArrayConfig(fenced![1], '/').nodes, example.nodes, 'docs/CLI.md shows the same nodes as the shipped example');
+});
+
+t.test('a replacement rewrites the config file atomically, keeping every other field', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'teearray-config-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'array.json');
+  const original = { ...base, spares: ['ws://s1:7000', 'ws://s2:7000'], admin: { port: 9000 }, rebuild: { minMBps: 4 } };
+  writeFileSync(path, JSON.stringify(original));
+  chmodSync(path, 0o640);
+  await persistEndpointChange(path, { slot: 1, endpoint: 'ws://s1:7000', spares: ['ws://s2:7000'] });
+  const after = JSON.parse(readFileSync(path, 'utf8'));
+  t.same(after, { ...original, nodes: [base.nodes[0], 'ws://s1:7000', base.nodes[2]], spares: ['ws://s2:7000'] }, 'slot 1 now names the spare; the spare is gone from the list');
+  t.equal(statSync(path).mode & 0o777, 0o640, 'the file keeps its mode');
+  t.same(readdirSync(dir), ['array.json'], 'no temporary file left behind');
+  await persistEndpointChange(path, { slot: -1, endpoint: '', spares: [] });
+  t.same(JSON.parse(readFileSync(path, 'utf8')).spares, [], 'slot -1: only the spares change (a spare was refused)');
+  t.same(JSON.parse(readFileSync(path, 'utf8')).nodes, after.nodes);
+
+  // Nothing is written when the change would not load, or the file no longer does.
+  const before = readFileSync(path, 'utf8');
+  await t.rejects(persistEndpointChange(path, { slot: 0, endpoint: base.nodes[2], spares: [] }), /nodes\[2\] repeats/, 'a slot may not take another slot\'s node');
+  await t.rejects(persistEndpointChange(path, { slot: 5, endpoint: 'ws://x:1', spares: [] }), /has no slot 5/);
+  await t.rejects(persistEndpointChange(path, { slot: 0, endpoint: 'http://x:1', spares: [] }), /nodes\[0\] must be ws:\/\/host:port/);
+  t.equal(readFileSync(path, 'utf8'), before, 'the file is untouched by refused changes');
+  writeFileSync(path, '{"k": 2,');
+  await t.rejects(persistEndpointChange(path, { slot: 0, endpoint: 'ws://x:1', spares: [] }), /config: file is not JSON/, 'a file that no longer parses is refused, not overwritten');
+  t.equal(readFileSync(path, 'utf8'), '{"k": 2,');
+  await t.rejects(persistEndpointChange(join(dir, 'gone.json'), { slot: 0, endpoint: 'ws://x:1', spares: [] }), { code: 'ENOENT' });
 });

@@ -92,7 +92,28 @@ t.test('array errors: unknown action is usage (2), no manager answering is unava
   const status = await cli(['array', 'status', '--config', join(dir, 'array.json')]);
   t.equal(status.code, 3, 'nothing listens on the admin port');
   t.match(status.stderr, new RegExp(`no manager answers at http://127\\.0\\.0\\.1:${adminPort}/status`));
-  const open = await cli(['array', 'open', '--config', join(dir, 'array.json')]);
+  const config = join(dir, 'array.json');
+  const usage: [string[], RegExp][] = [
+    [['array', 'replace', '--config', config, '--slot', '1'], /--endpoint ws:\/\/HOST:PORT is required/],
+    [['array', 'replace', '--config', config, '--endpoint', 'ws://a:1'], /--slot is required/],
+    [['array', 'replace', '--config', config, '--slot', 'one', '--endpoint', 'ws://a:1'], /--slot must be an integer in 0\.\.127/],
+    [['array', 'rate', '--config', config, '--min-mbps', '0'], /--min-mbps must be an integer in 1\.\.1000000/],
+    [['array', 'rate', '--config', config, '--max-mbps', '-1'], /--max-mbps/],
+    [['array', 'scrub', '--config', config, '--slot', '1'], /array scrub takes no --slot/],
+    [['array', 'status', '--config', config, '--wait'], /array status takes no --wait/],
+    [['array', 'create', '--config', config, '--force'], /array create takes no --force/],
+  ];
+  for (const [args, message] of usage) {
+    const r = await cli(args);
+    t.equal(r.code, 2, `${args.slice(0, 2).join(' ')} ${args.slice(4).join(' ')} exits 2`);
+    t.match(r.stderr, message, r.stderr.trim());
+  }
+  for (const args of [['scrub'], ['rate'], ['replace', '--slot', '0', '--endpoint', 'ws://a:1']]) {
+    const r = await cli(['array', ...args, '--config', config, '--json']);
+    t.equal(r.code, 3, `array ${args[0]}: no manager answers, exit 3`);
+    t.match(r.stderr, /no manager answers at http:\/\/127\.0\.0\.1:\d+\//);
+  }
+  const open = await cli(['array', 'open', '--config', config]);
   t.equal(open.code, 3, `no node answers: ${open.stderr.trim()}`);
 });
 
