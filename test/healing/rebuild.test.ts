@@ -2,7 +2,7 @@
 // node, the rebuild reconstructs its shards while writes race it, a crashed
 // manager resumes from the persisted cursor, and afterwards the array
 // survives m further losses with every byte intact.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { randomBytes } from 'node:crypto';
 import { createArray } from '../../array-manager/array-create.ts';
 import { openArray } from '../../array-manager/array-open.ts';
@@ -23,38 +23,41 @@ async function fill(disk: VirtualDisk, sectors: number): Promise<Buffer> {
 
 const states = (disk: VirtualDisk) => disk.state.membership.slots.map((s) => s.state);
 
-t.test('replace a dead slot, rebuild it, then lose m others: every byte reads back', async (t) => {
-  const cluster = new SimCluster(6, 700);
+/**
+ * An array of k+m in-process nodes filled with random data over `sectors`
+ * sectors, whose slot `lost` has died and been replaced by a fresh spare.
+ */
+async function replaced(k: number, m: number, nodeSectors: number, sectors: number, lost: number, stripesPerBatch: number) {
+  const cluster = new SimCluster(k + m, nodeSectors);
   const key = dataKey();
-  const disk = await createArray({ connector: cluster.connector(), dataKey: key, k: 4, m: 2, journalPieces: 32 });
-  const sectors = Math.min(disk.sectors, 2000);
-  const expect = await fill(disk, sectors);
-  cluster.kill(1);
-  await disk.state.markDead([1], 'test: node lost');
-  const healer = new Healer(disk, { rebuild: { stripesPerBatch: 64, checkpointMs: 0 } });
-  const spare = cluster.addSpare();
-  const result = await healer.replace({ slot: 1, endpoint: spare });
-  t.equal(result.slot, 1);
+  const disk = await createArray({ connector: cluster.connector(), dataKey: key, k, m, journalPieces: 24 });
+  const count = Math.min(disk.sectors, sectors);
+  const expect = await fill(disk, count);
+  cluster.kill(lost);
+  await disk.state.markDead([lost], 'test: node lost');
+  const healer = new Healer(disk, { rebuild: { stripesPerBatch, checkpointMs: 0 } });
+  await healer.replace({ slot: lost, endpoint: cluster.addSpare() });
+  return { cluster, key, disk, sectors: count, expect, healer };
+}
+
+/** Loses the nodes of `slots`, then reads everything back. */
+async function loseAndRead(t: Test, cluster: SimCluster, disk: VirtualDisk, slots: number[], expect: Buffer, what: string): Promise<void> {
+  for (const slot of slots) cluster.kill(slot);
+  t.same(await disk.readSectors(0, expect.length / S), expect, what);
+  await disk.close();
+}
+
+t.test('replace a dead slot, rebuild it, then lose m others: every byte reads back', async (t) => {
+  const { cluster, disk, sectors, expect, healer } = await replaced(4, 2, 700, 2000, 1, 64);
   t.equal(disk.state.membership.slots[1].state, SlotState.rebuilding, 'the slot is rebuilding');
   t.same(await disk.readSectors(0, sectors), expect, 'reads while rebuilding');
   await healer.rebuilder.run();
   t.same(states(disk), new Array(6).fill(SlotState.live), 'every slot live again');
-  cluster.kill(0);
-  cluster.kill(2);
-  t.same(await disk.readSectors(0, sectors), expect, 'with two original nodes lost after the rebuild, everything reads back');
-  await disk.close();
+  await loseAndRead(t, cluster, disk, [0, 2], expect, 'with two original nodes lost after the rebuild, everything reads back');
 });
 
 t.test('writes racing the rebuild batch by batch are never lost', async (t) => {
-  const cluster = new SimCluster(3, 500);
-  const key = dataKey();
-  const disk = await createArray({ connector: cluster.connector(), dataKey: key, k: 2, m: 1, journalPieces: 24 });
-  const sectors = Math.min(disk.sectors, 600);
-  const expect = await fill(disk, sectors);
-  cluster.kill(2);
-  await disk.state.markDead([2], 'test: node lost');
-  const healer = new Healer(disk, { rebuild: { stripesPerBatch: 8, checkpointMs: 0 } });
-  await healer.replace({ slot: 2, endpoint: cluster.addSpare() });
+  const { cluster, disk, sectors, expect, healer } = await replaced(2, 1, 500, 600, 2, 8);
   let round = 0;
   while (disk.state.rebuildingSlots().length) {
     // Each batch runs next to writes that land on stripes below, at and above the cursor.
@@ -69,21 +72,11 @@ t.test('writes racing the rebuild batch by batch are never lost', async (t) => {
     round++;
   }
   t.ok(round > 5, `${round} batches raced writes`);
-  cluster.kill(0);
-  t.same(await disk.readSectors(0, sectors), expect, 'the rebuilt node holds every racing write');
-  await disk.close();
+  await loseAndRead(t, cluster, disk, [0], expect, 'the rebuilt node holds every racing write');
 });
 
 t.test('a manager that crashes during the rebuild resumes from the persisted cursor', async (t) => {
-  const cluster = new SimCluster(5, 600);
-  const key = dataKey();
-  const disk = await createArray({ connector: cluster.connector(), dataKey: key, k: 3, m: 2, journalPieces: 24 });
-  const sectors = Math.min(disk.sectors, 1200);
-  const expect = await fill(disk, sectors);
-  cluster.kill(3);
-  await disk.state.markDead([3], 'test');
-  const healer = new Healer(disk, { rebuild: { stripesPerBatch: 32, checkpointMs: 0 } });
-  await healer.replace({ slot: 3, endpoint: cluster.addSpare() });
+  const { cluster, key, disk, sectors, expect, healer } = await replaced(3, 2, 600, 1200, 3, 32);
   for (let i = 0; i < 4; i++) await healer.rebuilder.step();
   const persisted = disk.state.membership.slots[3].cursor;
   t.ok(persisted >= 96, `cursor persisted at ${persisted}`);
@@ -99,22 +92,11 @@ t.test('a manager that crashes during the rebuild resumes from the persisted cur
     batches++;
   }
   t.ok(batches <= Math.ceil((stripes(again.state.geometry) - persisted) / 32) + 2, `${batches} batches to finish`);
-  cluster.kill(0);
-  cluster.kill(1);
-  t.same(await again.readSectors(0, sectors), expect, 'every byte after m more losses');
-  await again.close();
+  await loseAndRead(t, cluster, again, [0, 1], expect, 'every byte after m more losses');
 });
 
 t.test('two slots rebuild in one pass; a node lost during the rebuild is survived within m', async (t) => {
-  const cluster = new SimCluster(7, 600);
-  const key = dataKey();
-  const disk = await createArray({ connector: cluster.connector(), dataKey: key, k: 4, m: 3, journalPieces: 24 });
-  const sectors = Math.min(disk.sectors, 1500);
-  const expect = await fill(disk, sectors);
-  cluster.kill(0);
-  await disk.state.markDead([0], 'test');
-  const healer = new Healer(disk, { rebuild: { stripesPerBatch: 32, checkpointMs: 0 } });
-  await healer.replace({ slot: 0, endpoint: cluster.addSpare() });
+  const { cluster, disk, sectors, expect, healer } = await replaced(4, 3, 600, 1500, 0, 32);
   for (let i = 0; i < 3; i++) await healer.rebuilder.step();
   cluster.kill(5);
   await disk.state.markDead([5], 'test');
@@ -129,21 +111,11 @@ t.test('two slots rebuild in one pass; a node lost during the rebuild is survive
   });
   t.equal(disk.state.membership.slots[0].state, SlotState.live);
   t.equal(disk.state.membership.slots[5].state, SlotState.live);
-  cluster.kill(1);
-  t.same(await disk.readSectors(0, sectors), expect, 'every byte after the rebuild and one more loss');
-  await disk.close();
+  await loseAndRead(t, cluster, disk, [1], expect, 'every byte after the rebuild and one more loss');
 });
 
 t.test('beyond m unavailable during a rebuild: a clear refusal, never a wrong value', async (t) => {
-  const cluster = new SimCluster(3, 400);
-  const key = dataKey();
-  const disk = await createArray({ connector: cluster.connector(), dataKey: key, k: 2, m: 1, journalPieces: 16 });
-  const sectors = Math.min(disk.sectors, 400);
-  const expect = await fill(disk, sectors);
-  cluster.kill(1);
-  await disk.state.markDead([1], 'test');
-  const healer = new Healer(disk, { rebuild: { stripesPerBatch: 16, checkpointMs: 0 } });
-  await healer.replace({ slot: 1, endpoint: cluster.addSpare() });
+  const { cluster, disk, sectors, expect, healer } = await replaced(2, 1, 400, 400, 1, 16);
   for (let i = 0; i < 3; i++) await healer.rebuilder.step();
   const cursor = disk.state.rebuildCursor(1);
   cluster.kill(0);
