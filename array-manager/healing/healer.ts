@@ -184,7 +184,7 @@ export class Healer {
         const code = (err as { code?: string }).code ?? '';
         if (!code.startsWith('E_REPLACE_')) {
           // Nodes unreachable for now, or the slot changed: try again later.
-          this.waitingForSpare.set(slot, setTimeout(() => void this.takeSpare(slot), this.opts.retryMs));
+          if (!this.stopped) this.waitingForSpare.set(slot, setTimeout(() => void this.takeSpare(slot), this.opts.retryMs));
           return;
         }
         if (code === 'E_REPLACE_LIVE') return;
