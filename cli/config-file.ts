@@ -66,5 +66,17 @@ export async function persistEndpointChange(path: string, change: EndpointChange
   const next = JSON.stringify(raw, null, 2) + '\n';
   // What is written must load: a file the next start would refuse is worse than a failed replacement.
   parseArrayConfig(next, base);
-  await writeFileAtomic(path, next, (await stat(path)).mode & 0o777);
+  try {
+    await writeFileAtomic(path, next, (await stat(path)).mode & 0o777);
+  } catch (err) {
+    throw new ConfigWriteError(`cannot rewrite the config file ${path}: ${(err as Error).message}; the manager must be able to write it and its directory to replace a slot (docs/ADMIN.md, "Healing")`);
+  }
+}
+
+/** The config file could not be rewritten: the replacement stops before the membership changes. */
+export class ConfigWriteError extends Error {
+  readonly code = 'E_CONFIG_WRITE';
+  constructor(message: string) {
+    super(`E_CONFIG_WRITE: ${message}`);
+  }
 }

@@ -262,4 +262,12 @@ t.test('a replacement rewrites the config file atomically, keeping every other f
   await t.rejects(persistEndpointChange(path, { slot: 0, endpoint: 'ws://x:1', spares: [] }), /config: file is not JSON/, 'a file that no longer parses is refused, not overwritten');
   t.equal(readFileSync(path, 'utf8'), '{"k": 2,');
   await t.rejects(persistEndpointChange(join(dir, 'gone.json'), { slot: 0, endpoint: 'ws://x:1', spares: [] }), { code: 'ENOENT' });
+  if (process.getuid?.() !== 0) {
+    // A directory the manager may not write (systemd ReadOnlyPaths, a read-only ConfigMap): a typed refusal naming the file.
+    writeFileSync(path, JSON.stringify(base));
+    chmodSync(dir, 0o500);
+    t.teardown(() => chmodSync(dir, 0o700));
+    await t.rejects(persistEndpointChange(path, { slot: 0, endpoint: 'ws://x:1', spares: [] }), { code: 'E_CONFIG_WRITE', message: /cannot rewrite the config file .*array\.json: EACCES/ });
+    t.same(JSON.parse(readFileSync(path, 'utf8')), base, 'and the file is untouched');
+  }
 });
