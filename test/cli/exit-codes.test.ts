@@ -103,16 +103,18 @@ t.test('array errors: unknown action is usage (2), no manager answering is unava
     [['array', 'status', '--config', config, '--wait'], /array status takes no --wait/],
     [['array', 'create', '--config', config, '--force'], /array create takes no --force/],
   ];
-  for (const [args, message] of usage) {
-    const r = await cli(args);
-    t.equal(r.code, 2, `${args.slice(0, 2).join(' ')} ${args.slice(4).join(' ')} exits 2`);
-    t.match(r.stderr, message, r.stderr.trim());
-  }
-  for (const args of [['scrub'], ['rate'], ['replace', '--slot', '0', '--endpoint', 'ws://a:1']]) {
-    const r = await cli(['array', ...args, '--config', config, '--json']);
-    t.equal(r.code, 3, `array ${args[0]}: no manager answers, exit 3`);
-    t.match(r.stderr, /no manager answers at http:\/\/127\.0\.0\.1:\d+\//);
-  }
+  // Side by side: each is a short process that contacts nothing or finds nothing listening.
+  const usageRuns = await Promise.all(usage.map(([args]) => cli(args)));
+  usage.forEach(([args, message], i) => {
+    t.equal(usageRuns[i].code, 2, `${args.slice(0, 2).join(' ')} ${args.slice(4).join(' ')} exits 2`);
+    t.match(usageRuns[i].stderr, message, usageRuns[i].stderr.trim());
+  });
+  const unanswered = [['scrub'], ['rate'], ['replace', '--slot', '0', '--endpoint', 'ws://a:1']];
+  const unansweredRuns = await Promise.all(unanswered.map((args) => cli(['array', ...args, '--config', config, '--json'])));
+  unanswered.forEach((args, i) => {
+    t.equal(unansweredRuns[i].code, 3, `array ${args[0]}: no manager answers, exit 3`);
+    t.match(unansweredRuns[i].stderr, /no manager answers at http:\/\/127\.0\.0\.1:\d+\//);
+  });
   const open = await cli(['array', 'open', '--config', config]);
   t.equal(open.code, 3, `no node answers: ${open.stderr.trim()}`);
 });
