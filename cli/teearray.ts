@@ -11,7 +11,7 @@ const usage = `usage: teearray <command> [options]
 commands:
   local       start a complete array on this machine and export it over NBD
   disk-node   start one disk node
-  array       create | open | status an array described by a config file
+  array       create | open | status | replace | scrub | rate an array described by a config file
   nbd         open an array and export it over NBD with the admin API
   keygen      create the manager's keys and the reference-values manifest
   audit       rebuild the disk node and report its sources, dependencies and measurement
