@@ -1,8 +1,8 @@
 // The serving manager's background healing (cli/serve.ts): a Healer
-// (array-manager/healing/healer.ts) configured from the config file's
-// `spares`, `rebuild` and `scrub` sections, the meter the admin API reads
-// its totals from, the node probe that notices lost nodes on an idle array,
-// and the two things the healer persists through the CLI:
+// (array-manager/healing/healer.ts, with the node probe that notices lost
+// nodes on an idle array) configured from the config file's `spares`,
+// `rebuild`, `scrub` and `health` sections, and the two things the healer
+// persists through the CLI:
 //
 // - a replaced slot's endpoint and the spares left go into the config file
 //   (cli/config-file.ts), before the membership changes;
@@ -15,11 +15,9 @@ import type { VirtualDisk } from '../array-manager/virtual-disk.ts';
 import { Healer } from '../array-manager/healing/healer.ts';
 import type { ScrubResult } from '../array-manager/healing/scrub.ts';
 import type { HealingView } from '../array-manager/http/array-status.ts';
-import { HealingMeter } from '../array-manager/http/healing-meter.ts';
 import type { RebuildConfig, ScrubConfig } from './array-config.ts';
 import { persistEndpointChange, writeFileAtomic, type EndpointChange } from './config-file.ts';
 import type { Logger } from './log.ts';
-import { NodeProbe } from './node-probe.ts';
 
 export interface HealingOptions {
   spares: string[];
@@ -36,7 +34,6 @@ export interface HealingOptions {
 
 export interface HealingService {
   healer: Healer;
-  meter: HealingMeter;
   /** What the admin API reports. */
   view(): HealingView;
   start(): void;
@@ -117,30 +114,24 @@ export async function createHealing(disk: VirtualDisk, opts: HealingOptions): Pr
     spares: opts.spares,
     autoReplace: opts.rebuild.autoReplace,
     replaceDelayMs: opts.rebuild.replaceDelayMs,
+    probeMs: opts.probeMs,
     persist,
     persistScrub,
     ...(resume && { resumeScrub: resume }),
   });
-  const meter = new HealingMeter();
-  meter.attach(healer);
-  const probe = new NodeProbe(disk.state, opts.probeMs);
   return {
     healer,
-    meter,
     view: () => {
       const status = healer.status();
       const scrubbedNow = 'startedAt' in status.scrub && status.scrub.startedAt !== undefined;
       return {
         status,
-        counters: meter.counters,
-        scrubBytesPerSecond: meter.scrubRate.perSecond(),
         autoReplace: opts.rebuild.autoReplace,
         ...(!scrubbedNow && lastScrub && { lastScrub }),
       };
     },
     start() {
       healer.start();
-      probe.start();
       log.info('healing started', {
         spares: opts.spares.length,
         autoReplace: opts.rebuild.autoReplace,
@@ -150,7 +141,6 @@ export async function createHealing(disk: VirtualDisk, opts: HealingOptions): Pr
       });
     },
     async stop() {
-      await probe.stop();
       await healer.stop();
     },
   };

@@ -12,6 +12,7 @@ import { Rebuilder, rebuildDefaults, type RebuildOptions, type RebuildProgress }
 import { replaceSlot, type ReplaceRequest, type ReplaceResult } from './replace.ts';
 import { Scrubber, scrubDefaults, type ScrubOptions, type ScrubResult } from './scrub.ts';
 import { Throttle, rateDefaults, type RateLimit } from './throttle.ts';
+import { NodeProbe } from './node-probe.ts';
 
 export interface HealerOptions {
   rate: RateLimit;
@@ -27,6 +28,8 @@ export interface HealerOptions {
   replaceDelayMs: number;
   /** Pause after a failed batch before the next attempt. */
   retryMs: number;
+  /** Every member node is asked for its status this often, so a lost node is noticed on an idle array (0 = never). */
+  probeMs: number;
   /** Persists a slot's new endpoint, and the spares left, before the membership changes (the config file). */
   persist?: (change: { slot: number; endpoint: string; spares: string[] }) => Promise<void>;
   /** Persists a scrub's progress so a restarted manager resumes it (the CLI keeps it in its data directory). */
@@ -45,12 +48,24 @@ export const healerDefaults: HealerOptions = {
   autoReplace: true,
   replaceDelayMs: 0,
   retryMs: 1000,
+  probeMs: 0,
   clock: realClock,
 };
 
+/** Running totals since this manager started, for /metrics. */
+export interface HealingCounters {
+  /** Shard bytes written to rebuilding nodes. */
+  rebuildBytes: number;
+  rebuildBatches: number;
+  /** Data bytes read and checked by scrubs. */
+  scrubBytes: number;
+  scrubsFinished: number;
+}
+
 export interface HealerStatus {
   rebuild: RebuildProgress & { rate: RateLimit; currentLimit: number; error?: string };
-  scrub: (Partial<ScrubResult> & { running: boolean; unrecoverableRows: number; error?: string; nextAt?: string }) | { running: false };
+  scrub: (Partial<ScrubResult> & { running: boolean; unrecoverableRows: number; bytesPerSecond: number; error?: string; nextAt?: string }) | { running: false; nextAt?: string };
+  counters: HealingCounters;
   spares: string[];
   rejectedSpares: { endpoint: string; reason: string }[];
 }
@@ -59,6 +74,7 @@ export class Healer {
   readonly rebuilder: Rebuilder;
   readonly scrubber: Scrubber;
   readonly throttle: Throttle;
+  readonly probe: NodeProbe;
   readonly spares: string[];
   readonly rejectedSpares: { endpoint: string; reason: string }[] = [];
   private readonly opts: HealerOptions;
@@ -87,6 +103,7 @@ export class Healer {
     if (this.opts.resumeScrub && this.opts.resumeScrub.finishedAt === undefined) this.scrubber.begin(this.opts.resumeScrub);
     this.throttle = new Throttle(this.opts.rate, () => state.lastForegroundAt);
     this.spares = [...this.opts.spares];
+    this.probe = new NodeProbe(state, this.opts.probeMs);
   }
 
   /** Starts the background loop, and hands spares to slots already dead. */
@@ -97,6 +114,7 @@ export class Healer {
     state.listeners.add(this.onEvent);
     for (let slot = 0; slot < state.n; slot++) if (!state.isMember(slot)) this.scheduleSpare(slot);
     if (this.opts.scrubIntervalMs > 0) this.nextScrubAt ??= this.opts.clock.now() + this.opts.scrubIntervalMs;
+    this.probe.start();
     this.loop = this.run();
   }
 
@@ -107,6 +125,7 @@ export class Healer {
     for (const t of this.waitingForSpare.values()) clearTimeout(t);
     this.waitingForSpare.clear();
     this.wake?.();
+    await this.probe.stop();
     await this.loop;
     await this.replacing.catch(() => {});
   }
@@ -119,6 +138,8 @@ export class Healer {
   replace(req: ReplaceRequest): Promise<ReplaceResult> {
     const run = async () => {
       const result = await replaceSlot(this.disk.state, req, (slot, endpoint) => this.persist(slot, endpoint));
+      // An operator may hand a slot one of the spares: it is no longer spare.
+      if (this.spares.includes(req.endpoint)) this.spares.splice(this.spares.indexOf(req.endpoint), 1);
       this.cancelSpare(req.slot);
       this.wake?.();
       return result;
@@ -138,18 +159,22 @@ export class Healer {
 
   status(): HealerStatus {
     const result = this.scrubber.result;
+    const nextAt = this.nextScrubAt !== undefined ? { nextAt: new Date(Date.now() + this.nextScrubAt - this.opts.clock.now()).toISOString() } : {};
     const scrub = result
       ? {
           ...result,
           running: this.scrubber.running,
           unrecoverableRows: this.scrubber.unrecoverableRows,
+          bytesPerSecond: this.scrubber.running ? this.scrubber.rate.perSecond() : 0,
           ...(this.scrubError && { error: this.scrubError }),
-          ...(this.nextScrubAt !== undefined && { nextAt: new Date(Date.now() + this.nextScrubAt - this.opts.clock.now()).toISOString() }),
+          ...nextAt,
         }
-      : { running: false as const };
+      : { running: false as const, ...nextAt };
+    const { rebuilder, scrubber } = this;
     return {
-      rebuild: { ...this.rebuilder.progress(), rate: this.throttle.rate, currentLimit: this.throttle.current(), ...(this.rebuildError && { error: this.rebuildError }) },
+      rebuild: { ...rebuilder.progress(), rate: this.throttle.rate, currentLimit: this.throttle.current(), ...(this.rebuildError && { error: this.rebuildError }) },
       scrub,
+      counters: { rebuildBytes: rebuilder.totals.bytes, rebuildBatches: rebuilder.totals.batches, scrubBytes: scrubber.totals.bytes, scrubsFinished: scrubber.totals.passes },
       spares: [...this.spares],
       rejectedSpares: [...this.rejectedSpares],
     };

@@ -19,6 +19,7 @@ import { sectorBytes, shardOfSlot, stripeRow, stripes, tableStart } from '../geo
 import { SlotState } from '../membership.ts';
 import { Op } from '../node-client/frame-codec.ts';
 import { loadRows } from '../row-reader.ts';
+import { WindowRate } from './rate-meter.ts';
 
 export interface RebuildOptions {
   /** Stripes rebuilt per batch (one read of k shards and one write per slot each). */
@@ -46,26 +47,10 @@ export interface BatchResult {
   done: boolean;
 }
 
-/** Rate over a sliding window of recent batches. */
-class RateMeter {
-  private readonly samples: { at: number; bytes: number }[] = [];
-
-  add(bytes: number): void {
-    const now = performance.now();
-    this.samples.push({ at: now, bytes });
-    while (this.samples.length > 2 && now - this.samples[0].at > 10_000) this.samples.shift();
-  }
-
-  perSecond(): number {
-    if (this.samples.length < 2) return 0;
-    const span = (this.samples.at(-1)!.at - this.samples[0].at) / 1000;
-    const bytes = this.samples.slice(1).reduce((sum, s) => sum + s.bytes, 0);
-    return span > 0 ? bytes / span : 0;
-  }
-}
-
 export class Rebuilder {
-  private readonly meter = new RateMeter();
+  private readonly meter = new WindowRate();
+  /** Since this manager started: shard bytes written to rebuilding nodes, and batches. */
+  readonly totals = { bytes: 0, batches: 0 };
   private lastCheckpoint: number;
   /** Instances whose replacement the writer has been flushed past (see step()). */
   private readonly flushedFor = new Set<string>();
@@ -145,6 +130,8 @@ export class Rebuilder {
       if (s.state === SlotState.rebuilding && s.instanceId.equals(instanceId)) state.rebuilt.set(slot, first + count);
     }
     this.meter.add(bytes);
+    this.totals.bytes += bytes;
+    this.totals.batches++;
     const complete = targets.filter((slot) => state.rebuildCursor(slot) >= total);
     if (complete.length) await this.persist(complete, true);
     else if (this.now() - this.lastCheckpoint >= this.options.checkpointMs) await this.persist(state.rebuildingSlots(), false);

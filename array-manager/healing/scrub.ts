@@ -14,6 +14,7 @@ import type { ArrayState } from '../array-state.ts';
 import { tableEntriesMax } from '../crypto/crypto-constants.ts';
 import { stripeRow, stripes, type Region } from '../geometry.ts';
 import { loadRows } from '../row-reader.ts';
+import { WindowRate } from './rate-meter.ts';
 
 export interface ScrubOptions {
   stripesPerBatch: number;
@@ -47,6 +48,9 @@ export class Scrubber {
   /** The running or last pass. */
   result: ScrubResult | undefined;
   unrecoverableRows = 0;
+  /** Since this manager started: bytes of data checked, and passes finished. */
+  readonly totals = { bytes: 0, passes: 0 };
+  readonly rate = new WindowRate();
 
   constructor(
     private readonly state: ArrayState,
@@ -101,8 +105,14 @@ export class Scrubber {
       }
     });
     result.rowsChecked = first + count;
-    if (result.rowsChecked >= total) result.finishedAt = new Date().toISOString();
-    return count * g.k * 4096;
+    if (result.rowsChecked >= total) {
+      result.finishedAt = new Date().toISOString();
+      this.totals.passes++;
+    }
+    const bytes = count * g.k * 4096;
+    this.totals.bytes += bytes;
+    this.rate.add(bytes);
+    return bytes;
   }
 
   /** Records stripe `row` of `region` as lost, with the user sectors whose data it held. */

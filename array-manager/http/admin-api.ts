@@ -12,7 +12,18 @@ import type { IncomingMessage, Server } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { VirtualDisk } from '../virtual-disk.ts';
 import { arrayStatus, type HealingView } from './array-status.ts';
-import type { HealingControl, RateLimit } from './healing-meter.ts';
+import type { HealerStatus } from '../healing/healer.ts';
+import type { ReplaceRequest, ReplaceResult } from '../healing/replace.ts';
+import type { ScrubResult } from '../healing/scrub.ts';
+import type { RateLimit } from '../healing/throttle.ts';
+
+/** The healer as the admin API drives it (Healer implements it; tests may stub it). */
+export interface HealingControl {
+  replace(req: ReplaceRequest): Promise<ReplaceResult>;
+  scrub(): ScrubResult;
+  setRate(rate: RateLimit): void;
+  status(): HealerStatus;
+}
 import { renderMetrics } from './metrics.ts';
 
 export interface AdminApiOptions {

@@ -8,7 +8,9 @@ import type { VirtualDisk } from '../virtual-disk.ts';
 import { SlotState, deadCount } from '../membership.ts';
 import { sectorBytes, slots, stripes, userSectors } from '../geometry.ts';
 import type { Adoption, Membership, SlotStateValue } from '../membership.ts';
-import type { HealerStatus, HealingCounters, RateLimit, ScrubResult } from './healing-meter.ts';
+import type { HealerStatus } from '../healing/healer.ts';
+import type { ScrubResult } from '../healing/scrub.ts';
+import type { RateLimit } from '../healing/throttle.ts';
 
 export type SlotStateName = 'live' | 'dead' | 'rebuilding';
 /** optimal: every slot live; degraded: a slot dead (1..m); rebuilding: none dead, some being rebuilt; failed: more than m dead. */
@@ -64,8 +66,6 @@ export interface SparesStatus {
 /** The healer's view, as the serving manager passes it to arrayStatus. */
 export interface HealingView {
   status: HealerStatus;
-  counters: HealingCounters;
-  scrubBytesPerSecond: number;
   autoReplace: boolean;
   /** A scrub a previous run of the manager finished, shown until this one scrubs. */
   lastScrub?: ScrubResult & { unrecoverableRows?: number };
@@ -158,7 +158,7 @@ function rebuildStatus(view: HealingView): RebuildStatus {
     slots: r.slots,
     rate: r.rate,
     currentLimitBytesPerSecond: r.currentLimit,
-    bytesRebuilt: view.counters.rebuildBytes,
+    bytesRebuilt: view.status.counters.rebuildBytes,
     ...(r.error !== undefined && { error: r.error }),
   };
 }
@@ -174,7 +174,7 @@ function scrubStatus(view: HealingView, totalRows: number): ScrubStatus {
     ...(result?.finishedAt !== undefined && { finishedAt: result.finishedAt }),
     rowsChecked: result?.rowsChecked ?? 0,
     totalRows: result?.totalRows ?? totalRows,
-    bytesPerSecond: s.running ? Math.round(view.scrubBytesPerSecond) : 0,
+    bytesPerSecond: 'bytesPerSecond' in s ? Math.round(s.bytesPerSecond) : 0,
     repairedBySlot,
     repaired: Object.values(repairedBySlot).reduce((a, b) => a + b, 0),
     unrecoverableRows: current ? current.unrecoverableRows : (view.lastScrub?.unrecoverableRows ?? view.lastScrub?.unrecoverable.length ?? 0),

@@ -14,7 +14,7 @@ import { stripes } from '../../array-manager/geometry.ts';
 import { Healer, type HealerStatus } from '../../array-manager/healing/healer.ts';
 import { httpStatusOf, requestBytesMax, startAdminApi } from '../../array-manager/http/admin-api.ts';
 import type { HealingView } from '../../array-manager/http/array-status.ts';
-import { HealingMeter, type HealingControl } from '../../array-manager/http/healing-meter.ts';
+import type { HealingControl } from '../../array-manager/http/admin-api.ts';
 import type { NodeConnector } from '../../array-manager/node-handle.ts';
 import { SimCluster, dataKey } from '../sim/sim-cluster.ts';
 
@@ -55,9 +55,7 @@ async function setup(t: Test) {
   const disk = await createArray({ connector: wsConnector(cluster), dataKey: dataKey(), k: 2, m: 1, journalPieces: 16 });
   t.teardown(() => disk.close());
   const healer = new Healer(disk, { rebuild: { stripesPerBatch: 32, checkpointMs: 0 }, scrub: { stripesPerBatch: 64 }, autoReplace: false });
-  const meter = new HealingMeter();
-  meter.attach(healer);
-  const view = (): HealingView => ({ status: healer.status(), counters: meter.counters, scrubBytesPerSecond: meter.scrubRate.perSecond(), autoReplace: false });
+  const view = (): HealingView => ({ status: healer.status(), autoReplace: false });
   const api = await serve(t, { disk, token, endpoints: ['ws://n0:7000', 'ws://n1:7000', 'ws://n2:7000'], healer, healing: view });
   return { cluster, disk, healer, api };
 }
@@ -68,6 +66,7 @@ function stubHealer(error: unknown): HealingControl & { calls: unknown[] } {
   const status: HealerStatus = {
     rebuild: { doneRows: 0, totalRows: 0, bytesPerSecond: 0, slots: [], rate: { minBytesPerSecond: 1, maxBytesPerSecond: 0 }, currentLimit: 0 },
     scrub: { running: false },
+    counters: { rebuildBytes: 0, rebuildBatches: 0, scrubBytes: 0, scrubsFinished: 0 },
     spares: [],
     rejectedSpares: [],
   };
