@@ -30,6 +30,8 @@ export interface ArrayConfig {
 export interface RebuildConfig {
   /** A spare takes a dead slot without an operator. */
   autoReplace: boolean;
+  /** With autoReplace, a new empty node restarted at the slot's own endpoint takes it first. */
+  reuseRestarted: boolean;
   /** Wait this long after a slot dies before a spare takes it. */
   replaceDelayMs: number;
   /** Background work (rebuild and scrub) runs at least this fast while the array serves I/O. */
@@ -66,6 +68,7 @@ export const mbpsBytes = 1_000_000;
 export const mbpsMax = 1_000_000;
 export const rebuildConfigDefaults: RebuildConfig = {
   autoReplace: true,
+  reuseRestarted: true,
   replaceDelayMs: 0,
   minBytesPerSecond: 16 * mbpsBytes,
   maxBytesPerSecond: 0,
@@ -103,14 +106,16 @@ function section(v: unknown, name: string, fields: string[]): Record<string, unk
 
 function rebuildSection(v: unknown): RebuildConfig {
   if (v === undefined) return rebuildConfigDefaults;
-  const o = section(v, 'rebuild', ['autoReplace', 'replaceDelaySeconds', 'minMBps', 'maxMBps', 'stripesPerBatch', 'checkpointSeconds']);
+  const o = section(v, 'rebuild', ['autoReplace', 'reuseRestarted', 'replaceDelaySeconds', 'minMBps', 'maxMBps', 'stripesPerBatch', 'checkpointSeconds']);
   const d = rebuildConfigDefaults;
   if (o.autoReplace !== undefined && typeof o.autoReplace !== 'boolean') fail('rebuild.autoReplace', 'must be true or false');
+  if (o.reuseRestarted !== undefined && typeof o.reuseRestarted !== 'boolean') fail('rebuild.reuseRestarted', 'must be true or false');
   const minMBps = o.minMBps === undefined ? d.minBytesPerSecond / mbpsBytes : int(o.minMBps, 'rebuild.minMBps', 1, mbpsMax);
   const maxMBps = o.maxMBps === undefined ? d.maxBytesPerSecond / mbpsBytes : int(o.maxMBps, 'rebuild.maxMBps', 0, mbpsMax);
   if (maxMBps !== 0 && maxMBps < minMBps) fail('rebuild.maxMBps', `must be 0 (unlimited) or at least minMBps (${minMBps})`);
   return {
     autoReplace: (o.autoReplace as boolean | undefined) ?? d.autoReplace,
+    reuseRestarted: (o.reuseRestarted as boolean | undefined) ?? d.reuseRestarted,
     replaceDelayMs: o.replaceDelaySeconds === undefined ? d.replaceDelayMs : int(o.replaceDelaySeconds, 'rebuild.replaceDelaySeconds', 0, 86_400) * 1000,
     minBytesPerSecond: minMBps * mbpsBytes,
     maxBytesPerSecond: maxMBps * mbpsBytes,

@@ -114,6 +114,7 @@ export async function createHealing(disk: VirtualDisk, opts: HealingOptions): Pr
     spares: opts.spares,
     autoReplace: opts.rebuild.autoReplace,
     replaceDelayMs: opts.rebuild.replaceDelayMs,
+    reuseRestarted: opts.rebuild.reuseRestarted,
     probeMs: opts.probeMs,
     persist,
     persistScrub,

@@ -26,6 +26,12 @@ export interface HealerOptions {
   autoReplace: boolean;
   /** Wait this long after a slot dies before a spare takes it. */
   replaceDelayMs: number;
+  /**
+   * Before the spares, offer a dead slot its own endpoint: a node restarted
+   * there (systemd, a Kubernetes pod) is a new, empty, attested node like any
+   * spare. The old node, if it is only cut off, holds a record and is refused.
+   */
+  reuseRestarted: boolean;
   /** Pause after a failed batch before the next attempt. */
   retryMs: number;
   /** Every member node is asked for its status this often, so a lost node is noticed on an idle array (0 = never). */
@@ -47,6 +53,7 @@ export const healerDefaults: HealerOptions = {
   spares: [],
   autoReplace: true,
   replaceDelayMs: 0,
+  reuseRestarted: true,
   retryMs: 1000,
   probeMs: 0,
   clock: realClock,
@@ -195,10 +202,23 @@ export class Healer {
     this.waitingForSpare.set(slot, setTimeout(() => void this.takeSpare(slot), this.opts.replaceDelayMs));
   }
 
-  /** Tries the spares in order until one takes `slot`; a spare that is refused is set aside with the reason. */
+  /**
+   * Offers `slot` its own endpoint (reuseRestarted), then the spares in
+   * order, until one takes it; a spare that is refused is set aside with the
+   * reason.
+   */
   private async takeSpare(slot: number): Promise<void> {
     this.waitingForSpare.delete(slot);
     const state = this.disk.state;
+    const own = this.opts.reuseRestarted ? state.handles[slot].connector.endpointOf?.(slot) : undefined;
+    if (own && !this.stopped && !state.isMember(slot)) {
+      const refused = await this.replace({ slot, endpoint: own, reason: `its own endpoint ${own}, restarted empty` }).then(
+        () => undefined,
+        (err: Error & { code?: string }) => err,
+      );
+      if (!refused) return;
+      if (!refused.code?.startsWith('E_REPLACE_')) return this.retrySpare(slot);
+    }
     while (!this.stopped && !state.isMember(slot) && this.spares.length > 0) {
       const endpoint = this.spares[0];
       try {
@@ -207,17 +227,18 @@ export class Healer {
         return;
       } catch (err) {
         const code = (err as { code?: string }).code ?? '';
-        if (!code.startsWith('E_REPLACE_')) {
-          // Nodes unreachable for now, or the slot changed: try again later.
-          if (!this.stopped) this.waitingForSpare.set(slot, setTimeout(() => void this.takeSpare(slot), this.opts.retryMs));
-          return;
-        }
+        if (!code.startsWith('E_REPLACE_')) return this.retrySpare(slot);
         if (code === 'E_REPLACE_LIVE') return;
         this.spares.splice(this.spares.indexOf(endpoint), 1);
         this.rejectedSpares.push({ endpoint, reason: (err as Error).message });
         await this.opts.persist?.({ slot: -1, endpoint: '', spares: [...this.spares] }).catch(() => {});
       }
     }
+  }
+
+  /** Nodes unreachable for now, or the slot changed: try again later. */
+  private retrySpare(slot: number): void {
+    if (!this.stopped) this.waitingForSpare.set(slot, setTimeout(() => void this.takeSpare(slot), this.opts.retryMs));
   }
 
   private async run(): Promise<void> {
