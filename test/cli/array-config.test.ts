@@ -35,7 +35,7 @@ t.test('a minimal config takes the documented defaults', async (t) => {
     admin: { host: '127.0.0.1', port: 10810 },
     health: { deathWindowMs: 30_000, backoffMinMs: 50, backoffMaxMs: 2_000, requestTimeoutMs: 5_000, macFailuresMax: 64, probeMs: 5_000 },
     spares: [],
-    rebuild: { autoReplace: true, replaceDelayMs: 0, minBytesPerSecond: 16_000_000, maxBytesPerSecond: 0, stripesPerBatch: 256, checkpointMs: 2_000 },
+    rebuild: { autoReplace: true, reuseRestarted: true, replaceDelayMs: 0, minBytesPerSecond: 16_000_000, maxBytesPerSecond: 0, stripesPerBatch: 256, checkpointMs: 2_000 },
     scrub: { intervalMs: 0 },
   });
 });
@@ -44,12 +44,12 @@ t.test('spares, rebuild and scrub: every field, each bounded', async (t) => {
   const c = parse({
     ...base,
     spares: ['ws://10.0.9.1:7000', 'wss://spare.example:7000'],
-    rebuild: { autoReplace: false, replaceDelaySeconds: 300, minMBps: 5, maxMBps: 200, stripesPerBatch: 64, checkpointSeconds: 10 },
+    rebuild: { autoReplace: false, reuseRestarted: false, replaceDelaySeconds: 300, minMBps: 5, maxMBps: 200, stripesPerBatch: 64, checkpointSeconds: 10 },
     scrub: { intervalHours: 168 },
     health: { probeSeconds: 0 },
   });
   t.same(c.spares, ['ws://10.0.9.1:7000', 'wss://spare.example:7000']);
-  t.same(c.rebuild, { autoReplace: false, replaceDelayMs: 300_000, minBytesPerSecond: 5_000_000, maxBytesPerSecond: 200_000_000, stripesPerBatch: 64, checkpointMs: 10_000 });
+  t.same(c.rebuild, { autoReplace: false, reuseRestarted: false, replaceDelayMs: 300_000, minBytesPerSecond: 5_000_000, maxBytesPerSecond: 200_000_000, stripesPerBatch: 64, checkpointMs: 10_000 });
   t.same(c.scrub, { intervalMs: 168 * 3_600_000 });
   t.equal(c.health.probeMs, 0, 'probeSeconds 0 turns the probe off');
   t.same(parse({ ...base, rebuild: { minMBps: 1000, maxMBps: 0 } }).rebuild.maxBytesPerSecond, 0, 'maxMBps 0 = unlimited, whatever the minimum');
@@ -174,6 +174,7 @@ const refusals: [string, unknown, string][] = [
   ['rebuild a list', { ...base, rebuild: [] }, 'config: rebuild must be an object'],
   ['rebuild unknown field', { ...base, rebuild: { speed: 1 } }, 'config: rebuild.speed is not a known field'],
   ['rebuild autoReplace not boolean', { ...base, rebuild: { autoReplace: 1 } }, 'config: rebuild.autoReplace must be true or false'],
+  ['rebuild reuseRestarted not boolean', { ...base, rebuild: { reuseRestarted: 'yes' } }, 'config: rebuild.reuseRestarted must be true or false'],
   ['rebuild delay negative', { ...base, rebuild: { replaceDelaySeconds: -1 } }, 'config: rebuild.replaceDelaySeconds must be an integer in 0..86400'],
   ['rebuild delay too long', { ...base, rebuild: { replaceDelaySeconds: 86401 } }, 'config: rebuild.replaceDelaySeconds must be an integer in 0..86400'],
   ['rebuild minMBps zero', { ...base, rebuild: { minMBps: 0 } }, 'config: rebuild.minMBps must be an integer in 1..1000000'],
