@@ -1,15 +1,23 @@
 // What a scenario did to each slot, and which of it is a real fault. Marking
 // a slot dead spends one of the array's m losses, so the model excuses a
 // death (and a refusal beyond m) only by a real fault: the node was killed or
-// restarted, its memory was corrupted, or it was partitioned for at least the
-// manager's death window, measured in the cluster's virtual time. Resets,
-// corrupted, duplicated, withheld, delayed and reordered frames, and
-// partitions shorter than the window, are faults of the network: they may
-// cost time and retryable refusals, never a slot.
+// restarted, its memory was corrupted, it was partitioned for at least the
+// manager's death window, measured in the cluster's virtual time, or the
+// operator forced it out with a replacement. Resets, corrupted, duplicated,
+// withheld, delayed and reordered frames, and partitions shorter than the
+// window, are faults of the network: they may cost time and retryable
+// refusals, never a slot.
+//
+// A slot has incarnations: the node the array was created with, then each
+// node a replacement put there. Faults belong to the incarnation that held
+// the slot when they happened, and a death is judged against the incarnation
+// it names (the instance id in the membership record). A replacement's
+// incarnation counts as unavailable for the refusal rule until the rebuild
+// is seen finished (the slot live again under its instance); from then on it
+// is as healthy as any node, and a later loss of it is a new fault.
 import { healthDefaults, type Clock } from '../../array-manager/node-handle.ts';
 
 interface Partition {
-  slot: number;
   from: number;
   /** Virtual time it healed; unset while it lasts. */
   to?: number;
@@ -17,24 +25,83 @@ interface Partition {
   heard?: boolean;
 }
 
+interface Incarnation {
+  /** Instance id the membership pins for it (hex). */
+  instance?: string;
+  /** Virtual time it took the slot, and the time the next one did. */
+  from: number;
+  until?: number;
+  /** Killed, restarted or corrupted: lost for good, whenever it happened. */
+  lost: boolean;
+  /** The operator forced it out (a replacement with force) at this virtual time. */
+  forcedAt?: number;
+  /** A replacement's node: unavailable until its rebuild is seen finished. */
+  replacement: boolean;
+  /** Whether its rebuild was finished, as observed at virtual times (in order). */
+  finished: { at: number; done: boolean }[];
+  partitions: Partition[];
+}
+
 export class FaultLedger {
-  /** Slots killed, restarted or corrupted: lost for good, whenever it happened. */
-  private readonly lost = new Set<number>();
-  private readonly partitions: Partition[] = [];
-  /** Virtual time at which each slot was first seen marked dead (in a record a node holds, or in the running manager). */
-  private readonly deaths = new Map<number, number>();
+  private readonly slots: Incarnation[][] = [];
+  /** Each death seen, by slot and instance: first sighting time (in a record a node holds, or in the running manager). */
+  private readonly deaths = new Map<string, { slot: number; instance: string; at: number }>();
 
   constructor(
     private readonly clock: Clock,
     readonly windowMs = healthDefaults.deathWindowMs,
   ) {}
 
-  lose(slot: number): void {
-    this.lost.add(slot);
+  private incarnations(slot: number): Incarnation[] {
+    return (this.slots[slot] ??= [{ from: 0, lost: false, replacement: false, finished: [], partitions: [] }]);
   }
 
+  private current(slot: number): Incarnation {
+    return this.incarnations(slot).at(-1)!;
+  }
+
+  /** The instance the array was created with at `slot`. */
+  setOriginal(slot: number, instance: string): void {
+    this.incarnations(slot)[0].instance = instance;
+  }
+
+  lose(slot: number): void {
+    this.current(slot).lost = true;
+  }
+
+  /** Whether the node now at the slot (its current incarnation) is lost. */
   isLost(slot: number): boolean {
-    return this.lost.has(slot);
+    return this.current(slot).lost;
+  }
+
+  /** The operator forces the current node out (replace --force); `undo` when the replacement was refused before it did so. */
+  forced(slot: number): () => void {
+    const inc = this.current(slot);
+    const before = inc.forcedAt;
+    inc.forcedAt ??= this.clock.now();
+    return () => void (inc.forcedAt = before);
+  }
+
+  /** A replacement put a new node, `instance`, into `slot` now: a new incarnation, unavailable until rebuilt. */
+  replaced(slot: number, instance: string): void {
+    const now = this.clock.now();
+    const old = this.current(slot);
+    old.until = now;
+    for (const p of old.partitions) p.to ??= now;
+    this.incarnations(slot).push({ instance, from: now, lost: false, replacement: true, finished: [{ at: now, done: false }], partitions: [] });
+  }
+
+  /** The rebuild of `instance` at `slot` was seen finished (the slot live under it) or not. */
+  observeRebuild(slot: number, instance: string, done: boolean): void {
+    const inc = this.incarnations(slot).find((i) => i.instance === instance && i.replacement);
+    if (!inc || inc.finished.at(-1)!.done === done) return;
+    inc.finished.push({ at: this.clock.now(), done });
+  }
+
+  /** Whether a replacement's incarnation was seen finished at any time. */
+  everFinished(slot: number): boolean {
+    const inc = this.current(slot);
+    return inc.replacement && inc.finished.some((f) => f.done);
   }
 
   /**
@@ -44,55 +111,85 @@ export class FaultLedger {
    * rule.
    */
   partitionStarted(slot: number): void {
-    const last = this.partitions.filter((p) => p.slot === slot).at(-1);
+    const inc = this.current(slot);
+    const last = inc.partitions.at(-1);
     if (last && !last.heard) last.to = undefined;
-    else this.partitions.push({ slot, from: this.clock.now() });
+    else inc.partitions.push({ from: this.clock.now() });
   }
 
   /** The manager got a reply from the node. */
   heard(slot: number): void {
-    for (const p of this.partitions) if (p.slot === slot && p.to !== undefined) p.heard = true;
+    for (const p of this.current(slot).partitions) if (p.to !== undefined) p.heard = true;
   }
 
   partitionHealed(slot: number): void {
-    for (const p of this.partitions) if (p.slot === slot && p.to === undefined) p.to = this.clock.now();
+    for (const p of this.current(slot).partitions) if (p.to === undefined) p.to = this.clock.now();
   }
 
-  /** The longest time `slot` had been partitioned without a break, as of virtual time `at`. */
-  longestPartition(slot: number, at: number): number {
+  /** The longest time `slot` (any incarnation holding it by then) had been partitioned without a break, as of virtual time `at`. */
+  longestPartition(slot: number, at: number, only?: Incarnation): number {
     let longest = 0;
-    for (const p of this.partitions) if (p.slot === slot && p.from <= at) longest = Math.max(longest, Math.min(p.to ?? at, at) - p.from);
+    for (const inc of only ? [only] : this.incarnations(slot))
+      for (const p of inc.partitions) if (p.from <= at) longest = Math.max(longest, Math.min(p.to ?? at, at) - p.from);
     return longest;
   }
 
-  /** True when a real fault explains losing `slot` at virtual time `at`. */
-  excuses(slot: number, at: number): boolean {
-    return this.lost.has(slot) || this.longestPartition(slot, at) >= this.windowMs;
+  /** A real fault of this incarnation as of `at`: what may cost it its slot. */
+  private faulty(slot: number, inc: Incarnation, at: number): boolean {
+    return inc.lost || (inc.forcedAt !== undefined && inc.forcedAt <= at) || this.longestPartition(slot, at, inc) >= this.windowMs;
   }
 
-  /** How many slots a real fault explains at `at`: a refusal beyond m is correct only when they are more than m. */
+  /** Whether a replacement's rebuild may have been unfinished at `at`: any state observed in effect at that instant. */
+  private unfinished(inc: Incarnation, at: number): boolean {
+    if (!inc.replacement) return false;
+    const before = inc.finished.filter((f) => f.at < at).at(-1);
+    const atIt = inc.finished.filter((f) => f.at === at);
+    return [...(before ? [before] : []), ...atIt].some((f) => !f.done);
+  }
+
+  /** Incarnations that held the slot at virtual time `at` (several when one replaced another at that very time). */
+  private holding(slot: number, at: number): Incarnation[] {
+    return this.incarnations(slot).filter((i) => i.from <= at && (i.until === undefined || i.until >= at));
+  }
+
+  /** The incarnation a death names: the replacement pinned to `instance`, else the original node. */
+  private named(slot: number, instance: string): Incarnation {
+    const all = this.incarnations(slot);
+    return all.find((i) => i.instance === instance) ?? all[0];
+  }
+
+  /** True when the slot was unavailable at `at`: its node really faulty, or a replacement not yet rebuilt. */
+  unavailable(slot: number, at: number): boolean {
+    return this.holding(slot, at).some((inc) => this.faulty(slot, inc, at) || this.unfinished(inc, at));
+  }
+
+  /** How many slots are unavailable at `at`: a refusal beyond m is correct only when they are more than m. */
   realFaults(slots: number, at: number): number {
     let count = 0;
-    for (let s = 0; s < slots; s++) if (this.excuses(s, at)) count++;
+    for (let s = 0; s < slots; s++) if (this.unavailable(s, at)) count++;
     return count;
   }
 
-  /** Notes slots seen marked dead now (the first sighting keeps its time). */
-  sawDead(slots: Iterable<number>): void {
-    for (const s of slots) if (!this.deaths.has(s)) this.deaths.set(s, this.clock.now());
+  /** Notes deaths seen now (the first sighting of a slot's instance keeps its time). */
+  sawDead(dead: Iterable<{ slot: number; instance: string }>): void {
+    for (const { slot, instance } of dead) {
+      const key = `${slot}:${instance}`;
+      if (!this.deaths.has(key)) this.deaths.set(key, { slot, instance, at: this.clock.now() });
+    }
   }
 
-  get deadSlots(): number[] {
-    return [...this.deaths.keys()];
+  get deathCount(): number {
+    return this.deaths.size;
   }
 
-  /** A violation for each slot marked dead with no real fault to explain it at the time. */
+  /** A violation for each death with no real fault of the incarnation it names to explain it at the time. */
   unexcusedDeaths(): string[] {
-    return [...this.deaths]
-      .filter(([slot, at]) => !this.excuses(slot, at))
-      .map(
-        ([slot, at]) =>
-          `slot ${slot} marked dead at ${at} ms (virtual) with no real fault: network faults only, its longest partition by then ${this.longestPartition(slot, at)} ms of the ${this.windowMs} ms death window`,
-      );
+    return [...this.deaths.values()]
+      .filter(({ slot, instance, at }) => !this.faulty(slot, this.named(slot, instance), at))
+      .map(({ slot, instance, at }) => {
+        const inc = this.named(slot, instance);
+        const which = inc.replacement ? ` (the node a replacement put there, instance ${instance.slice(0, 8)})` : '';
+        return `slot ${slot} marked dead at ${at} ms (virtual) with no real fault: network faults only, its longest partition by then ${this.longestPartition(slot, at, inc)} ms of the ${this.windowMs} ms death window${which}`;
+      });
   }
 }

@@ -2,14 +2,22 @@
 // the nodes hold. The runner notes what the running manager decided, but a
 // manager that crashes during recovery (inside openArray) may already have
 // written a death record it never returned: the slot is given up all the
-// same, and a later refusal that counts it is correct.
+// same, and a later refusal that counts it is correct. A death names the
+// instance it gave up: after a replacement, a record that still shows the
+// old instance dead is the old death, not a new one.
 import type { DiskNodeCore } from '../../disk-node/node-core.ts';
 import { deriveKeySet } from '../../array-manager/crypto/key-set.ts';
 import { SlotState, decodeMembership } from '../../array-manager/membership.ts';
 
-export function slotsMarkedDead(nodes: readonly DiskNodeCore[], dataKey: Uint8Array, arrayId: Buffer): number[] {
+export interface Death {
+  slot: number;
+  /** Instance id (hex) the record shows dead at the slot. */
+  instance: string;
+}
+
+export function slotsMarkedDead(nodes: readonly DiskNodeCore[], dataKey: Uint8Array, arrayId: Buffer): Death[] {
   const keys = deriveKeySet(dataKey, arrayId);
-  const dead = new Set<number>();
+  const dead = new Map<string, Death>();
   try {
     for (const node of nodes) {
       let record;
@@ -19,10 +27,14 @@ export function slotsMarkedDead(nodes: readonly DiskNodeCore[], dataKey: Uint8Ar
         continue; // A blank or restarted node holds no record of this array.
       }
       if (!record.arrayId.equals(arrayId)) continue;
-      record.slots.forEach((s, slot) => s.state === SlotState.dead && dead.add(slot));
+      record.slots.forEach((s, slot) => {
+        if (s.state !== SlotState.dead) return;
+        const instance = s.instanceId.toString('hex');
+        dead.set(`${slot}:${instance}`, { slot, instance });
+      });
     }
   } finally {
     keys.destroy();
   }
-  return [...dead];
+  return [...dead.values()];
 }

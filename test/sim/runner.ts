@@ -4,12 +4,18 @@
 // checked after every group of operations and after every recovery.
 import { createArray } from '../../array-manager/array-create.ts';
 import { openArray } from '../../array-manager/array-open.ts';
-import { tableStart } from '../../array-manager/geometry.ts';
+import { randomBytes } from 'node:crypto';
+import { stripeRow, stripes, tableStart } from '../../array-manager/geometry.ts';
 import type { VirtualDisk } from '../../array-manager/virtual-disk.ts';
+import { Rebuilder, type RebuildOptions } from '../../array-manager/healing/rebuild.ts';
+import { Scrubber, type ScrubOptions } from '../../array-manager/healing/scrub.ts';
+import { replaceSlot } from '../../array-manager/healing/replace.ts';
+import { SlotState, deadCount, encodeMembership } from '../../array-manager/membership.ts';
+import type { DiskNodeCore } from '../../disk-node/node-core.ts';
 import { DiskModel } from './model.ts';
 import { prng, sectorValue } from './prng.ts';
 import type { Scenario, SimOp } from './scenario.ts';
-import { faultKinds, sectorSpan } from './scenario.ts';
+import { faultKinds, healingKinds, sectorSpan } from './scenario.ts';
 import { SeededDelivery } from './delivery-scheduler.ts';
 import { SimCluster, dataKey, type FaultPolicy } from './sim-cluster.ts';
 import { slotsMarkedDead } from './marked-dead.ts';
@@ -32,10 +38,41 @@ export interface SimStats {
   networkOnly: number;
   /** Of those, the ones that ended with every slot live (any other is a violation). */
   networkOnlyAllLive: number;
+  /** Slots given a new node (replaceSlot succeeded). */
+  replacements: number;
+  /** Replacements refused as they must be (a spare too small, in use, unreachable, or a live slot without force), nothing changed. */
+  replaceRefusals: number;
+  /** Rebuild batches (Rebuilder.step) that completed. */
+  rebuildBatches: number;
+  /** Replaced slots seen live again, their rebuild finished. */
+  rebuildsFinished: number;
+  /** Scrub passes completed. */
+  scrubs: number;
+  /** Shards those passes wrote back (ScrubResult.repairedBySlot). */
+  repairedShards: number;
 }
 
 export function emptyStats(): SimStats {
-  return { scenarios: 0, steps: 0, crashes: 0, nodeLosses: 0, corruptions: 0, networkFaults: 0, partitions: 0, lateFrames: 0, failedArrays: 0, retryableRefusals: 0, networkOnly: 0, networkOnlyAllLive: 0 };
+  return {
+    scenarios: 0,
+    steps: 0,
+    crashes: 0,
+    nodeLosses: 0,
+    corruptions: 0,
+    networkFaults: 0,
+    partitions: 0,
+    lateFrames: 0,
+    failedArrays: 0,
+    retryableRefusals: 0,
+    networkOnly: 0,
+    networkOnlyAllLive: 0,
+    replacements: 0,
+    replaceRefusals: 0,
+    rebuildBatches: 0,
+    rebuildsFinished: 0,
+    scrubs: 0,
+    repairedShards: 0,
+  };
 }
 
 /** The counters as `name=value` pairs, in a fixed order, for one summary line. */
@@ -103,6 +140,24 @@ export class ScenarioRun {
   readonly frames = { io: [] as number[], recoveries: [] as number[] };
   /** Fault policies of this group's ops, asked in turn; the first that does not deliver decides. */
   private sendFaults: NonNullable<FaultPolicy['onSend']>[] = [];
+  /** Counts managers: a healing op of a manager that crashed must not act on the model. */
+  private generation = 0;
+  /** The healing machinery of the running manager (one rebuilder and one scrubber per manager, like the healer's). */
+  private healing: Healing | undefined;
+  /**
+   * Per replacement instance (hex): the highest cursor any manager had
+   * rebuilt for it, the highest every member is known to have stored, and
+   * whether a record every member stored made it live.
+   */
+  private readonly rebuildLog = new Map<string, { rebuilt: number; persisted: number; live: boolean }>();
+  /** Bytes flipped in node memory, kept until seen gone (a scrub pass must remove the ones m allows). */
+  private corruptions: { slot: number; core: DiskNodeCore; sector: number; stripe: number; bytes: Buffer }[] = [];
+  /** Set when a scrub pass began and ended within the running group. */
+  private scrubPassInGroup = false;
+  /** Whether the running group has `network` faults (they may cost a replacement its attested session). */
+  private groupNetwork = false;
+  /** An operator forced a node out: the scenario is no longer one of network faults only. */
+  private forcedOut = false;
 
   constructor(
     private readonly sc: Scenario,
@@ -113,6 +168,11 @@ export class ScenarioRun {
     this.ledger = new FaultLedger(this.cluster.clock);
     this.cluster.onAnswered = (slot) => this.watchDeathRecord(slot);
     this.cluster.onHeard = (slot) => this.ledger.heard(slot);
+    this.cluster.onAssigned = (slot, core) => {
+      const instance = core.instanceId.toString('hex');
+      this.ledger.replaced(slot, instance);
+      this.rebuildLog.set(instance, { rebuilt: 0, persisted: 0, live: false });
+    };
   }
 
   private get n(): number {
@@ -152,7 +212,7 @@ export class ScenarioRun {
    * by any manager: a crash discards the manager, not what it decided.
    */
   private checkDeaths(): void {
-    if (this.disk) this.ledger.sawDead(this.disk.state.membership.slots.map((_, s) => s).filter((s) => !this.disk!.state.isLive(s)));
+    if (this.disk) this.ledger.sawDead(this.disk.state.membership.slots.flatMap((s, slot) => (s.state === SlotState.dead ? [{ slot, instance: hex(s.instanceId) }] : [])));
     for (const v of this.ledger.unexcusedDeaths()) if (!this.violations.includes(v)) this.violations.push(v);
   }
 
@@ -194,12 +254,14 @@ export class ScenarioRun {
       keyErasure: this.sc.keyErasure,
     });
     this.arrayId = Buffer.from(this.disk.state.arrayId);
+    this.disk.state.membership.slots.forEach((s, slot) => this.ledger.setOriginal(slot, hex(s.instanceId)));
     for (const group of this.sc.groups) {
       if (!this.disk || this.violations.length) break;
       await this.runGroup(group);
       if (this.disk && !this.violations.length) await this.verify('after group');
       this.checkDeaths();
     }
+    await this.degradedCheck();
     this.checkDeaths();
     this.cluster.freezeAll();
     this.stats.lateFrames += this.cluster.lateDeliveries;
@@ -210,10 +272,10 @@ export class ScenarioRun {
   private countNetworkOnly(before: SimStats): void {
     const delta = (key: keyof SimStats) => this.stats[key] - before[key];
     const network = delta('networkFaults') + delta('partitions') + delta('lateFrames') > 0 || this.sc.delivery !== undefined;
-    const real = delta('crashes') + delta('nodeLosses') + delta('corruptions') + this.faults();
+    const real = delta('crashes') + delta('nodeLosses') + delta('corruptions') + delta('replacements') + (this.forcedOut ? 1 : 0) + this.faults();
     if (!network || real > 0) return;
     this.stats.networkOnly++;
-    if (this.ledger.deadSlots.length === 0) this.stats.networkOnlyAllLive++;
+    if (this.ledger.deathCount === 0) this.stats.networkOnlyAllLive++;
   }
 
   private arm(op: SimOp): void {
@@ -275,8 +337,12 @@ export class ScenarioRun {
     if (!this.ledger.isLost(slot) && this.faults() >= this.sc.m) return;
     const g = this.disk.state.geometry;
     const rows = g.tableRows + Math.min(g.dataRows, 80);
-    const sector = tableStart(g) + (op.row % rows);
-    this.cluster.nodes[slot].store.view(sector, 1)[0][op.byte] ^= 0x5a;
+    const stripe = op.row % rows;
+    const sector = tableStart(g) + stripe;
+    const core = this.cluster.nodes[slot];
+    const bytes = core.store.view(sector, 1)[0];
+    bytes[op.byte] ^= 0x5a;
+    this.corruptions.push({ slot, core, sector, stripe, bytes: Buffer.from(bytes) });
     this.ledger.lose(slot);
     this.stats.corruptions++;
   }
@@ -286,6 +352,8 @@ export class ScenarioRun {
     this.stats.steps++;
     this.step++;
     const io = group.filter((op) => !faultKinds.has(op.kind));
+    this.groupNetwork = group.some((op) => op.kind === 'network');
+    this.scrubPassInGroup = false;
     for (const op of group) if (!io.includes(op)) this.arm(op);
     const policies = this.sendFaults;
     this.cluster.faults = {
@@ -304,7 +372,10 @@ export class ScenarioRun {
     }
     const outcomes: (Outcome | undefined)[] = new Array(io.length);
     const started = this.cluster.delivered;
-    const all = Promise.all(io.map((op, i) => start(disk, op, this.cluster.clock).then((o) => (outcomes[i] = o))));
+    const gen = this.generation;
+    const begin = (op: SimOp): Promise<Outcome> =>
+      healingKinds.has(op.kind) ? this.heal(op, disk, gen).then(() => ({ op, status: 'ok' as const })) : start(disk, op, this.cluster.clock);
+    const all = Promise.all(io.map((op, i) => begin(op).then((o) => (outcomes[i] = o))));
     const result = await this.race(all);
     this.frames.io.push(this.cluster.delivered - started);
     // Faults armed for this group end with it; a crash point not reached is not carried into the checks.
@@ -320,6 +391,7 @@ export class ScenarioRun {
       if (o.status === 'error') this.checkError(`${o.op.kind}`, o.error!, o.at);
     }
     if (result === 'frozen') await this.recover(group);
+    else if (this.scrubPassInGroup && group.every((op) => !faultKinds.has(op.kind))) await this.checkScrubbed();
   }
 
   private checkRead(o: Outcome, before: Map<number, Buffer[]>): void {
@@ -341,6 +413,8 @@ export class ScenarioRun {
   }
 
   private async recover(group: SimOp[]): Promise<void> {
+    this.generation++;
+    this.noteRebuilt(this.disk);
     this.crashed();
     const crash = group.find((op) => op.kind === 'crash') as Extract<SimOp, { kind: 'crash' }> | undefined;
     let crashDuringRecovery = crash && crash.duringRecovery >= 0 ? crash.duringRecovery : -1;
@@ -368,6 +442,7 @@ export class ScenarioRun {
         return;
       }
       this.disk = result.disk;
+      this.checkResumed(result.disk);
       await this.verify('after recovery');
       return;
     }
@@ -395,6 +470,364 @@ export class ScenarioRun {
     }
     for (const v of this.model.settle(observed)) this.violations.push(`${where}: ${v}`);
   }
+
+  /** Healing ops of the group: each kind runs its steps in turn, next to the group's I/O. */
+  private heal(op: SimOp, disk: VirtualDisk, gen: number): Promise<void> {
+    const h = this.healingFor(disk);
+    const chain = op.kind === 'replace' ? 'replaces' : op.kind === 'rebuild' ? 'rebuilds' : 'scrubs';
+    const run = async () => {
+      if (gen !== this.generation) return;
+      if (op.kind === 'replace') await this.replace(op, disk, gen);
+      if (op.kind === 'rebuild') await this.rebuild(op, disk, h, gen);
+      if (op.kind === 'scrub') await this.scrub(op, disk, h, gen);
+    };
+    if (op.kind === 'replace') h.replacing++;
+    const p = h[chain].then(run, run).finally(() => op.kind === 'replace' && h.replacing--);
+    h[chain] = p.catch(() => {});
+    return p;
+  }
+
+  private healingFor(disk: VirtualDisk): Healing {
+    if (this.healing?.disk === disk) return this.healing;
+    const rebuildOptions: RebuildOptions = { stripesPerBatch: 8, checkpointMs: 0 };
+    const scrubOptions: ScrubOptions = { stripesPerBatch: 16 };
+    this.healing = {
+      disk,
+      rebuildOptions,
+      rebuilder: new Rebuilder(disk.state, () => disk.flush(), rebuildOptions),
+      batches: 0,
+      scrubOptions,
+      scrubber: new Scrubber(disk.state, scrubOptions),
+      passBegan: -1,
+      replacing: 0,
+      replaces: Promise.resolve(),
+      rebuilds: Promise.resolve(),
+      scrubs: Promise.resolve(),
+    };
+    return this.healing;
+  }
+
+  /**
+   * A replacement as the operator or the healer asks for it. A spare that
+   * must be refused is refused with its E_REPLACE_* code and nothing changes:
+   * not the slot's record, not its node, not the spare.
+   */
+  private async replace(op: Extract<SimOp, { kind: 'replace' }>, disk: VirtualDisk, gen: number): Promise<void> {
+    const state = disk.state;
+    const c = this.cluster;
+    const slots = state.membership.slots;
+    const from = op.slot % this.n;
+    const order = Array.from({ length: this.n }, (_, i) => (from + i) % this.n);
+    const dead = order.find((s) => slots[s].state === SlotState.dead);
+    const lostMember = order.find((s) => state.isMember(s) && this.ledger.isLost(s));
+    let slot = from;
+    let force = op.force;
+    if (dead !== undefined) slot = dead;
+    else if (lostMember !== undefined) [slot, force] = [lostMember, true];
+    else if (force && this.faults() >= this.sc.m) force = false;
+    const g = state.geometry;
+    let endpoint: string;
+    let expect: string | undefined;
+    if (op.spare === 'fresh') endpoint = c.addSpare();
+    else if (op.spare === 'small') [endpoint, expect] = [c.addSpare(g.nodeSectors - 1), 'E_REPLACE_TOO_SMALL'];
+    else if (op.spare === 'foreign') [endpoint, expect] = [this.foreignSpare(disk), 'E_REPLACE_IN_USE'];
+    else if (op.spare === 'member') {
+      const member = order.find((s) => s !== slot && state.isMember(s) && !c.isDead(s) && !c.isPartitioned(s));
+      if (member === undefined) return;
+      endpoint = `sim:member:${member}:${this.step}`;
+      c.spares.set(endpoint, c.nodes[member]);
+      expect = 'E_REPLACE_IN_USE';
+    } else [endpoint, expect] = ['sim:spare:none', 'E_REPLACE_ATTESTATION'];
+    if (slots[slot].state !== SlotState.dead && !force) expect = 'E_REPLACE_LIVE';
+    const spare = c.spares.get(endpoint);
+    const before = { state: slots[slot].state, instance: hex(slots[slot].instanceId), node: c.nodes[slot], spare: spare && op.spare !== 'member' ? spareImage(spare, tableStart(g)) : undefined };
+    const forcedHealthy = force && expect === undefined && state.isMember(slot);
+    const undo = forcedHealthy ? this.ledger.forced(slot) : undefined;
+    let error: (Error & { code?: string }) | undefined;
+    try {
+      await replaceSlot(state, { slot, endpoint, force });
+    } catch (err) {
+      error = err as Error & { code?: string };
+    } finally {
+      if (op.spare === 'member') c.spares.delete(endpoint);
+    }
+    if (gen !== this.generation) return;
+    const now = state.membership.slots[slot];
+    const unchanged = () => {
+      const changes: string[] = [];
+      if (hex(now.instanceId) !== before.instance || (now.state === SlotState.rebuilding && before.state !== SlotState.rebuilding)) changes.push('its record');
+      if (c.nodes[slot] !== before.node) changes.push('its node');
+      if (op.spare !== 'member' && spare && !c.spares.has(endpoint)) changes.push('the spare was assigned');
+      if (before.spare && !spareImage(spare!, tableStart(g)).equals(before.spare)) changes.push("the spare's record or journal area");
+      return changes;
+    };
+    if (!error) {
+      if (expect) this.violations.push(`replace slot ${slot} with a ${op.spare} spare${force ? ' (force)' : ''}: accepted; expected ${expect}`);
+      else {
+        this.stats.replacements++;
+        if (forcedHealthy) this.forcedOut = true;
+        if (c.nodes[slot] !== spare) this.violations.push(`replace slot ${slot}: succeeded but the slot's node is not the spare`);
+        if (now.state !== SlotState.dead && !(now.state === SlotState.rebuilding && now.instanceId.equals(spare!.instanceId)) && !this.rebuildLog.get(hex(now.instanceId))?.live) {
+          this.violations.push(`replace slot ${slot}: succeeded but the slot is ${now.state} under ${hex(now.instanceId)}, not rebuilding under the spare`);
+        }
+      }
+      return;
+    }
+    const code = error.code ?? '';
+    const refusedAsExpected = expect !== undefined && (code === expect || (this.groupNetwork && code === 'E_REPLACE_ATTESTATION'));
+    const attestationLost = expect === undefined && this.groupNetwork && code === 'E_REPLACE_ATTESTATION';
+    if (refusedAsExpected || attestationLost) {
+      const changes = unchanged();
+      if (changes.length) this.violations.push(`replace slot ${slot} with a ${op.spare} spare: refused with ${code} but changed ${changes.join(', ')}`);
+      this.stats.replaceRefusals++;
+      undo?.();
+      return;
+    }
+    if (code === retryableCode) {
+      // Retryable: it may have stopped part way (the slot forced dead, the spare assigned); a spare that must be refused still changed nothing.
+      if (expect && op.spare !== 'member' && unchanged().length) this.violations.push(`replace slot ${slot} with a ${op.spare} spare: E_UNAVAILABLE but changed ${unchanged().join(', ')}`);
+      this.stats.retryableRefusals++;
+      if (state.isMember(slot) && hex(now.instanceId) === before.instance) undo?.();
+      else if (forcedHealthy) this.forcedOut = true;
+      return;
+    }
+    if (state.isMember(slot) && hex(now.instanceId) === before.instance) undo?.();
+    if (code.startsWith('E_REPLACE_')) {
+      this.violations.push(`replace slot ${slot} with a ${op.spare} spare${force ? ' (force)' : ''}: ${error.message}; expected ${expect ?? 'success'}`);
+      return;
+    }
+    this.checkError(`replace slot ${slot}`, error);
+  }
+
+  /** A fresh spare that holds another array's membership record, and something in its journal area. */
+  private foreignSpare(disk: VirtualDisk): string {
+    const endpoint = this.cluster.addSpare();
+    const core = this.cluster.spares.get(endpoint)!;
+    const g = disk.state.geometry;
+    const other = {
+      version: 3n,
+      arrayId: randomBytes(16),
+      geometry: g,
+      keyErasure: false,
+      slots: Array.from({ length: g.k + g.m }, () => ({ state: SlotState.live, instanceId: randomBytes(16), cursor: 0 })),
+    };
+    core.store.deathVersion = other.version;
+    core.store.deathRecord = encodeMembership(randomBytes(32), other);
+    core.store.write(0, randomBytes(tableStart(g) * 4096));
+    return endpoint;
+  }
+
+  /**
+   * Runs up to `batches` rebuild batches. Each must leave every rebuilding
+   * slot's cursor where it was or further; the cursors a persisted checkpoint
+   * stored on every member, and the slots a finished rebuild made live, are
+   * noted for the next manager (checkResumed).
+   */
+  private async rebuild(op: Extract<SimOp, { kind: 'rebuild' }>, disk: VirtualDisk, h: Healing, gen: number): Promise<void> {
+    const state = disk.state;
+    const total = stripes(state.geometry);
+    for (let b = 0; b < op.batches; b++) {
+      let rebuilding = state.rebuildingSlots();
+      // Nothing to rebuild yet: a replacement of this group may be on its way.
+      while (rebuilding.length === 0 && h.replacing > 0 && gen === this.generation) {
+        await h.replaces;
+        rebuilding = state.rebuildingSlots();
+      }
+      if (rebuilding.length === 0 || gen !== this.generation) return;
+      h.batches++;
+      const checkpoint = op.checkpointEvery > 0 && h.batches % op.checkpointEvery === 0;
+      h.rebuildOptions.stripesPerBatch = op.stripesPerBatch;
+      // The rebuilder persists when this much real time has passed since the last checkpoint: 0 is every batch, the other never.
+      h.rebuildOptions.checkpointMs = checkpoint ? 0 : Number.MAX_SAFE_INTEGER;
+      const before = new Map(rebuilding.map((s) => [s, { instance: hex(state.membership.slots[s].instanceId), cursor: state.rebuildCursor(s) }]));
+      try {
+        await h.rebuilder.step();
+      } catch (err) {
+        if (gen === this.generation) this.checkError('rebuild', err as Error);
+        return;
+      }
+      if (gen !== this.generation) return;
+      this.stats.rebuildBatches++;
+      const complete = deadCount(state.membership) <= this.sc.m;
+      const wentLive = [...before].some(([s, b]) => state.isLive(s) && hex(state.membership.slots[s].instanceId) === b.instance);
+      for (const [s, b] of before) {
+        const now = state.membership.slots[s];
+        if (hex(now.instanceId) !== b.instance || now.state === SlotState.dead) continue;
+        const log = this.rebuildLog.get(b.instance)!;
+        if (now.state === SlotState.rebuilding) {
+          const cursor = state.rebuildCursor(s);
+          if (cursor < b.cursor) this.violations.push(`rebuild: slot ${s}'s cursor went back from ${b.cursor} to ${cursor}`);
+          log.rebuilt = Math.max(log.rebuilt, cursor);
+          // A persist that returned leaves the membership, every cursor in it, stored on every member.
+          if (complete && (checkpoint || wentLive)) log.persisted = Math.max(log.persisted, now.cursor);
+        } else if (now.state === SlotState.live) {
+          log.rebuilt = total;
+          if (complete) log.live = true;
+          this.stats.rebuildsFinished++;
+          this.ledger.observeRebuild(s, b.instance, true);
+        }
+      }
+    }
+  }
+
+  /** Before a crashed manager is dropped: how far it had rebuilt each slot (a bound on what the next may trust). */
+  private noteRebuilt(disk: VirtualDisk | undefined): void {
+    if (!disk) return;
+    const state = disk.state;
+    state.membership.slots.forEach((s, slot) => {
+      const log = this.rebuildLog.get(hex(s.instanceId));
+      if (!log) return;
+      if (s.state === SlotState.rebuilding) log.rebuilt = Math.max(log.rebuilt, state.rebuildCursor(slot));
+      // It goes live in memory only once every stripe is rebuilt, then writes the record.
+      if (s.state === SlotState.live) log.rebuilt = stripes(state.geometry);
+    });
+  }
+
+  /**
+   * After a recovery: a rebuilding slot resumes from a cursor no lower than
+   * one every member stored (never from zero once a cursor was persisted)
+   * and no higher than any manager had rebuilt (never trusting stripes above
+   * the persisted cursor); a slot a complete record made live stays live.
+   */
+  private checkResumed(disk: VirtualDisk): void {
+    const state = disk.state;
+    state.membership.slots.forEach((s, slot) => {
+      const instance = hex(s.instanceId);
+      const log = this.rebuildLog.get(instance);
+      if (s.state === SlotState.rebuilding) {
+        this.ledger.observeRebuild(slot, instance, false);
+        const cursor = state.rebuildCursor(slot);
+        if (!log) {
+          this.violations.push(`after recovery: slot ${slot} rebuilding under an instance no replacement put there`);
+          return;
+        }
+        if (log.live) this.violations.push(`after recovery: slot ${slot} is rebuilding again, though a record every member stored made it live`);
+        if (cursor < log.persisted) this.violations.push(`after recovery: slot ${slot} resumes its rebuild from stripe ${cursor}, below the cursor ${log.persisted} every member stored`);
+        if (cursor > log.rebuilt) this.violations.push(`after recovery: slot ${slot} trusts stripes up to ${cursor}; no manager rebuilt more than ${log.rebuilt}`);
+      } else if (s.state === SlotState.live && log) {
+        this.ledger.observeRebuild(slot, instance, true);
+        if (log.rebuilt < stripes(state.geometry)) this.violations.push(`after recovery: slot ${slot} is live with only ${log.rebuilt} stripes rebuilt`);
+      }
+    });
+  }
+
+  /** Scrub batches; a pass that ends is counted, and must find no stripe lost while the faults are within m. */
+  private async scrub(op: Extract<SimOp, { kind: 'scrub' }>, disk: VirtualDisk, h: Healing, gen: number): Promise<void> {
+    const scrubber = h.scrubber;
+    h.scrubOptions.stripesPerBatch = op.stripesPerBatch;
+    if (!scrubber.running) {
+      scrubber.begin();
+      h.passBegan = this.step;
+    }
+    for (let i = 0; scrubber.running && (op.steps === 0 || i < op.steps); i++) {
+      try {
+        await scrubber.step();
+      } catch (err) {
+        if (gen === this.generation) this.checkError('scrub', err as Error);
+        return;
+      }
+      if (gen !== this.generation) return;
+    }
+    if (scrubber.running) return;
+    const result = scrubber.result!;
+    this.stats.scrubs++;
+    this.stats.repairedShards += Object.values(result.repairedBySlot).reduce((a, b) => a + b, 0);
+    if (result.unrecoverable.length && this.faults() <= this.sc.m) {
+      const r = result.unrecoverable[0];
+      this.violations.push(`scrub: ${result.unrecoverable.length} stripes unrecoverable (first ${r.region} row ${r.row}) with ${this.faults()} really faulty of m=${this.sc.m}`);
+    }
+    if (h.passBegan === this.step) this.scrubPassInGroup = true;
+  }
+
+  /**
+   * A scrub pass ran whole in a group with no fault: every corrupted shard
+   * m allows (its node still there and serving the stripe, the faults
+   * within m) must be gone from node memory. The entries applied first, so
+   * a stripe the pass could only check from memory is on the nodes too.
+   */
+  private async checkScrubbed(): Promise<void> {
+    const disk = this.disk;
+    if (!disk || this.violations.length || this.faults() > this.sc.m) return;
+    if (this.cluster.nodes.some((_, s) => this.cluster.isPartitioned(s))) return;
+    try {
+      await disk.flush();
+    } catch {
+      return;
+    }
+    const state = disk.state;
+    const left = [];
+    for (const c of this.corruptions) {
+      if (this.cluster.nodes[c.slot] !== c.core || this.cluster.isDead(c.slot)) continue;
+      const still = c.core.store.view(c.sector, 1)[0].equals(c.bytes);
+      if (!still) continue;
+      left.push(c);
+      const { region, row } = stripeRow(state.geometry, c.stripe);
+      if (!state.serves(c.slot, region, row)) continue;
+      this.violations.push(`scrub: a whole pass with no fault in its group left slot ${c.slot}'s corrupted shard of stripe ${c.stripe} (${region} row ${row}, node sector ${c.sector}) in place with ${this.faults()} really faulty of m=${this.sc.m}`);
+    }
+    this.corruptions = left;
+  }
+
+  /**
+   * At the end of a scenario in which a replaced slot was rebuilt: further
+   * slots, never a rebuilt one, are lost until m are unavailable, and every
+   * sector is read again from the nodes (caches dropped), so the rebuilt
+   * shards must carry the reads. A stale shard on a rebuilt node shows here.
+   */
+  private async degradedCheck(): Promise<void> {
+    const disk = this.disk;
+    if (!disk || this.violations.length) return;
+    const state = disk.state;
+    const c = this.cluster;
+    const rebuilt = state.membership.slots
+      .map((_, s) => s)
+      .filter((s) => state.isLive(s) && this.ledger.everFinished(s) && !this.ledger.isLost(s) && !c.isDead(s));
+    if (rebuilt.length === 0) return;
+    try {
+      await disk.flush();
+    } catch (err) {
+      this.checkError('flush before the degraded check', err as Error);
+      return;
+    }
+    const now = c.clock.now();
+    let faults = this.faults();
+    for (let s = 0; s < this.n && faults < this.sc.m; s++) {
+      if (rebuilt.includes(s) || this.ledger.unavailable(s, now)) continue;
+      this.ledger.lose(s);
+      this.stats.nodeLosses++;
+      c.kill(s);
+      faults++;
+    }
+    state.rows.clear();
+    state.tables.clear();
+    await this.verify(`with m slots lost around rebuilt slot(s) ${rebuilt.join(', ')}`);
+  }
+}
+
+interface Healing {
+  disk: VirtualDisk;
+  rebuildOptions: RebuildOptions;
+  rebuilder: Rebuilder;
+  /** Rebuild batches this manager started (the checkpoint rhythm counts them). */
+  batches: number;
+  scrubOptions: ScrubOptions;
+  scrubber: Scrubber;
+  /** Group in which the running scrub pass began. */
+  passBegan: number;
+  /** Replace ops queued or running: a rebuild op with nothing to rebuild waits for them. */
+  replacing: number;
+  replaces: Promise<unknown>;
+  rebuilds: Promise<unknown>;
+  scrubs: Promise<unknown>;
+}
+
+function hex(b: Buffer): string {
+  return b.toString('hex');
+}
+
+/** A spare's membership record and journal area: a refused replacement must leave them as they were. */
+function spareImage(core: DiskNodeCore, journalSectors: number): Buffer {
+  return Buffer.concat([Buffer.from(core.store.deathVersion.toString()), core.store.deathRecord, ...core.store.view(0, journalSectors)]);
 }
 
 export async function runScenario(sc: Scenario, stats: SimStats): Promise<string[]> {

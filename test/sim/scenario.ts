@@ -29,7 +29,20 @@ export type SimOp =
   /** The `nth` frame sent to the slot in this group is held back (the manager sees a reset) and reaches the node on its old session `releaseAfterFrames` frames later. */
   | { kind: 'withhold'; slot: number; nth: number; releaseAfterFrames: number }
   | { kind: 'corrupt'; slot: number; row: number; byte: number }
-  | { kind: 'network'; perMille: number };
+  | { kind: 'network'; perMille: number }
+  /**
+   * A new node for a slot (healing/replace.ts): the first dead slot from `slot` on, else a member
+   * whose node is lost (forced out), else `slot` itself, forced out only with `force` and while the
+   * faults stay below m. `spare` is the node offered: a fresh spare, or one that must be refused
+   * (too small, holding another array's membership, a member of this array, nothing at the endpoint).
+   */
+  | { kind: 'replace'; slot: number; force: boolean; spare: SpareKind }
+  /** Up to `batches` rebuild batches (Rebuilder.step) of `stripesPerBatch` stripes, the cursor persisted every `checkpointEvery`-th batch (0: only when a slot finishes). */
+  | { kind: 'rebuild'; batches: number; stripesPerBatch: number; checkpointEvery: number }
+  /** `steps` scrub batches (0: to the end of the pass), starting a pass if none runs. */
+  | { kind: 'scrub'; steps: number; stripesPerBatch: number };
+
+export type SpareKind = 'fresh' | 'small' | 'foreign' | 'member' | 'missing';
 
 export interface Scenario {
   k: number;
@@ -43,6 +56,9 @@ export interface Scenario {
 
 /** Fault ops arm triggers; the others are I/O. */
 export const faultKinds: ReadonlySet<SimOp['kind']> = new Set(['crash', 'kill', 'corrupt', 'network', 'partition', 'withhold']);
+
+/** Healing ops run next to the group's I/O, through the manager's healing code. */
+export const healingKinds: ReadonlySet<SimOp['kind']> = new Set(['replace', 'rebuild', 'scrub']);
 
 /** Sectors the ops address: small, so ops collide on rows, tables and sectors. */
 export const sectorSpan = 160;
@@ -81,6 +97,11 @@ const delivery = fc.option(
   { freq: 3, nil: undefined },
 );
 
+/** Stripes per healing batch: mostly large (a whole array in a few batches), sometimes a handful, so batches land between the group's writes. */
+function stripesPerBatch(min: number, max: number): fc.Arbitrary<number> {
+  return fc.oneof({ weight: 1, arbitrary: fc.integer({ min, max: min + 3 }) }, { weight: 3, arbitrary: fc.integer({ min: Math.floor(max / 3), max }) });
+}
+
 const op: fc.Arbitrary<SimOp> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ kind: fc.constant('write' as const), sector: fc.nat(sectorSpan - 1), count: fc.integer({ min: 1, max: 12 }), seed: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('trim' as const), sector: fc.nat(sectorSpan - 1), count: fc.integer({ min: 1, max: 6 }) }) },
@@ -117,6 +138,35 @@ const op: fc.Arbitrary<SimOp> = fc.oneof(
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('corrupt' as const), slot: fc.nat(7), row: fc.nat(60), byte: fc.nat(4095) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('network' as const), perMille: fc.integer({ min: 0, max: 30 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('replace' as const),
+      slot: fc.nat(7),
+      force: fc.boolean(),
+      spare: fc.oneof(
+        { weight: 5, arbitrary: fc.constant('fresh' as const) },
+        { weight: 1, arbitrary: fc.constantFrom('small' as const, 'foreign' as const, 'member' as const, 'missing' as const) },
+      ),
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('rebuild' as const),
+      batches: fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 1, max: 6 }) }, { weight: 1, arbitrary: fc.constant(1000) }),
+      stripesPerBatch: stripesPerBatch(1, 40),
+      checkpointEvery: fc.integer({ min: 0, max: 3 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('scrub' as const),
+      steps: fc.oneof({ weight: 2, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 3 }) }),
+      stripesPerBatch: stripesPerBatch(4, 64),
+    }),
+  },
 );
 
 export const scenarioArb: fc.Arbitrary<Scenario> = fc

@@ -83,7 +83,11 @@ export class SimCluster {
     this.nodes[slot] = core;
     this.dead.delete(slot);
     this.partitioned.delete(slot);
+    this.onAssigned(slot, core);
   }
+
+  /** Told when a replacement made a spare a slot's node (the simulator starts the slot's next incarnation). */
+  onAssigned: (slot: number, core: DiskNodeCore) => void = () => {};
 
   /** The node dies: its memory is gone and connections to it fail. */
   kill(slot: number): void {
