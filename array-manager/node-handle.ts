@@ -80,6 +80,8 @@ export function transportFault(err: unknown): boolean {
 export class NodeHandle {
   private client: NodeClient | undefined;
   private opening: Promise<NodeClient> | undefined;
+  /** Counts repins (replacements): a session opened before the last one is for the slot's old node. */
+  private pins = 0;
   /** Clock time of the first failure of the current run of failures; unset while the node answers. */
   private failingSince: number | undefined;
   /** Session failures seen, for status and metrics. */
@@ -116,17 +118,28 @@ export class NodeHandle {
 
   async session(): Promise<NodeClient> {
     if (this.client && !this.client.closed) return this.client;
-    this.opening ??= this.connector.connect(this.slot).finally(() => (this.opening = undefined));
+    const pins = this.pins;
+    if (!this.opening) {
+      const opening: Promise<NodeClient> = this.connector.connect(this.slot).finally(() => this.opening === opening && (this.opening = undefined));
+      this.opening = opening;
+    }
     let client: NodeClient;
     try {
       client = await this.opening;
     } catch (err) {
+      // Opened for the node the slot held before a replacement: that failure is not the new node's.
+      if (pins !== this.pins) return this.session();
       // The node cannot be reached: its outage starts now (a session that broke is not one).
       if (transportFault(err) && this.failingSince === undefined) {
         this.failingSince = this.health.clock.now();
         this.onHealth(true, (err as Error).message);
       }
       throw err;
+    }
+    // A session opened before a replacement repinned the slot may reach the old node: drop it, open one to the new node.
+    if (pins !== this.pins) {
+      client.close();
+      return this.session();
     }
     if (this.pinned && !Buffer.from(client.peer.instanceId).equals(this.pinned)) {
       client.close();
@@ -190,6 +203,8 @@ export class NodeHandle {
   /** The slot now holds another node (a replacement): forget the old one's session and health. */
   repin(instanceId: Buffer): void {
     this.close();
+    this.pins++;
+    this.opening = undefined;
     this.pinned = instanceId;
     this.failingSince = undefined;
     this.sessionFailures = 0;

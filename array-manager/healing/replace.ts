@@ -12,6 +12,8 @@ import { ArrayError, type ArrayState } from '../array-state.ts';
 import { tableStart } from '../geometry.ts';
 import { SlotState, isMemberState } from '../membership.ts';
 import { Op } from '../node-client/frame-codec.ts';
+import type { NodeClient } from '../node-client/node-client.ts';
+import { transportFault } from '../node-handle.ts';
 
 export interface ReplaceRequest {
   slot: number;
@@ -43,24 +45,32 @@ async function admit(state: ArrayState, req: ReplaceRequest): Promise<Buffer> {
     throw new ArrayError('E_REPLACE_ATTESTATION', `${req.endpoint}: no attested session: ${(err as Error).message}`);
   }
   try {
-    const g = state.geometry;
-    const instanceId = Buffer.from(client.peer.instanceId);
-    if (client.hello.sectorCount < g.nodeSectors) {
-      throw new ArrayError('E_REPLACE_TOO_SMALL', `${req.endpoint} has ${client.hello.sectorCount} sectors; this array uses ${g.nodeSectors} on each node`);
-    }
-    const { deathVersion } = await client.status();
-    if (deathVersion !== 0n) {
-      throw new ArrayError('E_REPLACE_IN_USE', `${req.endpoint} holds a membership record (version ${deathVersion}): it is, or was, part of an array; start a fresh node`);
-    }
-    if (state.membership.slots.some((s) => isMemberState(s.state) && s.instanceId.equals(instanceId))) {
-      throw new ArrayError('E_REPLACE_IN_USE', `${req.endpoint} is already a member of this array`);
-    }
-    // The journal area must hold nothing this array could mistake for its own (a fresh node's is empty anyway).
-    await client.batch([{ op: Op.trim, sector: 0, count: tableStart(g) }]);
-    return instanceId;
+    return await check(state, req, client);
+  } catch (err) {
+    // The session broke while the node was checked: nothing changed, and the operator may retry.
+    if (transportFault(err)) throw new ArrayError('E_UNAVAILABLE', `${req.endpoint}: the session broke while the node was checked (${(err as Error).message}); retry`);
+    throw err;
   } finally {
     client.close();
   }
+}
+
+async function check(state: ArrayState, req: ReplaceRequest, client: NodeClient): Promise<Buffer> {
+  const g = state.geometry;
+  const instanceId = Buffer.from(client.peer.instanceId);
+  if (client.hello.sectorCount < g.nodeSectors) {
+    throw new ArrayError('E_REPLACE_TOO_SMALL', `${req.endpoint} has ${client.hello.sectorCount} sectors; this array uses ${g.nodeSectors} on each node`);
+  }
+  const { deathVersion } = await client.status();
+  if (deathVersion !== 0n) {
+    throw new ArrayError('E_REPLACE_IN_USE', `${req.endpoint} holds a membership record (version ${deathVersion}): it is, or was, part of an array; start a fresh node`);
+  }
+  if (state.membership.slots.some((s) => isMemberState(s.state) && s.instanceId.equals(instanceId))) {
+    throw new ArrayError('E_REPLACE_IN_USE', `${req.endpoint} is already a member of this array`);
+  }
+  // The journal area must hold nothing this array could mistake for its own (a fresh node's is empty anyway).
+  await client.batch([{ op: Op.trim, sector: 0, count: tableStart(g) }]);
+  return instanceId;
 }
 
 export async function replaceSlot(state: ArrayState, req: ReplaceRequest, persist?: PersistEndpoint): Promise<ReplaceResult> {
