@@ -14,7 +14,7 @@ import { loadArrayConfig, mbpsBytes, mbpsMax, type ArrayConfig } from './array-c
 import { CliError, exitCodes } from './cli-error.ts';
 import { createHealing } from './healing-service.ts';
 import { localConfigFile } from './local-config.ts';
-import { intOption } from './options.ts';
+import { intOption, slotListOption } from './options.ts';
 import { formatBytesPerSecond, formatDuration, formatLimit, formatStatus, type ServedStatus } from './status-report.ts';
 import { loadKeys } from './key-store.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -26,9 +26,11 @@ import { serve } from './serve.ts';
 export const arrayHelp = `usage: teearray array ACTION [--config FILE] [options] [--json]
 
   create   writes a new array across the configured nodes (all must answer)
-  open     reports what a manager opening it now would adopt (membership
+  open [--accept-lost SLOTS]
+           reports what a manager opening it now would adopt (membership
            quorum) and which slots answer; observes only: changes nothing,
-           fences no serving manager
+           fences no serving manager (--accept-lost: as teearray nbd would
+           with it)
   status   the running manager's view: state (optimal, degraded, rebuilding,
            failed), each slot, rebuild and scrub progress, spares, events
   replace --slot I --endpoint ws://HOST:PORT [--force] [--wait]
@@ -51,14 +53,20 @@ The config file is JSON: {"k":4,"m":2,"nodes":["ws://10.0.0.1:7000",...],
 "admin":{"host":"127.0.0.1","port":10810},"spares":["ws://10.0.0.9:7000"]};
 see docs/CLI.md.`;
 
-export const nbdHelp = `usage: teearray nbd --config FILE [--log-json]
+export const nbdHelp = `usage: teearray nbd --config FILE [--accept-lost SLOTS] [--log-json]
 
 Opens the array (recovering the journal) and exports it over NBD, with the
 admin API and the background healing (rebuild, hot spares, scrub), until
 SIGINT or SIGTERM. Who may connect is the config's "nbd" section: a Unix
 socket (0600, or 0660 with unixSocketGroup), TLS with a pre-shared key or
 X.509 certificates, or, only if asked with insecureTcp, plaintext TCP
-(docs/NBD.md, "Access control").`;
+(docs/NBD.md, "Access control").
+
+--accept-lost 2,3: for k <= m, an open that fewer than m+1 nodes can answer
+waits for the silent members (E_QUORUM, exit 3). An operator who knows those
+slots are gone for good names them here: the open goes on and marks them
+dead, accepting that a newer update stored only on them is lost
+(docs/JOURNAL.md).`;
 
 async function connect(config: ArrayConfig, observe = false) {
   const keys = await loadKeys(config.dataDir);
@@ -222,6 +230,7 @@ const arrayOptions = {
   wait: { type: 'boolean', default: false },
   'min-mbps': { type: 'string' },
   'max-mbps': { type: 'string' },
+  'accept-lost': { type: 'string' },
 } as const;
 
 type ArrayValues = ReturnType<typeof parseArgs<{ options: typeof arrayOptions; strict: true }>>['values'];
@@ -229,7 +238,7 @@ type ArrayValues = ReturnType<typeof parseArgs<{ options: typeof arrayOptions; s
 /** Options each action takes besides --config and --json. */
 const actionOptions: Record<string, string[]> = {
   create: [],
-  open: [],
+  open: ['accept-lost'],
   status: [],
   replace: ['slot', 'endpoint', 'force', 'wait'],
   scrub: ['wait'],
@@ -254,7 +263,8 @@ export async function arrayCommand(argv: string[]): Promise<number> {
   if (action === 'open') {
     // Observe only: what a manager would adopt now, through sessions that fence nothing, changing nothing.
     const { keys, connector, health } = await connect(config, true);
-    const inspection = inspectionStatus(await inspectArray({ connector, health, dataKey: keys.dataKey }), config.nodes);
+    const acceptLost = slotListOption(values['accept-lost'], '--accept-lost', config.k + config.m);
+    const inspection = inspectionStatus(await inspectArray({ connector, health, dataKey: keys.dataKey, acceptLost }), config.nodes);
     report(inspection, values.json!);
     return exitCodes.ok;
   }
@@ -267,14 +277,16 @@ export async function arrayCommand(argv: string[]): Promise<number> {
 }
 
 export async function nbdCommand(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { config: { type: 'string' }, 'log-json': { type: 'boolean', default: false } }, strict: true });
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string' }, 'log-json': { type: 'boolean', default: false }, 'accept-lost': { type: 'string' } }, strict: true });
   const configPath = values.config;
   const config = await loadArrayConfig(configPath);
+  // docs/JOURNAL.md, k <= m: slots the operator knows are gone, so an open that would otherwise wait for them goes on.
+  const acceptLost = slotListOption(values['accept-lost'], '--accept-lost', config.k + config.m);
   const log: Logger = createLogger(values['log-json'] || undefined);
   // Credentials first: a bad key file is a usage error, before any node is contacted.
   const nbdListen = await nbdListenSpecs(config.nbd, log);
   const { keys, connector, health } = await connect(config);
-  const disk = await openArray({ connector, health, dataKey: keys.dataKey });
+  const disk = await openArray({ connector, health, dataKey: keys.dataKey, acceptLost });
   const opened = arrayStatus(disk);
   log.info('array open', { health: opened.health, state: opened.state, journalVersion: disk.state.journalVersion.toString() });
   const healing = await createHealing(disk, {

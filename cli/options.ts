@@ -10,6 +10,19 @@ export function intOption(value: string | undefined, name: string, min: number, 
   return n;
 }
 
+/**
+ * A comma-separated list of distinct slot numbers below `slots`
+ * (`--accept-lost 2,3`); undefined when the option is absent.
+ */
+export function slotListOption(value: string | undefined, name: string, slots: number): number[] | undefined {
+  if (value === undefined) return undefined;
+  const parts = value.split(',');
+  if (value.length > 1024 || parts.length > slots) throw new CliError(`${name} lists more slots than the array's ${slots}`);
+  const list = parts.map((p) => intOption(p.trim(), name, 0, slots - 1));
+  if (new Set(list).size !== list.length) throw new CliError(`${name} lists a slot twice`);
+  return list;
+}
+
 export function hexKeyOption(value: string | undefined, name: string): Buffer {
   if (value === undefined) throw new CliError(`${name} is required`);
   if (!/^[0-9a-fA-F]{64}$/.test(value)) throw new CliError(`${name} must be 64 hex digits`);

@@ -8,6 +8,7 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { createArray } from '../../array-manager/array-create.ts';
+import { openArray } from '../../array-manager/array-open.ts';
 import { rowSector } from '../../array-manager/geometry.ts';
 import { SimCluster, dataKey } from '../sim/sim-cluster.ts';
 
@@ -112,4 +113,23 @@ t.test('a membership update stopped beyond m resumes without killing the nodes t
   t.same(disk.state.liveSlots(), [0, 1, 2, 3, 4], 'only the lost node is dead: the nodes holding the update were not refused as failed');
   t.same(await disk.readSectors(100, 4), later);
   await disk.close();
+});
+
+t.test('k <= m: an open that cannot rule out a stale view waits; the operator can accept silent slots as lost', async (t) => {
+  const cluster = new SimCluster(5, 400);
+  const key = dataKey();
+  const disk = await createArray({ connector: cluster.connector(), dataKey: key, k: 2, m: 3, journalPieces: 16 });
+  const data = randomBytes(40 * S);
+  await disk.writeSectors(0, data);
+  cluster.kill(3);
+  cluster.kill(4);
+  await disk.state.markDead([3, 4], 'test: nodes lost');
+  await disk.close();
+  cluster.kill(2); // silent, not recorded: three answer, fewer than m+1 = 4
+  await t.rejects(openArray({ connector: cluster.connector(), dataKey: key, health: { deathWindowMs: 1 } }), { code: 'E_QUORUM', message: /silent: 2/ }, 'refused, naming the silent slot');
+  await t.rejects(openArray({ connector: cluster.connector(), dataKey: key, health: { deathWindowMs: 1 }, acceptLost: [3] }), { code: 'E_QUORUM' }, 'accepting another slot does not help');
+  const opened = await openArray({ connector: cluster.connector(), dataKey: key, health: { deathWindowMs: 1 }, acceptLost: [2] });
+  t.same(opened.state.liveSlots(), [0, 1], 'the accepted slot is marked dead');
+  t.same(await opened.readSectors(0, 40), data, 'and the data reads back');
+  await opened.close();
 });
