@@ -1,4 +1,4 @@
-// Notices a lost node on an idle array. The manager learns of a dead node
+// Notices a lost node on an idle array (the healer runs it). The manager learns of a dead node
 // only when it next talks to it (docs/ADMIN.md, "Health"); the serving
 // manager therefore asks every member node for its STATUS every probe
 // interval, one attempt each (no waiting out the death window in the
@@ -7,8 +7,8 @@
 // fails its probe with a NodeFailure, and the array marks its slot dead under
 // its usual rule (never more than m for what it cannot reach); a hot spare
 // can then take the slot. Other probe failures are left to the next probe.
-import type { ArrayState } from '../array-manager/array-state.ts';
-import { Op } from '../array-manager/node-client/frame-codec.ts';
+import type { ArrayState } from '../array-state.ts';
+import { Op } from '../node-client/frame-codec.ts';
 
 export class NodeProbe {
   private timer: NodeJS.Timeout | undefined;
