@@ -209,6 +209,9 @@ t.test('every node replaced three times over under a writer; then m more lost', 
     // Fast enough that a rebuild under the writer's load takes a second or two.
     rate: { minBytesPerSecond: 32 << 20, maxBytesPerSecond: 0 },
     retryMs: 100,
+    // Spares start after kills here, on ports the OS picks: one could get a killed node's port, and the healer
+    // would offer it to that node's slot as the node restarted (a different test's scenario).
+    reuseRestarted: false,
   });
   healer.start();
   t.teardown(() => healer.stop());
