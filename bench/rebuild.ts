@@ -9,7 +9,7 @@
 // at the least, measured here too: opening (MAC check and decryption of) k
 // MiB of data shards and reconstructing the missing shard.
 //
-//   npm run bench -- rebuild [--quick] [--shapes 4+2,8+3] [--node-mib 32] [--seconds 3] [--batch 256] [--min-rate-mib 16]
+//   npm run bench -- rebuild [--quick] [--shapes 4+2,8+3] [--node-mib 32] [--seconds 3] [--batch 256] [--min-rate-mib 16] [--windows 5]
 //
 // Per shape: k + m nodes and five fresh spares; the whole disk written once;
 // then, each on a freshly killed slot (SIGKILL, then marked dead at once
@@ -18,7 +18,10 @@
 // writes at queue depth 4, both at the healer's default guaranteed minimum
 // (rateDefaults, 16 MiB/s; --min-rate-mib), and the two again with the
 // minimum set to a quarter of the idle rebuild's rate (one the rebuild can
-// hold here, so the throttle, not the CPU, sets the pace). The manager
+// hold here, so the throttle, not the CPU, sets the pace). Under load the
+// rebuild runs in alternate 1 s windows (--windows pairs) while the
+// foreground job runs throughout, so the job with and without the rebuild is
+// compared window by window on the same degraded array. The manager
 // runs in this process on the library API (Healer, VirtualDisk).
 // Needs `npm run build` (dist/).
 import { randomBytes } from 'node:crypto';
@@ -32,7 +35,7 @@ import { openSectors, sealSectors } from '../array-manager/crypto/sector-crypto.
 import { stripes } from '../array-manager/geometry.ts';
 import { Healer } from '../array-manager/healing/healer.ts';
 import { rebuildDefaults } from '../array-manager/healing/rebuild.ts';
-import { rateDefaults } from '../array-manager/healing/throttle.ts';
+import { Throttle, rateDefaults } from '../array-manager/healing/throttle.ts';
 import { attestedConnector } from '../array-manager/node-client/attested-connector.ts';
 import type { VirtualDisk } from '../array-manager/virtual-disk.ts';
 import { generateKeys, loadKeys, type KeyStore } from '../cli/key-store.ts';
@@ -94,7 +97,7 @@ interface Sequential {
  * Sequential 1 MiB requests, 4 in flight, consecutive over the whole disk
  * (wrapping), until `stop()` says so (checked before each request).
  */
-async function sequential(disk: VirtualDisk, kind: 'read' | 'write', stop: () => boolean, nodePids: number[] = []): Promise<Sequential> {
+async function sequential(disk: VirtualDisk, kind: 'read' | 'write', stop: () => boolean, nodePids: number[] = [], done?: (bytes: number) => void): Promise<Sequential> {
   const cpu = startCpuMeter(nodePids);
   const payload = randomBytes(MiB);
   const per = MiB / sectorBytes;
@@ -108,6 +111,7 @@ async function sequential(disk: VirtualDisk, kind: 'read' | 'write', stop: () =>
       if (kind === 'write') await disk.writeSectors(at, payload);
       else await disk.readSectors(at, per);
       bytes += MiB;
+      done?.(MiB);
     }
   };
   await Promise.all(Array.from({ length: 4 }, worker));
@@ -193,6 +197,8 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
   const nodeMib = Math.ceil(numberParam(opts, 'node-mib', opts.quick ? 8 : 32));
   const seconds = numberParam(opts, 'seconds', opts.quick ? 0.5 : 3);
   const stripesPerBatch = Math.ceil(numberParam(opts, 'batch', rebuildDefaults.stripesPerBatch));
+  // Rebuild-on / rebuild-off window pairs of 1 s each under a foreground job.
+  const windows = Math.ceil(numberParam(opts, 'windows', opts.quick ? 2 : 5));
   const minRate = Math.ceil(numberParam(opts, 'min-rate-mib', rateDefaults.minBytesPerSecond / MiB)) * MiB;
 
   const dir = mkdtempSync(join(tmpdir(), 'teearray-bench-rebuild-'));
@@ -254,25 +260,68 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
         process.kill(pids[slot], 'SIGKILL');
         await disk.state.markDead([slot], 'bench: node killed');
         const rate = sc.rate();
-        healer.setRate({ minBytesPerSecond: rate, maxBytesPerSecond: 0 });
         await disk.flush();
-        // What the foreground gets from the degraded array alone: reads of the dead slot's shards are reconstructed.
-        const degraded = sc.fg ? await sequential(disk, sc.fg, forSeconds(seconds)) : undefined;
-        // The foreground job starts first, so the throttle sees a busy array from the first batch.
-        let rebuilding = true;
-        const fg = sc.fg ? sequential(disk, sc.fg, () => !rebuilding) : undefined;
         const cpuPids = [...pids.filter((_, s) => s !== slot), spareNodes.pids[i]];
-        cpu = startCpuMeter(cpuPids);
-        t0 = process.hrtime.bigint();
-        await healer.replace({ slot, endpoint: spareNodes.endpoints[i] });
-        while (disk.state.membership.slots[slot].state !== SlotState.live || healer.rebuilder.active) await sleep(2);
-        const took = secondsSince(t0);
-        rebuilding = false;
-        spent = cpu();
-        const foreground = await fg;
+        const bytesTotal = stripes(g) * sectorBytes;
+        if (!sc.fg) {
+          // Idle: the healer's own loop, rate unlimited while nothing else runs.
+          healer.setRate({ minBytesPerSecond: rate, maxBytesPerSecond: 0 });
+          cpu = startCpuMeter(cpuPids);
+          t0 = process.hrtime.bigint();
+          await healer.replace({ slot, endpoint: spareNodes.endpoints[i] });
+          while (disk.state.membership.slots[slot].state !== SlotState.live || healer.rebuilder.active) await sleep(2);
+          const took = secondsSince(t0);
+          spent = cpu();
+          runs.push({ name: sc.name, mbps: bytesTotal / took / 1e6, seconds: took, minRate: rate, managerCpuMsPerMiB: spent.selfMs / (bytesTotal / MiB), nodesCpuMsPerMiB: spent.childrenMs / (bytesTotal / MiB) });
+        } else {
+          // Under load: the foreground job runs throughout; the rebuild runs in alternate windows, paced as the
+          // healer paces it (Throttle at this minimum), so the foreground with and without it is compared
+          // window by window (load from other processes hits both alike).
+          await healer.stop();
+          await healer.replace({ slot, endpoint: spareNodes.endpoints[i] });
+          const throttle = new Throttle({ minBytesPerSecond: rate, maxBytesPerSecond: 0 }, () => disk.state.lastForegroundAt);
+          const windowMs = 1000;
+          const on = { fg: 0, ms: 0, rebuilt: 0 };
+          const off = { fg: 0, ms: 0 };
+          let rebuildOn = false;
+          let stopFg = false;
+          const fg = sequential(disk, sc.fg, () => stopFg, [], (b) => void (rebuildOn ? (on.fg += b) : (off.fg += b)));
+          await sleep(300); // the foreground gets going first
+          for (let w = 0; w < 2 * windows && healer.rebuilder.active; w++) {
+            const began = performance.now();
+            if (w % 2 === 0) {
+              rebuildOn = true;
+              while (performance.now() - began < windowMs && healer.rebuilder.active) {
+                const stepBegan = performance.now();
+                const { bytes } = await healer.rebuilder.step();
+                on.rebuilt += bytes;
+                await throttle.pace(bytes, performance.now() - stepBegan);
+              }
+              rebuildOn = false;
+              on.ms += performance.now() - began;
+            } else {
+              await sleep(windowMs);
+              off.ms += performance.now() - began;
+            }
+          }
+          stopFg = true;
+          const foreground = await fg;
+          await healer.rebuilder.run();
+          while (disk.state.membership.slots[slot].state !== SlotState.live) await sleep(2);
+          const seconds = on.ms / 1000;
+          runs.push({
+            name: sc.name,
+            mbps: on.rebuilt / seconds / 1e6,
+            seconds,
+            minRate: rate,
+            managerCpuMsPerMiB: 0,
+            nodesCpuMsPerMiB: 0,
+            foreground: { ...foreground, mbps: on.fg / seconds / 1e6 },
+            ...(off.ms > 0 && { degraded: { ...foreground, mbps: off.fg / (off.ms / 1000) / 1e6 } }),
+          });
+          healer.start();
+        }
         pids[slot] = spareNodes.pids[i];
-        const bytes = stripes(g) * sectorBytes;
-        runs.push({ name: sc.name, mbps: bytes / took / 1e6, seconds: took, minRate: rate, managerCpuMsPerMiB: spent.selfMs / (bytes / MiB), nodesCpuMsPerMiB: spent.childrenMs / (bytes / MiB), foreground, degraded });
       }
       const prim = primitiveCost(disk, opts.quick ? 3 : 9);
       const floor = k * prim.openMsPerMiB + prim.reconstructMsPerMiB;
@@ -285,11 +334,11 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
           ratios: {
             'vs seq read': r.mbps / seqRead.mbps,
             ...(base && r.foreground && { 'foreground kept': r.foreground.mbps / base.mbps }),
-            ...(r.degraded && r.foreground && { 'vs degraded': r.foreground.mbps / r.degraded.mbps }),
+            ...(r.degraded && r.foreground && { 'foreground vs rebuild off': r.foreground.mbps / r.degraded.mbps }),
           },
           extra: {
             seconds: r.seconds,
-            ...(r.foreground && { minRateMBps: r.minRate / 1e6, foregroundMBps: r.foreground.mbps, healthyMBps: base!.mbps, degradedMBps: r.degraded!.mbps }),
+            ...(r.foreground && { minRateMBps: r.minRate / 1e6, foregroundMBps: r.foreground.mbps, rebuildOffMBps: r.degraded?.mbps ?? 'no off window', healthyMBps: base!.mbps }),
             // With a foreground job the process's CPU is mostly the job's: per MiB rebuilt only when idle.
             ...(!r.foreground && {
               managerCpuMsPerMiB: r.managerCpuMsPerMiB,
@@ -325,8 +374,8 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     rows,
     notes: [
       `nodes of ${nodeMib} MiB on loopback, the whole disk written before timing, ${stripesPerBatch} stripes per rebuild batch, manager in the bench process`,
-      'rebuild MB/s = shard bytes written to the new node (every stripe of the slot, tables included) / time from replace() to the slot live; scrub MB/s = data bytes checked (k shards per stripe) / time',
-      `foreground: sequential 1 MiB requests at queue depth 4 over the whole disk for as long as the rebuild runs; "foreground kept" = its MB/s / the same job on the healthy array (${seconds} s) in this run; "vs degraded" = / the same job for ${seconds} s with the slot dead and no rebuild, just before it`,
+      'idle rebuild MB/s = shard bytes written to the new node (every stripe of the slot, tables included) / time from replace() to the slot live; scrub MB/s = data bytes checked (k shards per stripe) / time',
+      `under load: sequential 1 MiB requests at queue depth 4 over the whole disk run throughout while the rebuild (paced by the healer's Throttle at the minimum shown) runs in alternate 1 s windows, ${windows} on and ${windows} off, then finishes unmeasured; rebuild MB/s = shard bytes / on-window time; "foreground vs rebuild off" = the job's MB/s in on-windows / in off-windows (same degraded array, interleaved); "foreground kept" = on-windows / the same job on the healthy array (${seconds} s, earlier in this run)`,
       'CPU ms per MiB rebuilt (idle rebuild only; scrub: per MiB checked; seq jobs: per MiB moved): manager = this process, nodes = the live nodes and the new one; primitive floor = k x opening 1 MiB of sectors + reconstructing 1 MiB of shards, this thread; managerCpuVsSeqRead = manager CPU per MiB rebuilt / per MiB of a healthy sequential read',
     ],
   };
