@@ -295,7 +295,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
                 const stepBegan = performance.now();
                 const { bytes } = await healer.rebuilder.step();
                 on.rebuilt += bytes;
-                await throttle.pace(bytes, performance.now() - stepBegan);
+                await throttle.pace(bytes, stepBegan);
               }
               rebuildOn = false;
               on.ms += performance.now() - began;
