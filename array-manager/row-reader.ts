@@ -81,7 +81,11 @@ function reconstructData(state: ArrayState, shards: Buffer[], present: boolean[]
       const use = present.map((p, j) => p && !left.includes(j));
       state.code.reconstruct(shards, use);
       state.counters.reconstructions++;
-      if (missing.every(valid)) return true;
+      if (missing.every(valid)) {
+        // The parity left out was rewritten as it should be: put back what was read, so the caller sees it was wrong and repairs it.
+        for (const [j, original] of readParity) original.copy(shards[j]);
+        return true;
+      }
     }
   }
   return false;

@@ -25,27 +25,43 @@ interface Partition {
   heard?: boolean;
 }
 
+/**
+ * Incarnations begin and end, and rebuilds finish, at ledger events, which
+ * are ordered by a sequence number (`FaultLedger.seq`), not by virtual time:
+ * virtual time moves only while a manager sleeps, so in a scenario without
+ * partitions a whole replacement and rebuild happen at one virtual instant.
+ * An error or a death is judged with the sequence number current when it
+ * came: after every event numbered up to it, before every later one.
+ */
 interface Incarnation {
   /** Instance id the membership pins for it (hex). */
   instance?: string;
-  /** Virtual time it took the slot, and the time the next one did. */
+  /** Event it took the slot at, and the event the next one did. */
   from: number;
   until?: number;
   /** Killed, restarted or corrupted: lost for good, whenever it happened. */
   lost: boolean;
-  /** The operator forced it out (a replacement with force) at this virtual time. */
+  /** The operator forced it out (a replacement with force) at this event. */
   forcedAt?: number;
   /** A replacement's node: unavailable until its rebuild is seen finished. */
   replacement: boolean;
-  /** Whether its rebuild was finished, as observed at virtual times (in order). */
-  finished: { at: number; done: boolean }[];
+  /** Whether its rebuild was finished, as observed at events (in order). */
+  finished: { seq: number; done: boolean }[];
   partitions: Partition[];
+}
+
+/** When something happened: virtual time (for partitions) and the ledger's event number (for incarnations). */
+export interface Moment {
+  at: number;
+  seq: number;
 }
 
 export class FaultLedger {
   private readonly slots: Incarnation[][] = [];
   /** Each death seen, by slot and instance: first sighting time (in a record a node holds, or in the running manager). */
-  private readonly deaths = new Map<string, { slot: number; instance: string; at: number }>();
+  private readonly deaths = new Map<string, { slot: number; instance: string; when: Moment }>();
+  /** The number of the last ledger event. */
+  seq = 0;
 
   constructor(
     private readonly clock: Clock,
@@ -74,28 +90,33 @@ export class FaultLedger {
     return this.current(slot).lost;
   }
 
+  /** Now, as errors and deaths are judged. */
+  now(): Moment {
+    return { at: this.clock.now(), seq: this.seq };
+  }
+
   /** The operator forces the current node out (replace --force); `undo` when the replacement was refused before it did so. */
   forced(slot: number): () => void {
     const inc = this.current(slot);
     const before = inc.forcedAt;
-    inc.forcedAt ??= this.clock.now();
+    inc.forcedAt ??= ++this.seq;
     return () => void (inc.forcedAt = before);
   }
 
   /** A replacement put a new node, `instance`, into `slot` now: a new incarnation, unavailable until rebuilt. */
   replaced(slot: number, instance: string): void {
-    const now = this.clock.now();
+    const seq = ++this.seq;
     const old = this.current(slot);
-    old.until = now;
-    for (const p of old.partitions) p.to ??= now;
-    this.incarnations(slot).push({ instance, from: now, lost: false, replacement: true, finished: [{ at: now, done: false }], partitions: [] });
+    old.until = seq;
+    for (const p of old.partitions) p.to ??= this.clock.now();
+    this.incarnations(slot).push({ instance, from: seq, lost: false, replacement: true, finished: [{ seq, done: false }], partitions: [] });
   }
 
   /** The rebuild of `instance` at `slot` was seen finished (the slot live under it) or not. */
   observeRebuild(slot: number, instance: string, done: boolean): void {
     const inc = this.incarnations(slot).find((i) => i.instance === instance && i.replacement);
     if (!inc || inc.finished.at(-1)!.done === done) return;
-    inc.finished.push({ at: this.clock.now(), done });
+    inc.finished.push({ seq: ++this.seq, done });
   }
 
   /** Whether a replacement's incarnation was seen finished at any time. */
@@ -134,22 +155,19 @@ export class FaultLedger {
     return longest;
   }
 
-  /** A real fault of this incarnation as of `at`: what may cost it its slot. */
-  private faulty(slot: number, inc: Incarnation, at: number): boolean {
-    return inc.lost || (inc.forcedAt !== undefined && inc.forcedAt <= at) || this.longestPartition(slot, at, inc) >= this.windowMs;
+  /** A real fault of this incarnation as of `when`: what may cost it its slot. */
+  private faulty(slot: number, inc: Incarnation, when: Moment): boolean {
+    return inc.lost || (inc.forcedAt !== undefined && inc.forcedAt <= when.seq) || this.longestPartition(slot, when.at, inc) >= this.windowMs;
   }
 
-  /** Whether a replacement's rebuild may have been unfinished at `at`: any state observed in effect at that instant. */
-  private unfinished(inc: Incarnation, at: number): boolean {
-    if (!inc.replacement) return false;
-    const before = inc.finished.filter((f) => f.at < at).at(-1);
-    const atIt = inc.finished.filter((f) => f.at === at);
-    return [...(before ? [before] : []), ...atIt].some((f) => !f.done);
+  /** Whether a replacement's rebuild was unfinished as of event `seq`. */
+  private unfinished(inc: Incarnation, seq: number): boolean {
+    return inc.replacement && !inc.finished.filter((f) => f.seq <= seq).at(-1)!.done;
   }
 
-  /** Incarnations that held the slot at virtual time `at` (several when one replaced another at that very time). */
-  private holding(slot: number, at: number): Incarnation[] {
-    return this.incarnations(slot).filter((i) => i.from <= at && (i.until === undefined || i.until >= at));
+  /** The incarnation that held the slot as of event `seq`. */
+  private holding(slot: number, seq: number): Incarnation {
+    return this.incarnations(slot).find((i) => i.from <= seq && (i.until === undefined || i.until > seq))!;
   }
 
   /** The incarnation a death names: the replacement pinned to `instance`, else the original node. */
@@ -158,23 +176,24 @@ export class FaultLedger {
     return all.find((i) => i.instance === instance) ?? all[0];
   }
 
-  /** True when the slot was unavailable at `at`: its node really faulty, or a replacement not yet rebuilt. */
-  unavailable(slot: number, at: number): boolean {
-    return this.holding(slot, at).some((inc) => this.faulty(slot, inc, at) || this.unfinished(inc, at));
+  /** True when the slot was unavailable at `when`: its node really faulty, or a replacement not yet rebuilt. */
+  unavailable(slot: number, when: Moment = this.now()): boolean {
+    const inc = this.holding(slot, when.seq);
+    return this.faulty(slot, inc, when) || this.unfinished(inc, when.seq);
   }
 
-  /** How many slots are unavailable at `at`: a refusal beyond m is correct only when they are more than m. */
-  realFaults(slots: number, at: number): number {
+  /** How many slots are unavailable at `when`: a refusal beyond m is correct only when they are more than m. */
+  realFaults(slots: number, when: Moment = this.now()): number {
     let count = 0;
-    for (let s = 0; s < slots; s++) if (this.unavailable(s, at)) count++;
+    for (let s = 0; s < slots; s++) if (this.unavailable(s, when)) count++;
     return count;
   }
 
-  /** Notes deaths seen now (the first sighting of a slot's instance keeps its time). */
+  /** Notes deaths seen now (the first sighting of a slot's instance keeps its moment). */
   sawDead(dead: Iterable<{ slot: number; instance: string }>): void {
     for (const { slot, instance } of dead) {
       const key = `${slot}:${instance}`;
-      if (!this.deaths.has(key)) this.deaths.set(key, { slot, instance, at: this.clock.now() });
+      if (!this.deaths.has(key)) this.deaths.set(key, { slot, instance, when: this.now() });
     }
   }
 
@@ -185,8 +204,8 @@ export class FaultLedger {
   /** A violation for each death with no real fault of the incarnation it names to explain it at the time. */
   unexcusedDeaths(): string[] {
     return [...this.deaths.values()]
-      .filter(({ slot, instance, at }) => !this.faulty(slot, this.named(slot, instance), at))
-      .map(({ slot, instance, at }) => {
+      .filter(({ slot, instance, when }) => !this.faulty(slot, this.named(slot, instance), when))
+      .map(({ slot, instance, when: { at } }) => {
         const inc = this.named(slot, instance);
         const which = inc.replacement ? ` (the node a replacement put there, instance ${instance.slice(0, 8)})` : '';
         return `slot ${slot} marked dead at ${at} ms (virtual) with no real fault: network faults only, its longest partition by then ${this.longestPartition(slot, at, inc)} ms of the ${this.windowMs} ms death window${which}`;

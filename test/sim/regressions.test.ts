@@ -204,6 +204,25 @@ const cases: Case[] = [
     injected: (stats) => stats.networkFaults > 0 && stats.retryableRefusals > 0,
     violation: 'replace slot 0: E_CLOSED E_CLOSED: session closed: reset by fault with 1 really faulty of m=1',
   },
+  {
+    // A scrub with one data shard of a stripe missing (slot 0 lost) and a
+    // parity shard corrupt (slot 5): the reconstruction that verified left
+    // that parity out, and reconstruct() rewrote it in place as it should
+    // be, so the comparison with the recomputed parity found nothing wrong
+    // and the corrupt shard stayed on its node. Fixed in row-reader.ts
+    // (reconstructData puts back the parity it read).
+    found: 'crash-sim-b with healing ops, seed 42874, scenario 1315',
+    scenario: arrayOf(5, 3, [
+      [{ kind: 'corrupt', slot: 5, row: 57, byte: 0 }],
+      [{ kind: 'kill', slot: 0, afterFrames: 0, restart: false }],
+      [
+        { kind: 'scrub', steps: 0, stripesPerBatch: 21 },
+        { kind: 'txn', sectors: [0, 1], seed: 0 },
+      ],
+    ]),
+    injected: (stats) => stats.corruptions === 1 && stats.nodeLosses === 1 && stats.scrubs === 1,
+    violation: "scrub: a whole pass with no fault in its group left slot 5's corrupted shard of stripe 57 (data row 56, node sector 67) in place with 2 really faulty of m=3",
+  },
 ];
 
 for (const c of cases) {

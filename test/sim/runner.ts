@@ -19,8 +19,7 @@ import { faultKinds, healingKinds, sectorSpan } from './scenario.ts';
 import { SeededDelivery } from './delivery-scheduler.ts';
 import { SimCluster, dataKey, type FaultPolicy } from './sim-cluster.ts';
 import { slotsMarkedDead } from './marked-dead.ts';
-import { FaultLedger } from './fault-ledger.ts';
-import type { Clock } from '../../array-manager/node-handle.ts';
+import { FaultLedger, type Moment } from './fault-ledger.ts';
 
 export interface SimStats {
   scenarios: number;
@@ -92,8 +91,8 @@ interface Outcome {
   op: SimOp;
   status: 'ok' | 'error' | 'unknown';
   error?: Error & { code?: string };
-  /** Virtual time it settled at. */
-  at?: number;
+  /** When it settled (virtual time and the fault ledger's event number). */
+  when?: Moment;
   read?: Buffer;
 }
 
@@ -106,7 +105,7 @@ function writesOf(op: SimOp, sectors: number): Map<number, Buffer> {
   return out;
 }
 
-function start(disk: VirtualDisk, op: SimOp, clock: Clock): Promise<Outcome> {
+function start(disk: VirtualDisk, op: SimOp, now: () => Moment): Promise<Outcome> {
   const wrap = (s: number) => s % Math.min(disk.sectors, sectorSpan);
   let p: Promise<Buffer | void>;
   if (op.kind === 'write') p = disk.writeSectors(wrap(op.sector), Buffer.concat([...writesOf(op, disk.sectors).values()]));
@@ -117,7 +116,7 @@ function start(disk: VirtualDisk, op: SimOp, clock: Clock): Promise<Outcome> {
   else throw new Error(`not an I/O op: ${op.kind}`);
   return p.then(
     (v) => ({ op, status: 'ok' as const, read: v || undefined }),
-    (error) => ({ op, status: 'error' as const, error, at: clock.now() }),
+    (error) => ({ op, status: 'error' as const, error, when: now() }),
   );
 }
 
@@ -180,8 +179,8 @@ export class ScenarioRun {
   }
 
   /** Slots really faulty at virtual time `at` (fault-ledger.ts): network faults do not count. */
-  private faults(at = this.cluster.clock.now()): number {
-    return this.ledger.realFaults(this.n, at);
+  private faults(when = this.ledger.now()): number {
+    return this.ledger.realFaults(this.n, when);
   }
 
   /** Runs `run` after `frames` more delivered frames, or at the (-frames)-th manager crash from now when negative. */
@@ -217,14 +216,14 @@ export class ScenarioRun {
   }
 
   /** An error is correct when retryable, or a clear refusal with more than m slots really faulty when it came. */
-  private checkError(where: string, err: Error & { code?: string }, at = this.cluster.clock.now()): void {
+  private checkError(where: string, err: Error & { code?: string }, when = this.ledger.now()): void {
     if (err.code === retryableCode) {
       this.stats.retryableRefusals++;
       return;
     }
-    if (err.code && beyondMCodes.has(err.code) && this.faults(at) > this.sc.m) return;
+    if (err.code && beyondMCodes.has(err.code) && this.faults(when) > this.sc.m) return;
     if (this.staleViewPossible(err)) return;
-    this.violations.push(`${where}: ${err.code ?? 'untyped'} ${err.code ? err.message : err.stack} with ${this.faults(at)} really faulty of m=${this.sc.m}`);
+    this.violations.push(`${where}: ${err.code ?? 'untyped'} ${err.code ? err.message : err.stack} with ${this.faults(when)} really faulty of m=${this.sc.m}`);
   }
 
   /**
@@ -252,6 +251,7 @@ export class ScenarioRun {
       m: this.sc.m,
       journalPieces: this.sc.journalPieces,
       keyErasure: this.sc.keyErasure,
+      ...(this.sc.caches && { caches: this.sc.caches }),
     });
     this.arrayId = Buffer.from(this.disk.state.arrayId);
     this.disk.state.membership.slots.forEach((s, slot) => this.ledger.setOriginal(slot, hex(s.instanceId)));
@@ -374,7 +374,7 @@ export class ScenarioRun {
     const started = this.cluster.delivered;
     const gen = this.generation;
     const begin = (op: SimOp): Promise<Outcome> =>
-      healingKinds.has(op.kind) ? this.heal(op, disk, gen).then(() => ({ op, status: 'ok' as const })) : start(disk, op, this.cluster.clock);
+      healingKinds.has(op.kind) ? this.heal(op, disk, gen).then(() => ({ op, status: 'ok' as const })) : start(disk, op, () => this.ledger.now());
     const all = Promise.all(io.map((op, i) => begin(op).then((o) => (outcomes[i] = o))));
     const result = await this.race(all);
     this.frames.io.push(this.cluster.delivered - started);
@@ -388,7 +388,7 @@ export class ScenarioRun {
       if (o.status === 'ok' && o.op.kind === 'read') this.checkRead(o, before);
       else if (o.status === 'ok') this.model.ack(writes);
       else if (writes.size) this.model.addUnknown({ id: this.nextUnknown++, values: writes, atomic: o.op.kind === 'txn' });
-      if (o.status === 'error') this.checkError(`${o.op.kind}`, o.error!, o.at);
+      if (o.status === 'error') this.checkError(`${o.op.kind}`, o.error!, o.when);
     }
     if (result === 'frozen') await this.recover(group);
     else if (this.scrubPassInGroup && group.every((op) => !faultKinds.has(op.kind))) await this.checkScrubbed();
@@ -424,7 +424,7 @@ export class ScenarioRun {
       if (crashDuringRecovery >= 0) this.cluster.crashAt = this.cluster.delivered + crashDuringRecovery;
       crashDuringRecovery = -1;
       const started = this.cluster.delivered;
-      const opening = openArray({ connector: this.cluster.connector(), dataKey: this.key }).then(
+      const opening = openArray({ connector: this.cluster.connector(), dataKey: this.key, ...(this.sc.caches && { caches: this.sc.caches }) }).then(
         (disk) => ({ disk }),
         (error) => ({ error: error as Error & { code?: string } }),
       );
@@ -540,7 +540,7 @@ export class ScenarioRun {
     } else [endpoint, expect] = ['sim:spare:none', 'E_REPLACE_ATTESTATION'];
     if (slots[slot].state !== SlotState.dead && !force) expect = 'E_REPLACE_LIVE';
     const spare = c.spares.get(endpoint);
-    const before = { state: slots[slot].state, instance: hex(slots[slot].instanceId), node: c.nodes[slot], spare: spare && op.spare !== 'member' ? spareImage(spare, tableStart(g)) : undefined };
+    const before = { state: slots[slot].state, instance: hex(slots[slot].instanceId), spare: spare && op.spare !== 'member' ? spareImage(spare, tableStart(g)) : undefined };
     const forcedHealthy = force && expect === undefined && state.isMember(slot);
     const undo = forcedHealthy ? this.ledger.forced(slot) : undefined;
     let error: (Error & { code?: string }) | undefined;
@@ -556,7 +556,7 @@ export class ScenarioRun {
     const unchanged = () => {
       const changes: string[] = [];
       if (hex(now.instanceId) !== before.instance || (now.state === SlotState.rebuilding && before.state !== SlotState.rebuilding)) changes.push('its record');
-      if (c.nodes[slot] !== before.node) changes.push('its node');
+      if (spare && c.nodes[slot] === spare) changes.push('its node (now the spare)');
       if (op.spare !== 'member' && spare && !c.spares.has(endpoint)) changes.push('the spare was assigned');
       if (before.spare && !spareImage(spare!, tableStart(g)).equals(before.spare)) changes.push("the spare's record or journal area");
       return changes;
@@ -711,7 +711,7 @@ export class ScenarioRun {
     });
   }
 
-  /** Scrub batches; a pass that ends is counted, and must find no stripe lost while the faults are within m. */
+  /** Scrub batches; a batch must find no stripe lost while the faults are within m; a pass that ends is counted. */
   private async scrub(op: Extract<SimOp, { kind: 'scrub' }>, disk: VirtualDisk, h: Healing, gen: number): Promise<void> {
     const scrubber = h.scrubber;
     h.scrubOptions.stripesPerBatch = op.stripesPerBatch;
@@ -720,6 +720,7 @@ export class ScenarioRun {
       h.passBegan = this.step;
     }
     for (let i = 0; scrubber.running && (op.steps === 0 || i < op.steps); i++) {
+      const lost = scrubber.unrecoverableRows;
       try {
         await scrubber.step();
       } catch (err) {
@@ -727,15 +728,16 @@ export class ScenarioRun {
         return;
       }
       if (gen !== this.generation) return;
+      // A stripe found lost while at most m slots are unavailable is a refusal within m.
+      if (scrubber.unrecoverableRows > lost && this.faults() <= this.sc.m) {
+        const r = scrubber.result!.unrecoverable.at(-1);
+        this.violations.push(`scrub: ${scrubber.unrecoverableRows - lost} stripes found unrecoverable (${r ? `${r.region} row ${r.row}` : 'not listed'}) with ${this.faults()} really faulty of m=${this.sc.m}`);
+      }
     }
     if (scrubber.running) return;
     const result = scrubber.result!;
     this.stats.scrubs++;
     this.stats.repairedShards += Object.values(result.repairedBySlot).reduce((a, b) => a + b, 0);
-    if (result.unrecoverable.length && this.faults() <= this.sc.m) {
-      const r = result.unrecoverable[0];
-      this.violations.push(`scrub: ${result.unrecoverable.length} stripes unrecoverable (first ${r.region} row ${r.row}) with ${this.faults()} really faulty of m=${this.sc.m}`);
-    }
     if (h.passBegan === this.step) this.scrubPassInGroup = true;
   }
 
@@ -789,7 +791,7 @@ export class ScenarioRun {
       this.checkError('flush before the degraded check', err as Error);
       return;
     }
-    const now = c.clock.now();
+    const now = this.ledger.now();
     let faults = this.faults();
     for (let s = 0; s < this.n && faults < this.sc.m; s++) {
       if (rebuilt.includes(s) || this.ledger.unavailable(s, now)) continue;

@@ -50,6 +50,8 @@ export interface Scenario {
   journalPieces: number;
   keyErasure: boolean;
   groups: SimOp[][];
+  /** The managers' row and table caches (array-state.ts, CacheLimits); absent, the defaults, which hold every row a scenario touches. Small, rows are read from the nodes, as in an array larger than its caches. */
+  caches?: { rowsMax: number; tablesMax: number };
   /** Seeded out-of-order delivery with per-slot delays (delivery-scheduler.ts); absent, frames arrive in the order sent. */
   delivery?: { seed: number; jitter: number; slotDelays: number[] };
 }
@@ -97,34 +99,29 @@ const delivery = fc.option(
   { freq: 3, nil: undefined },
 );
 
-/** Stripes per healing batch: mostly large (a whole array in a few batches), sometimes a handful, so batches land between the group's writes. */
-function stripesPerBatch(min: number, max: number): fc.Arbitrary<number> {
-  return fc.oneof({ weight: 1, arbitrary: fc.integer({ min, max: min + 3 }) }, { weight: 3, arbitrary: fc.integer({ min: Math.floor(max / 3), max }) });
-}
-
 const op: fc.Arbitrary<SimOp> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ kind: fc.constant('write' as const), sector: fc.nat(sectorSpan - 1), count: fc.integer({ min: 1, max: 12 }), seed: fc.nat() }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('trim' as const), sector: fc.nat(sectorSpan - 1), count: fc.integer({ min: 1, max: 6 }) }) },
+  { weight: 24, arbitrary: fc.record({ kind: fc.constant('write' as const), sector: fc.nat(sectorSpan - 1), count: fc.integer({ min: 1, max: 12 }), seed: fc.nat() }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('trim' as const), sector: fc.nat(sectorSpan - 1), count: fc.integer({ min: 1, max: 6 }) }) },
   {
-    weight: 2,
+    weight: 8,
     arbitrary: fc.record({
       kind: fc.constant('txn' as const),
       sectors: fc.uniqueArray(fc.nat(sectorSpan - 1), { minLength: 2, maxLength: 5 }),
       seed: fc.nat(),
     }),
   },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('read' as const), sector: fc.nat(sectorSpan - 1), count: fc.integer({ min: 1, max: 8 }) }) },
-  { weight: 1, arbitrary: fc.constant({ kind: 'flush' as const }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('read' as const), sector: fc.nat(sectorSpan - 1), count: fc.integer({ min: 1, max: 8 }) }) },
+  { weight: 4, arbitrary: fc.constant({ kind: 'flush' as const }) },
   {
-    weight: 5,
+    weight: 20,
     arbitrary: fc.record({ kind: fc.constant('crash' as const), afterFrames: fc.nat(30), duringRecovery: fc.oneof(fc.constant(-1), fc.nat(40)) }),
   },
   {
-    weight: 4,
+    weight: 16,
     arbitrary: fc.record({ kind: fc.constant('kill' as const), slot: fc.nat(7), afterFrames: framesOrCrash(40), restart: fc.boolean() }),
   },
   {
-    weight: 2,
+    weight: 8,
     arbitrary: fc.record({
       kind: fc.constant('partition' as const),
       slot: fc.nat(7),
@@ -133,13 +130,13 @@ const op: fc.Arbitrary<SimOp> = fc.oneof(
     }),
   },
   {
-    weight: 2,
+    weight: 8,
     arbitrary: fc.record({ kind: fc.constant('withhold' as const), slot: fc.nat(7), nth: fc.nat(8), releaseAfterFrames: fc.nat(40) }),
   },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('corrupt' as const), slot: fc.nat(7), row: fc.nat(60), byte: fc.nat(4095) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('network' as const), perMille: fc.integer({ min: 0, max: 30 }) }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('corrupt' as const), slot: fc.nat(7), row: fc.nat(60), byte: fc.nat(4095) }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('network' as const), perMille: fc.integer({ min: 0, max: 30 }) }) },
   {
-    weight: 2,
+    weight: 6,
     arbitrary: fc.record({
       kind: fc.constant('replace' as const),
       slot: fc.nat(7),
@@ -151,20 +148,30 @@ const op: fc.Arbitrary<SimOp> = fc.oneof(
     }),
   },
   {
-    weight: 4,
+    weight: 8,
     arbitrary: fc.record({
       kind: fc.constant('rebuild' as const),
-      batches: fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 1, max: 6 }) }, { weight: 1, arbitrary: fc.constant(1000) }),
-      stripesPerBatch: stripesPerBatch(1, 40),
+      batches: fc.integer({ min: 1, max: 6 }),
+      stripesPerBatch: fc.oneof({ weight: 1, arbitrary: fc.integer({ min: 1, max: 4 }) }, { weight: 2, arbitrary: fc.integer({ min: 5, max: 40 }) }),
       checkpointEvery: fc.integer({ min: 0, max: 3 }),
     }),
   },
   {
-    weight: 1,
+    // Until no slot is rebuilding, in batches large enough to keep that to a few.
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('rebuild' as const),
+      batches: fc.constant(1000),
+      stripesPerBatch: fc.integer({ min: 13, max: 40 }),
+      checkpointEvery: fc.integer({ min: 0, max: 3 }),
+    }),
+  },
+  {
+    weight: 2,
     arbitrary: fc.record({
       kind: fc.constant('scrub' as const),
-      steps: fc.oneof({ weight: 2, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 3 }) }),
-      stripesPerBatch: stripesPerBatch(4, 64),
+      steps: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 3 })),
+      stripesPerBatch: fc.integer({ min: 16, max: 64 }),
     }),
   },
 );
@@ -174,7 +181,7 @@ export const scenarioArb: fc.Arbitrary<Scenario> = fc
     shape: fc.constantFrom(...shapes),
     journalPieces: fc.integer({ min: 8, max: 24 }),
     keyErasure: fc.boolean(),
-    groups: fc.array(fc.array(op, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 20 }),
+    groups: fc.array(fc.array(op, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 16 }),
     delivery,
   })
   .map(({ shape, journalPieces, keyErasure, groups, delivery }) => ({ k: shape[0], m: shape[1], journalPieces, keyErasure, groups, ...(delivery && { delivery }) }));
