@@ -67,7 +67,7 @@ async function fio(args: string[]): Promise<FioSummary> {
   return { code: r.code, writtenMiB, readMiB, errors, stderr: r.stderr.slice(-2000) };
 }
 
-t.test('fio over NBD while a node dies: the hot spare takes the slot under load, then m more die and every block verifies', { skip, timeout: 120_000 }, async (t) => {
+t.test('fio over NBD while a node dies: the hot spare takes the slot under load, then m more die and every block verifies', { skip, timeout: 240_000 }, async (t) => {
   const started = Date.now();
   const fleet = await startFleet({ k, m, nodeMib, health: { deathWindowMs }, spares: 1 });
   t.teardown(() => fleet.stop());
