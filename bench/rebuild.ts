@@ -16,7 +16,7 @@
 // rather than after the death window): an idle rebuild (rate unlimited), a
 // rebuild under sequential 1 MiB reads at queue depth 4, one under 1 MiB
 // writes at queue depth 4, both at the healer's default guaranteed minimum
-// (rateDefaults, 16 MiB/s; --min-rate-mib), and the two again with the
+// (rateDefaults, 1 MB/s since this bench found 16 MiB/s out of reach; --min-rate-mib), and the two again with the
 // minimum set to a quarter of the idle rebuild's rate (one the rebuild can
 // hold here, so the throttle, not the CPU, sets the pace). Under load the
 // rebuild runs in alternate 1 s windows (--windows pairs) while the

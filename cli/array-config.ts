@@ -70,7 +70,8 @@ export const rebuildConfigDefaults: RebuildConfig = {
   autoReplace: true,
   reuseRestarted: true,
   replaceDelayMs: 0,
-  minBytesPerSecond: 16 * mbpsBytes,
+  // The healer's default (throttle.ts, rateDefaults): md's speed_limit_min.
+  minBytesPerSecond: 1 * mbpsBytes,
   maxBytesPerSecond: 0,
   stripesPerBatch: 256,
   checkpointMs: 2_000,

@@ -10,7 +10,14 @@ export interface RateLimit {
   maxBytesPerSecond: number;
 }
 
-export const rateDefaults: RateLimit = { minBytesPerSecond: 16 << 20, maxBytesPerSecond: 0 };
+/**
+ * md's speed_limit_min (1000 KB/s) and no maximum: bench/rebuild found the
+ * manager's CPU, not the limit, sets the idle rate (3-11 MB/s on the 2-core
+ * reference machine), and a minimum above what a rebuild can reach never
+ * pauses it, so the foreground would keep only what the CPU leaves it
+ * (docs/PERFORMANCE.md, "Rebuild and scrub").
+ */
+export const rateDefaults: RateLimit = { minBytesPerSecond: 1_000_000, maxBytesPerSecond: 0 };
 
 /** Foreground I/O within this long counts as "the array is busy". */
 const busyWindowMs = 250;
