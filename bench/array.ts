@@ -33,16 +33,14 @@ import { Op } from '../array-manager/node-client/frame-codec.ts';
 import { attestedConnector } from '../array-manager/node-client/attested-connector.ts';
 import type { NodeClient } from '../array-manager/node-client/node-client.ts';
 import type { VirtualDisk } from '../array-manager/virtual-disk.ts';
-import { generateKeys, loadKeys, type KeyStore } from '../cli/key-store.ts';
-import type { Logger } from '../cli/log.ts';
+import { generateKeys, loadKeys } from '../cli/key-store.ts';
 import { localManifest } from '../cli/manifest-file.ts';
-import { startLocalNodes, type LocalNodes } from '../cli/node-processes.ts';
-import { distDir } from '../cli/paths.ts';
+import type { LocalNodes } from '../cli/node-processes.ts';
+import { BenchNodes, cliPath, numberParam, parseShapes } from './bench-nodes.ts';
 import { startCpuMeter } from './cpu-meter.ts';
 import { median, percentile, secondsSince, type BenchOptions, type BenchResult, type BenchRow } from './report.ts';
 
 const sectorBytes = 4096;
-const cliPath = join(distDir, 'teearray.mjs');
 
 interface Job {
   name: string;
@@ -150,40 +148,7 @@ function rawTarget(client: NodeClient, nodePids: number[]): Target {
   };
 }
 
-/** Set once the bench stops its nodes: their exits are expected from then on. */
-let stopping = false;
-
-/** Only warnings and errors while measuring: the nodes' info lines would drown the figures. */
-const quietLog: Logger = {
-  info: () => {},
-  warn: (event, fields) => void (stopping || process.stderr.write(`bench/array: ${event} ${JSON.stringify(fields ?? {})}\n`)),
-  error: (event, fields) => void process.stderr.write(`bench/array: ${event} ${JSON.stringify(fields ?? {})}\n`),
-};
-
-/** Starts disk-node processes from the built CLI. */
-function startNodes(count: number, nodeMib: number, keys: KeyStore): Promise<LocalNodes> {
-  return startLocalNodes(
-    count,
-    { sectors: nodeMib * 256, managerPublicKey: keys.managerPublicKey, platformDir: keys.platformDir, host: '127.0.0.1', command: [process.execPath, cliPath] },
-    quietLog,
-  );
-}
-
-function parseShapes(text: string): { k: number; m: number }[] {
-  return text.split(',').map((s) => {
-    const match = /^(\d+)\+(\d+)$/.exec(s.trim());
-    if (!match) throw new Error(`--shapes: "${s}" is not k+m`);
-    return { k: Number(match[1]), m: Number(match[2]) };
-  });
-}
-
-function numberParam(opts: BenchOptions, name: string, fallback: number): number {
-  const text = opts.params.get(name);
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number`);
-  return value;
-}
+const fleet = new BenchNodes('array');
 
 const amplification = (moved: number, served: number) => (served > 0 ? moved / served : 0);
 const cpuUnit = (job: Job) => (job.measure === 'MB/s' ? 'MsPerMiB' : 'MsPerOp');
@@ -209,14 +174,14 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     const connect = (endpoints: string[]) =>
       attestedConnector({ endpoints, manifest, managerPrivateKey: keys.managerPrivateKey, managerPublicKey: keys.managerPublicKey, timeoutMs: 30_000 });
 
-    const rawNode = await startNodes(1, nodeMib, keys);
+    const rawNode = await fleet.start(1, nodeMib, keys);
     started.push(rawNode);
     const client = await connect(rawNode.endpoints).connect(0);
     const raw = rawTarget(client, rawNode.pids);
     await fill(raw, spanBytes);
 
     for (const { k, m } of shapes) {
-      const nodes = await startNodes(k + m, nodeMib, keys);
+      const nodes = await fleet.start(k + m, nodeMib, keys);
       started.push(nodes);
       const disk = await createArray({ connector: connect(nodes.endpoints), dataKey: keys.dataKey, k, m, caches: { ...cacheDefaults, rowsMax } });
       const target = arrayTarget(disk, nodes.pids);
@@ -254,7 +219,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     }
     client.close();
   } finally {
-    stopping = true;
+    fleet.stopping = true;
     await Promise.all(started.map((n) => n.stop()));
     rmSync(dir, { recursive: true, force: true });
   }

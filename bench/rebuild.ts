@@ -38,48 +38,17 @@ import { rebuildDefaults } from '../array-manager/healing/rebuild.ts';
 import { Throttle, rateDefaults } from '../array-manager/healing/throttle.ts';
 import { attestedConnector } from '../array-manager/node-client/attested-connector.ts';
 import type { VirtualDisk } from '../array-manager/virtual-disk.ts';
-import { generateKeys, loadKeys, type KeyStore } from '../cli/key-store.ts';
-import type { Logger } from '../cli/log.ts';
+import { generateKeys, loadKeys } from '../cli/key-store.ts';
 import { localManifest } from '../cli/manifest-file.ts';
-import { startLocalNodes, type LocalNodes } from '../cli/node-processes.ts';
-import { distDir } from '../cli/paths.ts';
+import type { LocalNodes } from '../cli/node-processes.ts';
+import { BenchNodes, cliPath, numberParam, parseShapes } from './bench-nodes.ts';
 import { startCpuMeter } from './cpu-meter.ts';
 import { median, secondsSince, type BenchOptions, type BenchResult, type BenchRow } from './report.ts';
 
 const sectorBytes = 4096;
 const MiB = 1 << 20;
-const cliPath = join(distDir, 'teearray.mjs');
 
-let stopping = false;
-const quietLog: Logger = {
-  info: () => {},
-  warn: (event, fields) => void (stopping || process.stderr.write(`bench/rebuild: ${event} ${JSON.stringify(fields ?? {})}\n`)),
-  error: (event, fields) => void process.stderr.write(`bench/rebuild: ${event} ${JSON.stringify(fields ?? {})}\n`),
-};
-
-function startNodes(count: number, nodeMib: number, keys: KeyStore): Promise<LocalNodes> {
-  return startLocalNodes(
-    count,
-    { sectors: nodeMib * 256, managerPublicKey: keys.managerPublicKey, platformDir: keys.platformDir, host: '127.0.0.1', command: [process.execPath, cliPath] },
-    quietLog,
-  );
-}
-
-function parseShapes(text: string): { k: number; m: number }[] {
-  return text.split(',').map((s) => {
-    const match = /^(\d+)\+(\d+)$/.exec(s.trim());
-    if (!match) throw new Error(`--shapes: "${s}" is not k+m`);
-    return { k: Number(match[1]), m: Number(match[2]) };
-  });
-}
-
-function numberParam(opts: BenchOptions, name: string, fallback: number): number {
-  const text = opts.params.get(name);
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number`);
-  return value;
-}
+const fleet = new BenchNodes('rebuild');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -210,7 +179,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     const manifest = await localManifest(keys);
     for (const { k, m } of shapes) {
       const n = k + m;
-      const [nodes, spares] = await Promise.all([startNodes(n, nodeMib, keys), startNodes(5, nodeMib, keys)]);
+      const [nodes, spares] = await Promise.all([fleet.start(n, nodeMib, keys), fleet.start(5, nodeMib, keys)]);
       started.push(nodes, spares);
       const pids = [...nodes.pids];
       const connector = attestedConnector({ endpoints: nodes.endpoints, manifest, managerPrivateKey: keys.managerPrivateKey, managerPublicKey: keys.managerPublicKey, timeoutMs: 30_000 });
@@ -363,7 +332,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
       await disk.close();
     }
   } finally {
-    stopping = true;
+    fleet.stopping = true;
     await Promise.all(started.map((s) => s.stop()));
     rmSync(dir, { recursive: true, force: true });
   }
