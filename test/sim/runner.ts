@@ -566,7 +566,8 @@ export class ScenarioRun {
       else {
         this.stats.replacements++;
         if (forcedHealthy) this.forcedOut = true;
-        if (c.nodes[slot] !== spare) this.violations.push(`replace slot ${slot}: succeeded but the slot's node is not the spare`);
+        // (The slot's node may have changed since: a node loss armed in the group can kill and restart the new node.)
+        if (c.spares.has(endpoint)) this.violations.push(`replace slot ${slot}: succeeded but the spare was never made the slot's node`);
         if (now.state !== SlotState.dead && !(now.state === SlotState.rebuilding && now.instanceId.equals(spare!.instanceId)) && !this.rebuildLog.get(hex(now.instanceId))?.live) {
           this.violations.push(`replace slot ${slot}: succeeded but the slot is ${now.state} under ${hex(now.instanceId)}, not rebuilding under the spare`);
         }
