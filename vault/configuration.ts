@@ -12,7 +12,7 @@ import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { equalBytes } from '@noble/ciphers/utils.js';
 import { ByteReader, ByteWriter } from './byte-cursor.ts';
-import { checkName, epochBytes, priorSecretsKey } from './epoch-keys.ts';
+import { checkName, epochBytes, priorSecretsKey, secretCheck } from './epoch-keys.ts';
 import { shareDigest, shareX } from './shamir.ts';
 import { VaultError } from './vault-errors.ts';
 import { memberIdBytesMax, membersMax, priorEpochsMax, secretBytes, shareBytes, thresholdMin } from './vault-limits.ts';
@@ -37,6 +37,8 @@ export interface Configuration {
   threshold: number;
   /** Member i holds the share at x = i + 1. */
   members: Member[];
+  /** secretCheck() of the epoch's secret: a combined secret is checked against it before use. */
+  secretCheck: Uint8Array;
   /** XChaCha20-Poly1305 nonce and ciphertext of the prior epochs' secrets; empty in epoch 1's. */
   sealedPriors: { nonce: Uint8Array; ciphertext: Uint8Array };
 }
@@ -62,6 +64,7 @@ export function checkConfiguration(c: Configuration): void {
     ids.add(m.id);
     if (m.shareDigest.length !== 32) throw new VaultError('E_VAULT_ARG', `member ${m.id}: share digest is not 32 bytes`);
   }
+  if (c.secretCheck.length !== 32) throw new VaultError('E_VAULT_ARG', 'secret check is not 32 bytes');
   const sealed = c.sealedPriors.ciphertext.length;
   if (c.sealedPriors.nonce.length !== sealNonceBytes) throw new VaultError('E_VAULT_ARG', `sealed priors: nonce is not ${sealNonceBytes} bytes`);
   if (sealed !== 0 && (sealed < sealTagBytes + 1 + priorEntryBytes || sealed > sealTagBytes + 1 + priorEpochsMax * priorEntryBytes || (sealed - sealTagBytes - 1) % priorEntryBytes !== 0)) {
@@ -106,8 +109,15 @@ export function sealPriors(secret: Uint8Array, rackId: Uint8Array, epoch: number
   return { nonce, ciphertext };
 }
 
+/** Refuses a secret that is not `c`'s epoch's (a wrong or corrupt share got into the combination). */
+export function checkSecret(c: Configuration, secret: Uint8Array): void {
+  const check = secretCheck(secret, c.rackId, c.epoch);
+  if (!equalBytes(check, c.secretCheck)) throw new VaultError('E_VAULT_AUTH', `the secret given is not epoch ${c.epoch}'s`);
+}
+
 /** Opens the sealed prior secrets with this epoch's secret; the caller zeroes the returned secrets. */
 export function openPriors(c: Configuration, secret: Uint8Array): EpochSecret[] {
+  checkSecret(c, secret);
   if (c.sealedPriors.ciphertext.length === 0) return [];
   const key = priorSecretsKey(secret, c.rackId, c.epoch);
   let plain: Uint8Array;
@@ -127,6 +137,7 @@ export function openPriors(c: Configuration, secret: Uint8Array): EpochSecret[] 
 
 /** The secret of `epoch` given the secret of configuration `c`'s epoch: itself, or from the sealed priors. */
 export function secretOfEpoch(c: Configuration, secret: Uint8Array, epoch: number): Uint8Array {
+  checkSecret(c, secret);
   if (epoch === c.epoch) return Uint8Array.from(secret);
   const priors = openPriors(c, secret);
   const found = priors.find((p) => p.epoch === epoch);
@@ -140,7 +151,7 @@ export function encodeConfiguration(c: Configuration): Uint8Array {
   checkConfiguration(c);
   const w = new ByteWriter().ascii(magic).bytes(c.rackId).u64(c.epoch).u8(c.threshold).u8(c.members.length);
   for (const m of c.members) w.name(m.id).bytes(m.shareDigest);
-  return w.bytes(c.sealedPriors.nonce).u16(c.sealedPriors.ciphertext.length).bytes(c.sealedPriors.ciphertext).finish();
+  return w.bytes(c.secretCheck).bytes(c.sealedPriors.nonce).u16(c.sealedPriors.ciphertext.length).bytes(c.sealedPriors.ciphertext).finish();
 }
 
 /** Decodes and checks a configuration; `padded` allows zero bytes after it (a sector region). */
@@ -153,11 +164,12 @@ export function decodeConfiguration(bytes: Uint8Array, padded = false): Configur
   const count = r.u8('member count');
   const members: Member[] = [];
   for (let i = 0; i < count; i++) members.push({ id: r.name('member id'), shareDigest: Uint8Array.from(r.bytesOf('share digest', 32)) });
+  const secretCheck = Uint8Array.from(r.bytesOf('secret check', 32));
   const nonce = Uint8Array.from(r.bytesOf('seal nonce', sealNonceBytes));
   const ciphertext = Uint8Array.from(r.bytesOf('sealed priors', r.u16('sealed length')));
   if (padded) r.end();
   else if (r.rest() !== 0) throw new VaultError('E_VAULT_FORMAT', 'configuration: bytes after the record');
-  const c: Configuration = { rackId, epoch, threshold, members, sealedPriors: { nonce, ciphertext } };
+  const c: Configuration = { rackId, epoch, threshold, members, secretCheck, sealedPriors: { nonce, ciphertext } };
   try {
     checkConfiguration(c);
   } catch (err) {

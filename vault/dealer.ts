@@ -5,6 +5,7 @@
 // epoch's secret plus what its configuration carried).
 import { randomBytes } from 'node:crypto';
 import { openPriors, sealPriors, checkConfiguration, rackIdBytes, type Configuration, type EpochSecret } from './configuration.ts';
+import { secretCheck } from './epoch-keys.ts';
 import { shareDigest, splitSecret } from './shamir.ts';
 
 export interface Deal {
@@ -34,6 +35,7 @@ export function dealEpoch(opts: DealOptions): Deal {
     epoch: opts.epoch,
     threshold: opts.threshold,
     members: opts.memberIds.map((id, i) => ({ id, shareDigest: shareDigest(shares[i]) })),
+    secretCheck: secretCheck(secret, rackId, opts.epoch),
     sealedPriors: sealPriors(secret, rackId, opts.epoch, opts.priors),
   };
   checkConfiguration(configuration);

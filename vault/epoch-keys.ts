@@ -2,6 +2,7 @@
 // RFC 5869, with the rack id as salt and a distinct label in `info`):
 //
 //   prior-secrets key (epoch)        seals the older epochs' secrets inside the configuration
+//   secret check (epoch)             public: tells the epoch's secret from any other
 //   volume key (epoch, volume)       encrypts one protected volume
 //
 // and the key check value of a volume key (HMAC-SHA-256 under the key over a
@@ -18,6 +19,7 @@ const encoder = new TextEncoder();
 const priorSecretsLabel = encoder.encode('teearray tq v1 prior-secrets key');
 const volumeKeyLabel = encoder.encode('teearray tq v1 volume key');
 const keyCheckLabel = encoder.encode('teearray tq v1 volume key check');
+const secretCheckLabel = encoder.encode('teearray tq v1 rack secret check');
 
 /** Printable ASCII without spaces or slashes: ids and names end up in logs and file names. */
 const namePattern = /^[A-Za-z0-9._:-]+$/;
@@ -50,6 +52,11 @@ function derive(secret: Uint8Array, rackId: Uint8Array, ...info: Uint8Array[]): 
 /** The key that seals the configuration of `epoch`'s prior secrets. */
 export function priorSecretsKey(secret: Uint8Array, rackId: Uint8Array, epoch: number): Uint8Array {
   return derive(secret, rackId, priorSecretsLabel, epochBytes(epoch));
+}
+
+/** A public value that tells the right secret of `epoch` from any other (a one-way function of it). */
+export function secretCheck(secret: Uint8Array, rackId: Uint8Array, epoch: number): Uint8Array {
+  return derive(secret, rackId, secretCheckLabel, epochBytes(epoch));
 }
 
 /** The key of `volume` in `epoch`, from that epoch's secret. */

@@ -9,7 +9,7 @@
 // flush). The vault keeps public state in memory; the share is read from
 // the disk when asked for and handed back in a buffer the caller zeroes.
 // Secret bytes are never put in an error message or a log line.
-import { checkConfiguration, checkMemberShare, configurationDigest, memberX, secretOfEpoch, type Configuration } from './configuration.ts';
+import { checkConfiguration, checkMemberShare, checkSecret, configurationDigest, memberX, secretOfEpoch, type Configuration } from './configuration.ts';
 import { checkName, volumeKey } from './epoch-keys.ts';
 import { combineShares, reconstituteShare, shareX } from './shamir.ts';
 import { VaultError } from './vault-errors.ts';
@@ -93,8 +93,8 @@ export class Vault {
 
   /** Writes an empty vault for `memberId`; refused when the region already holds one. */
   init(memberId: string): Promise<void> {
-    checkName('member id', memberId, memberIdBytesMax);
     return this.serial(async () => {
+      checkName('member id', memberId, memberIdBytesMax);
       if (this.records) throw new VaultError('E_VAULT_STATE', `the vault is already initialised for ${this.records.memberId}`);
       await this.commit({ generation: 1, memberId, volumes: [] });
     });
@@ -228,5 +228,7 @@ function checkOthers(c: Configuration, shares: readonly Uint8Array[]): void {
 /** The rack secret of `c`'s epoch from `threshold` members' shares, each checked against its digest; the caller zeroes it. */
 export function unlockSecret(c: Configuration, shares: readonly Uint8Array[]): Uint8Array {
   checkOthers(c, shares.slice(0, c.threshold));
-  return combineShares(shares, c.threshold);
+  const secret = combineShares(shares, c.threshold);
+  checkSecret(c, secret);
+  return secret;
 }
