@@ -51,7 +51,7 @@ export class ByteReader {
 
   /** Everything after the record must be zero padding. */
   end(): void {
-    if (this.bytes.subarray(this.at).some((b) => b !== 0)) throw new VaultError('E_VAULT_FORMAT', `${this.what}: non-zero bytes after the record`);
+    if (!isZero(this.bytes.subarray(this.at))) throw new VaultError('E_VAULT_FORMAT', `${this.what}: non-zero bytes after the record`);
   }
 }
 
@@ -100,4 +100,11 @@ export class ByteWriter {
     }
     return out;
   }
+}
+
+/** True when every byte is zero (a plain loop: records are checked on every read). */
+export function isZero(bytes: Uint8Array): boolean {
+  let acc = 0;
+  for (let i = 0; i < bytes.length; i++) acc |= bytes[i];
+  return acc === 0;
 }

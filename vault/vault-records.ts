@@ -10,9 +10,9 @@
 //   3..10    the committed configuration
 //   11..12   volume map: volume -> epoch whose key encrypts it, key check value
 //   13..15   reserved, zero
-import { sha256 } from '@noble/hashes/sha2.js';
+import { createHash } from 'node:crypto';
 import { equalBytes } from '@noble/ciphers/utils.js';
-import { ByteReader, ByteWriter } from './byte-cursor.ts';
+import { ByteReader, ByteWriter, isZero } from './byte-cursor.ts';
 import { decodeConfiguration, encodeConfiguration, type Configuration } from './configuration.ts';
 import { checkName } from './epoch-keys.ts';
 import { VaultError } from './vault-errors.ts';
@@ -23,6 +23,11 @@ const markerMagic = 'TQVAULT1';
 const memberMagic = 'TQMEMB01';
 const shareMagic = 'TQSHARE1';
 const volumesMagic = 'TQVOLS01';
+/** SHA-256 by OpenSSL: the digest covers 60 KiB on every read and commit. */
+function sha256(bytes: Uint8Array): Uint8Array {
+  return createHash('sha256').update(bytes).digest();
+}
+
 /** Where each record starts and how many sectors it has. */
 const at = { marker: 0, member: 1, share: 2, configuration: 3, volumes: 11, reserved: 13 } as const;
 
@@ -89,7 +94,7 @@ export function encodeRecords(r: VaultRecords): Uint8Array {
 export function decodeRecords(region: Uint8Array): VaultRecords | undefined {
   if (region.length !== vaultSectors * sectorBytes) throw new VaultError('E_VAULT_ARG', `region is ${region.length} bytes, not ${vaultSectors * sectorBytes}`);
   const sector = (first: number, next: number) => region.subarray(first * sectorBytes, next * sectorBytes);
-  if (sector(0, 1).every((b) => b === 0)) return undefined;
+  if (isZero(sector(0, 1))) return undefined;
   const marker = new ByteReader(sector(0, 1), 'commit marker');
   marker.magic(markerMagic);
   const generation = marker.u64('generation');
@@ -114,7 +119,7 @@ export function decodeRecords(region: Uint8Array): VaultRecords | undefined {
   const volumes: VolumeEntry[] = [];
   for (let n = v.u8('count'); n > 0; n--) volumes.push({ name: v.name('volume name'), epoch: v.u64('epoch'), keyCheck: Uint8Array.from(v.bytesOf('key check', keyCheckBytes)) });
   v.end();
-  if (sector(at.reserved, vaultSectors).some((b) => b !== 0)) throw new VaultError('E_VAULT_FORMAT', 'reserved sectors are not zero');
+  if (!isZero(sector(at.reserved, vaultSectors))) throw new VaultError('E_VAULT_FORMAT', 'reserved sectors are not zero');
   try {
     checkVolumes(volumes, epoch);
   } catch (err) {

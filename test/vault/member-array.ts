@@ -4,6 +4,7 @@
 import { createArray } from '../../array-manager/array-create.ts';
 import type { VirtualDisk } from '../../array-manager/virtual-disk.ts';
 import { SimCluster, dataKey } from '../sim/sim-cluster.ts';
+import { vaultSectors } from '../../vault/vault-limits.ts';
 
 export interface MemberArray {
   cluster: SimCluster;
@@ -11,13 +12,21 @@ export interface MemberArray {
   key: Buffer;
 }
 
-/** Journal pieces per node: the vault's 16-sector region in one entry needs 9 rows at k = 2. */
-export const vaultJournalPieces = 12;
+/** Journal pieces per node: the vault's region in one entry touches ceil(16 / k) data rows and a table row or two. */
+function journalPieces(k: number): number {
+  return Math.ceil(vaultSectors / k) + 2;
+}
 
-export async function memberArray(k = 2, m = 1, nodeSectors = 64): Promise<MemberArray> {
+/** Sectors per node: commit, header, journal, a table row or two, the vault's rows, and a few rows to spare. */
+function nodeSectorsFor(k: number): number {
+  return 2 + journalPieces(k) + 2 + Math.ceil(vaultSectors / k) + 4;
+}
+
+/** A k + m array of small in-process nodes in key-erasure mode, large enough for the vault. */
+export async function memberArray(k = 2, m = 1, nodeSectors = nodeSectorsFor(k)): Promise<MemberArray> {
   const cluster = new SimCluster(k + m, nodeSectors);
   const key = dataKey();
-  const disk = await createArray({ connector: cluster.connector(), dataKey: key, k, m, journalPieces: vaultJournalPieces, keyErasure: true });
+  const disk = await createArray({ connector: cluster.connector(), dataKey: key, k, m, journalPieces: journalPieces(k), keyErasure: true });
   return { cluster, disk, key };
 }
 

@@ -83,12 +83,12 @@ t.test('region bounds and a torn region', async (t) => {
   const { disk } = await memberArray();
   await t.rejects(openVault(disk, { baseSector: disk.sectors - vaultSectors + 1 }), { code: 'E_VAULT_ARG' });
   await t.rejects(openVault(disk, { baseSector: -1 }), { code: 'E_VAULT_ARG' });
-  const vault = await openVault(disk, { baseSector: 20 });
+  const vault = await openVault(disk, { baseSector: 8 });
   await vault.init('m1');
   t.equal((await openVault(disk)).initialised, false, 'the region is where it was asked for');
   await t.rejects(vault.init('bad id'), { code: 'E_VAULT_ARG' });
   // A write outside the vault's transactions to one of its sectors: the marker no longer matches.
-  await disk.writeSectors(21, Buffer.alloc(4096, 1));
-  await t.rejects(openVault(disk, { baseSector: 20 }), { code: 'E_VAULT_TORN' });
+  await disk.writeSectors(9, Buffer.alloc(4096, 1));
+  await t.rejects(openVault(disk, { baseSector: 8 }), { code: 'E_VAULT_TORN' });
   await disk.close();
 });
