@@ -60,7 +60,7 @@ socket (0600, or 0660 with unixSocketGroup), TLS with a pre-shared key or
 X.509 certificates, or, only if asked with insecureTcp, plaintext TCP
 (docs/NBD.md, "Access control").`;
 
-async function connect(config: ArrayConfig, observe = false) {
+export async function connect(config: ArrayConfig, observe = false) {
   const keys = await loadKeys(config.dataDir);
   const manifest = await loadManifest(config.manifest);
   const connector = attestedConnector({

@@ -32,7 +32,7 @@ import { memberArray } from './member-array.ts';
 const memberIds = ['m1', 'm2', 'm3'];
 
 /** A copy of a node: the same instance (keys, sessions seen), its memory duplicated. */
-function copyNode(node: DiskNodeCore): DiskNodeCore {
+export function copyNode(node: DiskNodeCore): DiskNodeCore {
   const store: SectorStore = Object.assign(Object.create(SectorStore.prototype), node.store, {
     chunks: node.store.chunks.map((c) => Buffer.from(c)),
     deathRecord: Buffer.from(node.store.deathRecord),
@@ -103,7 +103,7 @@ function tracked(disk: VirtualDisk, onAck: () => void): VaultDisk {
 }
 
 /** A cluster of copies of `nodes`, answering to the template's manager. */
-function fork(run: RotationRun, nodes: DiskNodeCore[]): SimCluster {
+export function fork(run: RotationRun, nodes: DiskNodeCore[]): SimCluster {
   const cluster = new SimCluster(run.k + run.m, run.template.sectorCount);
   (cluster as { manager: SimCluster['manager'] }).manager = run.template.manager;
   nodes.forEach((node, slot) => (cluster.nodes[slot] = copyNode(node)));
@@ -196,7 +196,7 @@ export async function runDeathDuringRotation(run: RotationRun, deathFrame: numbe
 }
 
 /** The vault reads as wholly epoch 1 or wholly epoch 2 (epoch 2 when acknowledged), with matching key checks. */
-async function checkVault(run: RotationRun, disk: VirtualDisk, acknowledged: boolean): Promise<string[]> {
+export async function checkVault(run: RotationRun, disk: VirtualDisk, acknowledged: boolean): Promise<string[]> {
   const violations: string[] = [];
   try {
     // One read of the region, decoded as openVault() and readShare() decode it (the marker's digest checked).
@@ -220,4 +220,40 @@ async function checkVault(run: RotationRun, disk: VirtualDisk, acknowledged: boo
     await disk.close();
   }
   return violations;
+}
+
+/** Points of every (crash frame, victim) of a shape, in an order that spreads the crash frames, until `pointsMin` have run. */
+export async function sweepShape(k: number, m: number, pointsMin = Infinity): Promise<SweepResult & { crashFrames: number; units: number }> {
+  const run = await runRotation(k, m);
+  const frames = run.after.length;
+  // Crash frames by a fixed stride coprime with their count, so a bounded sweep covers journal, commit and apply alike.
+  let stride = 3;
+  while (frames % stride === 0) stride++;
+  const result = { points: 0, violations: [] as string[], crashFrames: frames, units: 0 };
+  for (let i = 0; i < frames && result.points < pointsMin; i++) {
+    const crashFrame = (i * stride) % frames;
+    for (let victim = 0; victim < k + m && result.points < pointsMin; victim++) {
+      const r = await sweepCrashFrame(run, crashFrame, victim);
+      result.points += r.points;
+      result.violations.push(...r.violations);
+      result.units++;
+    }
+  }
+  return result;
+}
+
+/** Every node death during the rotation (after each frame, each victim) with the manager crashing at each later frame. */
+export async function sweepDeathsDuringRotation(k: number, m: number): Promise<SweepResult> {
+  const run = await runRotation(k, m);
+  const result: SweepResult = { points: 0, violations: [] };
+  const frames = run.after.length - 1;
+  for (let deathFrame = 0; deathFrame < frames; deathFrame++) {
+    for (let crashFrame = deathFrame + 1; crashFrame <= frames; crashFrame++) {
+      for (let victim = 0; victim < k + m; victim++) {
+        result.points++;
+        for (const v of await runDeathDuringRotation(run, deathFrame, crashFrame, victim)) result.violations.push(`death at rotation frame ${deathFrame}, crash at ${crashFrame}, victim ${victim}: ${v}`);
+      }
+    }
+  }
+  return result;
 }
