@@ -16,6 +16,7 @@
 // fixed order and the nodes' cores are deterministic), so each point starts
 // from that copy instead of replaying the setup and the rotation. The node
 // copies keep their instance keys: they are the same nodes, not new ones.
+import { createHash } from 'node:crypto';
 import { openArray } from '../../array-manager/array-open.ts';
 import type { VirtualDisk } from '../../array-manager/virtual-disk.ts';
 import { DiskNodeCore } from '../../disk-node/node-core.ts';
@@ -51,6 +52,8 @@ export interface RotationRun {
   ackFrame: number;
   dataKey: Buffer;
   deals: [Deal, Deal];
+  /** Outcomes of the final recoveries run so far, by startingState(). */
+  outcomes: Map<string, string[]>;
   /** The key check of each volume's key in each epoch, computed from the deals' secrets ("vol-a@2"). */
   keyChecks: Map<string, Uint8Array>;
 }
@@ -78,17 +81,15 @@ function rotate(vault: Vault, deals: [Deal, Deal]): Promise<void> {
 export async function runRotation(k: number, m: number): Promise<RotationRun> {
   const { cluster, disk, key, deals } = await setUp(k, m);
   const base = cluster.delivered;
-  const after: DiskNodeCore[][] = [cluster.nodes.map(copyNode)];
-  cluster.onAnswered = () => {
-    after[cluster.delivered - base] = cluster.nodes.map(copyNode);
-  };
+  const state = recordFrames(cluster);
   let ackFrame = -1;
   await rotate(await openVault(tracked(disk, () => (ackFrame = cluster.delivered - base))), deals);
   cluster.onAnswered = () => {};
+  const after = Array.from({ length: cluster.delivered - base + 1 }, (_, c) => state(c));
   await disk.close();
   const keyChecks = new Map<string, Uint8Array>();
   for (const d of deals) for (const name of ['vol-a', 'vol-b']) keyChecks.set(`${name}@${d.configuration.epoch}`, volumeUpdate(d, name).keyCheck);
-  return { k, m, template: cluster, after, ackFrame, dataKey: key, deals, keyChecks };
+  return { k, m, template: cluster, after, ackFrame, dataKey: key, deals, keyChecks, outcomes: new Map() };
 }
 
 /** The disk as the vault sees it, telling `onAck` when a transaction is acknowledged (before its apply). */
@@ -104,7 +105,8 @@ function tracked(disk: VirtualDisk, onAck: () => void): VaultDisk {
 
 /** A cluster of copies of `nodes`, answering to the template's manager. */
 export function fork(run: RotationRun, nodes: DiskNodeCore[]): SimCluster {
-  const cluster = new SimCluster(run.k + run.m, run.template.sectorCount);
+  // One-sector placeholder nodes, replaced at once by the copies.
+  const cluster = new SimCluster(run.k + run.m, 1);
   (cluster as { manager: SimCluster['manager'] }).manager = run.template.manager;
   nodes.forEach((node, slot) => (cluster.nodes[slot] = copyNode(node)));
   return cluster;
@@ -118,9 +120,12 @@ async function recover(cluster: SimCluster, dataKey: Buffer): Promise<VirtualDis
 /** The cluster's nodes after each frame from now on: `state(r)` is their memory once r more frames were delivered. */
 function recordFrames(cluster: SimCluster): (r: number) => DiskNodeCore[] {
   const base = cluster.delivered;
-  const after: DiskNodeCore[][] = [cluster.nodes.map(copyNode)];
-  cluster.onAnswered = () => {
-    after[cluster.delivered - base] = cluster.nodes.map(copyNode);
+  let last = cluster.nodes.map(copyNode);
+  const after: DiskNodeCore[][] = [last];
+  // Only the node that answered changed: the others' copies are shared with the frame before.
+  cluster.onAnswered = (slot) => {
+    last = last.map((node, i) => (i === slot ? copyNode(cluster.nodes[i]) : node));
+    after[cluster.delivered - base] = last;
   };
   // A frame counted but not answered (its node had just died) changed no memory: the last copy before it holds.
   return (r) => {
@@ -133,7 +138,29 @@ export type Death = { at: 'crash' } | { at: 'recovery'; frame: number } | { at: 
 
 export interface SweepResult {
   points: number;
+  /** Recoveries actually run: a point whose final recovery starts from the same memory and losses as an earlier one's shares its outcome. */
+  recoveries: number;
   violations: string[];
+}
+
+/** VAULT_SWEEP_SHARE=0 runs every point's final recovery, identical starting states included (for long runs). */
+const shareOutcomes = process.env.VAULT_SWEEP_SHARE !== '0';
+
+/**
+ * Names what a final recovery starts from: every node's instance, memory and
+ * death record, and which nodes are dead. The recovery is a deterministic
+ * function of these (the manager's keys are fixed per run), so two points
+ * with the same name have the same outcome; the node's session counters are
+ * left out, as a new manager's sessions do not depend on them.
+ */
+function startingState(cluster: SimCluster, dead: number): string {
+  const h = createHash('sha256');
+  cluster.nodes.forEach((node) => {
+    h.update(node.instanceId);
+    for (const chunk of node.store.chunks) h.update(chunk);
+    h.update(node.store.deathRecord);
+  });
+  return `${dead}:${h.digest('hex')}`;
 }
 
 /**
@@ -145,7 +172,7 @@ export interface SweepResult {
  * instead is then a point whose second recovery starts from the copy after r.
  */
 export async function sweepCrashFrame(run: RotationRun, crashFrame: number, victim: number): Promise<SweepResult> {
-  const result: SweepResult = { points: 0, violations: [] };
+  const result: SweepResult = { points: 0, recoveries: 0, violations: [] };
   const acknowledged = crashFrame >= run.ackFrame;
   const point = (label: string, violations: string[]) => {
     result.points++;
@@ -159,6 +186,7 @@ export async function sweepCrashFrame(run: RotationRun, crashFrame: number, vict
     const disk = await recover(cluster, run.dataKey);
     if (disk === 'frozen') throw new Error('a recovery without a crash point froze');
     const ran = cluster.delivered;
+    result.recoveries++;
     const name = death.at === 'recovery' ? `death at recovery frame ${death.frame}` : `death ${death.at}`;
     if (death.at !== 'between') point(`${name}, recovery ends`, await checkVault(run, disk, acknowledged));
     else await disk.close();
@@ -167,9 +195,16 @@ export async function sweepCrashFrame(run: RotationRun, crashFrame: number, vict
     for (let r = firstCrash; r < ran; r++) {
       const next = fork(run, state(r));
       next.kill(victim);
-      const again = await recover(next, run.dataKey);
-      if (again === 'frozen') throw new Error('a recovery without a crash point froze');
-      point(`${name}, recovery crash at ${r}`, await checkVault(run, again, acknowledged));
+      const key = `${acknowledged}:${startingState(next, victim)}`;
+      let outcome = shareOutcomes ? run.outcomes.get(key) : undefined;
+      if (!outcome) {
+        const again = await recover(next, run.dataKey);
+        if (again === 'frozen') throw new Error('a recovery without a crash point froze');
+        outcome = await checkVault(run, again, acknowledged);
+        run.outcomes.set(key, outcome);
+        result.recoveries++;
+      }
+      point(`${name}, recovery crash at ${r}`, outcome);
     }
     return ran;
   };
@@ -229,12 +264,13 @@ export async function sweepShape(k: number, m: number, pointsMin = Infinity): Pr
   // Crash frames by a fixed stride coprime with their count, so a bounded sweep covers journal, commit and apply alike.
   let stride = 3;
   while (frames % stride === 0) stride++;
-  const result = { points: 0, violations: [] as string[], crashFrames: frames, units: 0 };
+  const result = { points: 0, recoveries: 0, violations: [] as string[], crashFrames: frames, units: 0 };
   for (let i = 0; i < frames && result.points < pointsMin; i++) {
     const crashFrame = (i * stride) % frames;
     for (let victim = 0; victim < k + m && result.points < pointsMin; victim++) {
       const r = await sweepCrashFrame(run, crashFrame, victim);
       result.points += r.points;
+      result.recoveries += r.recoveries;
       result.violations.push(...r.violations);
       result.units++;
     }
@@ -245,12 +281,13 @@ export async function sweepShape(k: number, m: number, pointsMin = Infinity): Pr
 /** Every node death during the rotation (after each frame, each victim) with the manager crashing at each later frame. */
 export async function sweepDeathsDuringRotation(k: number, m: number): Promise<SweepResult> {
   const run = await runRotation(k, m);
-  const result: SweepResult = { points: 0, violations: [] };
+  const result: SweepResult = { points: 0, recoveries: 0, violations: [] };
   const frames = run.after.length - 1;
   for (let deathFrame = 0; deathFrame < frames; deathFrame++) {
     for (let crashFrame = deathFrame + 1; crashFrame <= frames; crashFrame++) {
       for (let victim = 0; victim < k + m; victim++) {
         result.points++;
+        result.recoveries++;
         for (const v of await runDeathDuringRotation(run, deathFrame, crashFrame, victim)) result.violations.push(`death at rotation frame ${deathFrame}, crash at ${crashFrame}, victim ${victim}: ${v}`);
       }
     }
