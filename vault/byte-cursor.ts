@@ -1,6 +1,8 @@
 // A bounds-checked reader and a growing writer for the vault's big-endian
 // records. A read past the end is a format error naming the field, never a
-// RangeError from a typed array.
+// RangeError from a typed array. (attestation/byte-reader.ts is the same idea
+// for the attestation formats, with their error codes; the vault, a component
+// of its own, keeps its codes and needs u64 epochs, names and padded records.)
 import { VaultError } from './vault-errors.ts';
 
 export class ByteReader {

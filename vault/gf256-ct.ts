@@ -32,18 +32,9 @@ export function gfMulCt(a: number, b: number): number {
 
 /** a^254 = a^-1 for a != 0, and 0 for 0: a fixed chain of squarings and multiplications. */
 export function gfInvCt(a: number): number {
-  // 254 = 0b11111110: a^2, then seven rounds of (square, multiply by a), ending with a square.
-  const a2 = gfMulCt(a, a);
-  const a3 = gfMulCt(a2, a);
-  const a6 = gfMulCt(a3, a3);
-  const a7 = gfMulCt(a6, a);
-  const a14 = gfMulCt(a7, a7);
-  const a15 = gfMulCt(a14, a);
-  const a30 = gfMulCt(a15, a15);
-  const a31 = gfMulCt(a30, a);
-  const a62 = gfMulCt(a31, a31);
-  const a63 = gfMulCt(a62, a);
-  const a126 = gfMulCt(a63, a63);
-  const a127 = gfMulCt(a126, a);
-  return gfMulCt(a127, a127);
+  // power = a^(2^j - 1): squaring and multiplying by a gives a^(2^(j+1) - 1); six rounds reach a^127.
+  let power = a;
+  for (let round = 0; round < 6; round++) power = gfMulCt(gfMulCt(power, power), a);
+  // (a^127)^2 = a^254.
+  return gfMulCt(power, power);
 }

@@ -45,6 +45,7 @@ t.test('the field code has no secret-dependent branch or table', async (t) => {
     ['subscript', /\w\s*\[/],
     ['division or modulo', /[^/]\/[^/*]|%/],
   ] as const) t.notMatch(code, pattern, `no ${what}`);
-  // Loops run a fixed number of rounds; only `for (let round = 0; round < 8; round++)` appears.
-  t.same(code.match(/\bfor\s*\([^)]*\)/g), ['for (let round = 0; round < 8; round++)'], 'one loop, of fixed length');
+  // Loops run a fixed number of rounds: every loop header counts `round` up to a literal.
+  const loops = code.match(/\bfor\s*\([^)]*\)/g) ?? [];
+  t.ok(loops.length > 0 && loops.every((l) => /^for \(let round = 0; round < \d+; round\+\+\)$/.test(l)), `loops of fixed length only: ${loops.join(', ')}`);
 });
