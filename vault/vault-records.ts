@@ -121,6 +121,7 @@ export function decodeRecords(region: Uint8Array): VaultRecords | undefined {
   v.end();
   if (!isZero(sector(at.reserved, vaultSectors))) throw new VaultError('E_VAULT_FORMAT', 'reserved sectors are not zero');
   try {
+    checkName('member id', memberId, memberIdBytesMax);
     checkVolumes(volumes, epoch);
   } catch (err) {
     throw new VaultError('E_VAULT_FORMAT', (err as Error).message);

@@ -95,5 +95,6 @@ t.test('deal to five, lose two, unlock from three, rotate, unlock again', { skip
   ] as [string[], string][]) {
     t.equal((await tq(args)).code, 2, why);
   }
+  t.equal((await cli(['local', '--tq-members', '17', '--data-dir', dir])).code, 2, '--tq-members above its bound');
   t.equal(await local.stop('SIGTERM'), 0, 'the demo stops on SIGTERM');
 });
