@@ -18,7 +18,7 @@
 // copies keep their instance keys: they are the same nodes, not new ones.
 import { createHash } from 'node:crypto';
 import { openArray } from '../../array-manager/array-open.ts';
-import type { VirtualDisk } from '../../array-manager/virtual-disk.ts';
+import type { TransactionWrite, VirtualDisk } from '../../array-manager/virtual-disk.ts';
 import { DiskNodeCore } from '../../disk-node/node-core.ts';
 import { SectorStore } from '../../disk-node/store.ts';
 import { configurationDigest } from '../../vault/configuration.ts';
@@ -78,12 +78,14 @@ function rotate(vault: Vault, deals: [Deal, Deal]): Promise<void> {
   return vault.rotate(deals[1].configuration, deals[1].shares[0], [volumeUpdate(deals[1], 'vol-a')]);
 }
 
-export async function runRotation(k: number, m: number): Promise<RotationRun> {
+/** One uncrashed rotation with copies after each frame; `split` rotates in two transactions (a control that must fail). */
+export async function runRotation(k: number, m: number, split = false): Promise<RotationRun> {
   const { cluster, disk, key, deals } = await setUp(k, m);
   const base = cluster.delivered;
   const state = recordFrames(cluster);
   let ackFrame = -1;
-  await rotate(await openVault(tracked(disk, () => (ackFrame = cluster.delivered - base))), deals);
+  // Acknowledged once the (last) transaction resolved.
+  await rotate(await openVault(tracked(disk, () => (ackFrame = cluster.delivered - base), split)), deals);
   cluster.onAnswered = () => {};
   const after = Array.from({ length: cluster.delivered - base + 1 }, (_, c) => state(c));
   await disk.close();
@@ -93,12 +95,19 @@ export async function runRotation(k: number, m: number): Promise<RotationRun> {
 }
 
 /** The disk as the vault sees it, telling `onAck` when a transaction is acknowledged (before its apply). */
-function tracked(disk: VirtualDisk, onAck: () => void): VaultDisk {
+function tracked(disk: VirtualDisk, onAck: () => void, split = false): VaultDisk {
+  // The control: a disk that lands the vault's region in two transactions, as a vault without one could.
+  const transaction = split
+    ? async (writes: TransactionWrite[]) => {
+        await disk.transaction(writes.slice(0, writes.length / 2));
+        await disk.transaction(writes.slice(writes.length / 2));
+      }
+    : (writes: TransactionWrite[]) => disk.transaction(writes);
   return {
     sectors: disk.sectors,
     blockBytes: disk.blockBytes,
     readSectors: (first, count) => disk.readSectors(first, count),
-    transaction: (writes) => disk.transaction(writes).then(onAck),
+    transaction: (writes) => transaction(writes).then(onAck),
     flush: () => disk.flush(),
   };
 }
