@@ -122,10 +122,10 @@ export class Vault {
   }
 
   /** A rotation: storeShare() for a configuration of the same rack, of a later epoch. */
-  rotate(configuration: Configuration, share: Uint8Array, volumes: readonly VolumeUpdate[] = []): Promise<void> {
+  async rotate(configuration: Configuration, share: Uint8Array, volumes: readonly VolumeUpdate[] = []): Promise<void> {
     const current = this.committed().configuration;
-    if (!current) return Promise.reject(new VaultError('E_VAULT_STATE', 'no configuration committed yet: store the first share'));
-    if (configuration.epoch <= current.epoch) return Promise.reject(new VaultError('E_VAULT_STALE', `epoch ${configuration.epoch} is not after the committed ${current.epoch}`));
+    if (!current) throw new VaultError('E_VAULT_STATE', 'no configuration committed yet: store the first share');
+    if (configuration.epoch <= current.epoch) throw new VaultError('E_VAULT_STALE', `epoch ${configuration.epoch} is not after the committed ${current.epoch}`);
     return this.storeShare(configuration, share, volumes);
   }
 

@@ -19,6 +19,9 @@ t.test('deal, rotate, reopen', async (t) => {
   t.throws(() => vaults[0].summary(), { code: 'E_VAULT_STATE' });
   await Promise.all(vaults.map((v, i) => v.init(ids[i])));
   await t.rejects(vaults[0].init('m1'), { code: 'E_VAULT_STATE' }, 'init twice');
+  const blank = await openVault((await memberArray()).disk);
+  await t.rejects(blank.rotate(dealEpoch({ epoch: 1, threshold: 2, memberIds: ids, priors: [] }).configuration, new Uint8Array(33)), { code: 'E_VAULT_STATE' }, 'rotate on an uninitialised vault rejects');
+  await t.rejects(blank.readShare(), { code: 'E_VAULT_STATE' }, 'no share to read');
 
   const first = dealEpoch({ epoch: 1, threshold: 3, memberIds: ids, priors: [] });
   const volumeCheck = (secret: Uint8Array, epoch: number, name: string) => ({ name, keyCheck: keyCheck(volumeKey(secret, first.configuration.rackId, epoch, name)) });
