@@ -11,7 +11,8 @@ t.test('k=2 m=1: every crash frame x recovery crash x victim x moment of death',
   const started = performance.now();
   const r = await sweepShape(2, 1);
   t.comment(`points=${r.points} recoveries=${r.recoveries} crashFrames=${r.crashFrames} violations=${r.violations.length} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-  t.ok(r.points > 3000, `${r.points} points`);
+  // With part B's 6,600 at least and the 135 below, this keeps CI above 10,000 crash points.
+  t.ok(r.points >= 3300, `${r.points} points`);
   t.same(r.violations.slice(0, 10), [], 'never mixed, never an acknowledged rotation lost');
 });
 
