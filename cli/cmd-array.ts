@@ -68,7 +68,7 @@ slots are gone for good names them here: the open goes on and marks them
 dead, accepting that a newer update stored only on them is lost
 (docs/JOURNAL.md).`;
 
-async function connect(config: ArrayConfig, observe = false) {
+export async function connect(config: ArrayConfig, observe = false) {
   const keys = await loadKeys(config.dataDir);
   const manifest = await loadManifest(config.manifest);
   const connector = attestedConnector({

@@ -18,6 +18,7 @@ import { intOption } from './options.ts';
 import { progressReporter } from './progress.ts';
 import { serve } from './serve.ts';
 import { startLocalArray } from './local-array.ts';
+import { startTqMembers, tqMembersMax } from './tq-local.ts';
 
 export const localHelp = `usage: teearray local [options]
 
@@ -44,6 +45,8 @@ RAM: stopping (Ctrl-C) discards it, as losing every node would.
   --death-window S   a node unreachable for S seconds is declared lost
                      (default 30)
   --log-json         JSON log lines even on a terminal
+  --tq-members N     instead: N small trust-quorum member arrays for
+                     \`teearray tq\` (docs/VAULT.md), no NBD export
 
 While it runs, DATA_DIR/array.json describes the array: \`teearray array
 status\` (and replace, scrub, rate) use it without options. The banner lists
@@ -66,9 +69,13 @@ export async function localCommand(argv: string[]): Promise<void> {
       spares: { type: 'string', default: '0' },
       'death-window': { type: 'string', default: '30' },
       'log-json': { type: 'boolean', default: false },
+      'tq-members': { type: 'string' },
     },
     strict: true,
   });
+  if (values['tq-members'] !== undefined) {
+    return startTqMembers(values['data-dir']!, intOption(values['tq-members'], '--tq-members', 1, tqMembersMax), createLogger(values['log-json'] || undefined));
+  }
   const k = intOption(values.k, '--k', 1, 64);
   const m = intOption(values.m, '--m', 1, 64);
   if (k + m > 128) throw new CliError('--k + --m must be at most 128');

@@ -4,6 +4,7 @@ import { auditCommand, auditHelp } from './cmd-audit.ts';
 import { diskNodeCommand, diskNodeHelp } from './cmd-disk-node.ts';
 import { keygenCommand, keygenHelp } from './cmd-keygen.ts';
 import { localCommand, localHelp } from './cmd-local.ts';
+import { tqCommand, tqHelp } from './cmd-tq.ts';
 import { CliError, exitCodeFor, exitCodes } from './cli-error.ts';
 
 const usage = `usage: teearray <command> [options]
@@ -15,6 +16,7 @@ commands:
   nbd         open an array and export it over NBD with the admin API
   keygen      create the manager's keys and the reference-values manifest
   audit       rebuild the disk node and report its sources, dependencies and measurement
+  tq          a trust quorum's key shares and epochs on member arrays (deal, show, rotate, recover-share, unlock)
 
 Run \`teearray <command> --help\` for a command's options.`;
 
@@ -27,6 +29,7 @@ const commands: Record<string, Command> = {
   nbd: { help: nbdHelp, run: nbdCommand },
   keygen: { help: keygenHelp, run: keygenCommand },
   audit: { help: auditHelp, run: auditCommand },
+  tq: { help: tqHelp, run: tqCommand },
 };
 
 async function main(argv: string[]): Promise<number> {
