@@ -52,6 +52,11 @@ export class VirtualDisk {
     this.writer = new JournalWriter(state);
   }
 
+  /** True when the array trims journal payloads after apply, so no old data outlives its entry. */
+  get keyErasure(): boolean {
+    return this.state.membership.keyErasure;
+  }
+
   private checkRange(first: number, count: number): void {
     if (this.closed) throw new ArrayError('E_CLOSED', 'the array is closed');
     if (!Number.isInteger(first) || !Number.isInteger(count) || first < 0 || count < 1 || first + count > this.sectors) {

@@ -11,7 +11,8 @@ export type VaultErrorCode =
   | 'E_VAULT_TORN' // records that do not match the commit marker (never expected: one transaction writes them all)
   | 'E_VAULT_STATE' // the vault is not in the state the call needs (not initialised, no share yet, already initialised)
   | 'E_VAULT_STALE' // a configuration whose epoch is not newer than the committed one: a rollback is refused
-  | 'E_VAULT_EPOCH'; // an epoch the vault or configuration holds no secret or key for
+  | 'E_VAULT_EPOCH' // an epoch the vault or configuration holds no secret or key for
+  | 'E_VAULT_KEY_ERASURE'; // an array that keeps journal copies after apply: an old share's ciphertext would outlive its rotation
 
 export class VaultError extends Error {
   readonly code: VaultErrorCode;

@@ -24,11 +24,15 @@ export interface VaultDisk {
   readSectors(first: number, count: number): Promise<Uint8Array>;
   transaction(writes: { sector: number; data: Uint8Array }[]): Promise<void>;
   flush(): Promise<void>;
+  /** Whether the array trims journal copies after apply (a VirtualDisk says; a wrapper may not know). */
+  readonly keyErasure?: boolean;
 }
 
 export interface VaultOptions {
   /** First sector of the vault's region (default 0); the region is `vaultSectors` sectors. */
   baseSector?: number;
+  /** Open a vault on an array that is not in key-erasure mode (default: refused, docs/VAULT.md "Key erasure"). */
+  withoutKeyErasure?: boolean;
 }
 
 /** A volume moved to the epoch being committed, with the key check of its new key. */
@@ -49,6 +53,9 @@ export async function openVault(disk: VaultDisk, opts: VaultOptions = {}): Promi
   const base = opts.baseSector ?? 0;
   if (disk.blockBytes !== sectorBytes) throw new VaultError('E_VAULT_ARG', `the disk's sectors are ${disk.blockBytes} bytes, not ${sectorBytes}`);
   if (!Number.isInteger(base) || base < 0 || base + vaultSectors > disk.sectors) throw new VaultError('E_VAULT_ARG', `vault region [${base}, ${base + vaultSectors}) is outside the disk's ${disk.sectors} sectors`);
+  if (disk.keyErasure === false && !opts.withoutKeyErasure) {
+    throw new VaultError('E_VAULT_KEY_ERASURE', 'the array keeps journal copies after apply (created without key-erasure mode): an old share would outlive its rotation');
+  }
   const vault = new Vault(disk, base);
   await vault.reload();
   return vault;

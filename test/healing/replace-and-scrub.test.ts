@@ -133,6 +133,31 @@ t.test('hot spares: a dead slot is replaced and rebuilt without an operator', as
   await disk.close();
 });
 
+t.test('a dead slot is first offered its own endpoint: a node restarted there takes it; one that kept its memory is refused', async (t) => {
+  const cluster = new SimCluster(3, 400);
+  const { disk, expect } = await filled(cluster, 2, 1, 200);
+  const spare = cluster.addSpare();
+  const healer = new Healer(disk, { spares: [spare], rebuild: { stripesPerBatch: 64, checkpointMs: 0 } });
+  const rebuilt = () => new Promise<void>((resolve) => disk.state.listeners.add((e) => e.kind === 'rebuild-done' && resolve()));
+  healer.start();
+  cluster.restart(1); // systemd or Kubernetes restarts the node: new, empty, at the same endpoint
+  let done = rebuilt();
+  await disk.state.markDead([1], 'test: answered as another instance');
+  await done;
+  t.ok(disk.state.membership.slots[1].instanceId.equals(Buffer.from((await cluster.connector().connect(1)).peer.instanceId)), 'the restarted node holds the slot');
+  t.same(healer.spares, [spare], 'no spare used');
+  // Slot 2's node is cut off from this manager's view but still runs with its memory: it holds a record.
+  done = rebuilt();
+  await disk.state.markDead([2], 'test: unreachable for the death window');
+  await done;
+  t.same(healer.spares, [], 'the node that kept its memory was refused; the spare took the slot');
+  t.same(healer.rejectedSpares, [], 'the slot\'s own endpoint is not a spare to set aside');
+  await healer.stop();
+  cluster.kill(0);
+  t.same(await disk.readSectors(0, expect.length / S), expect, 'every byte with the original slot 0 lost');
+  await disk.close();
+});
+
 t.test('a rate change applies to the running work without stopping it', async (t) => {
   const cluster = new SimCluster(3, 400);
   const { disk } = await filled(cluster, 2, 1, 100);

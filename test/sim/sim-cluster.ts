@@ -75,8 +75,18 @@ export class SimCluster {
     return endpoint;
   }
 
-  /** The spare at `endpoint` now serves `slot` (the configuration a replacement persists); the slot's old node is gone. */
+  /** A slot's own endpoint: whatever node answers at that slot now (a restarted one is new and empty). */
+  endpointOf(slot: number): string {
+    return `sim:slot:${slot}`;
+  }
+
+  /**
+   * The spare at `endpoint` now serves `slot` (the configuration a
+   * replacement persists); the slot's old node is gone. The slot's own
+   * endpoint leaves its node in place: a new incarnation of the slot.
+   */
   assign(slot: number, endpoint: string): void {
+    if (endpoint === this.endpointOf(slot)) return this.onAssigned(slot, this.nodes[slot]);
     const core = this.spares.get(endpoint);
     if (!core) throw new NodeError('E_CONNECT', `no spare at ${endpoint}`);
     this.spares.delete(endpoint);
@@ -226,10 +236,12 @@ export class SimCluster {
       },
       connectEndpoint: async (endpoint) => {
         if (epoch !== this.epoch) return new Promise<never>(() => {});
-        const core = this.spares.get(endpoint);
+        const own = this.nodes.findIndex((_, slot) => endpoint === this.endpointOf(slot) && !this.dead.has(slot) && !this.partitioned.has(slot));
+        const core = own >= 0 ? this.nodes[own] : this.spares.get(endpoint);
         if (!core) throw new NodeError('E_CONNECT', `nothing answers at ${endpoint}`);
         return NodeClient.open(this.channel(-1, core), testClientOptions(this.manager, timeoutMs));
       },
+      endpointOf: (slot) => this.endpointOf(slot),
       assign: (slot, endpoint) => {
         if (epoch === this.epoch) this.assign(slot, endpoint);
       },

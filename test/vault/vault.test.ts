@@ -9,6 +9,8 @@ import { keyCheck, volumeKey } from '../../vault/epoch-keys.ts';
 import { openVault, unlockSecret } from '../../vault/vault.ts';
 import { vaultSectors } from '../../vault/vault-limits.ts';
 import { memberArray } from './member-array.ts';
+import { createArray } from '../../array-manager/array-create.ts';
+import { SimCluster, dataKey } from '../sim/sim-cluster.ts';
 
 const ids = ['m1', 'm2', 'm3', 'm4', 'm5'];
 
@@ -80,6 +82,14 @@ t.test('deal, rotate, reopen', async (t) => {
   t.same(await reopened.readShare(), second.shares[0]);
   await again.close();
   for (const a of arrays.slice(1)) await a.disk.close();
+});
+
+t.test('an array without key-erasure mode is refused unless asked for', async (t) => {
+  const cluster = new SimCluster(3, 256);
+  const disk = await createArray({ connector: cluster.connector(), dataKey: dataKey(), k: 2, m: 1, journalPieces: 16 });
+  await t.rejects(openVault(disk), { code: 'E_VAULT_KEY_ERASURE' }, 'old shares would outlive their rotation');
+  t.equal((await openVault(disk, { withoutKeyErasure: true })).initialised, false, 'opened when asked');
+  await disk.close();
 });
 
 t.test('region bounds and a torn region', async (t) => {
