@@ -15,8 +15,10 @@ import { SimCluster, dataKey } from '../sim/sim-cluster.ts';
 
 const S = 4096;
 
-async function filled(cluster: SimCluster, k: number, m: number, sectors: number): Promise<{ disk: VirtualDisk; expect: Buffer }> {
-  const disk = await createArray({ connector: cluster.connector(), dataKey: dataKey(), k, m, journalPieces: 24 });
+/** `ownEndpoints`: the connector also names each slot's own endpoint (a node restarted there answers at it). */
+async function filled(cluster: SimCluster, k: number, m: number, sectors: number, ownEndpoints = false): Promise<{ disk: VirtualDisk; expect: Buffer }> {
+  const connector = ownEndpoints ? { ...cluster.connector(), endpointOf: (slot: number) => cluster.endpointOf(slot) } : cluster.connector();
+  const disk = await createArray({ connector, dataKey: dataKey(), k, m, journalPieces: 24 });
   const expect = randomBytes(Math.min(sectors, disk.sectors) * S);
   for (let at = 0; at * S < expect.length; at += 64) await disk.writeSectors(at, expect.subarray(at * S, Math.min(expect.length, (at + 64) * S)));
   return { disk, expect };
@@ -135,7 +137,7 @@ t.test('hot spares: a dead slot is replaced and rebuilt without an operator', as
 
 t.test('a dead slot is first offered its own endpoint: a node restarted there takes it; one that kept its memory is refused', async (t) => {
   const cluster = new SimCluster(3, 400);
-  const { disk, expect } = await filled(cluster, 2, 1, 200);
+  const { disk, expect } = await filled(cluster, 2, 1, 200, true);
   const spare = cluster.addSpare();
   const healer = new Healer(disk, { spares: [spare], rebuild: { stripesPerBatch: 64, checkpointMs: 0 } });
   const rebuilt = () => new Promise<void>((resolve) => disk.state.listeners.add((e) => e.kind === 'rebuild-done' && resolve()));

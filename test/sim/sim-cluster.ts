@@ -241,7 +241,6 @@ export class SimCluster {
         if (!core) throw new NodeError('E_CONNECT', `nothing answers at ${endpoint}`);
         return NodeClient.open(this.channel(-1, core), testClientOptions(this.manager, timeoutMs));
       },
-      endpointOf: (slot) => this.endpointOf(slot),
       assign: (slot, endpoint) => {
         if (epoch === this.epoch) this.assign(slot, endpoint);
       },
