@@ -14,8 +14,15 @@ export type AttestationErrorCode =
   | 'E_ATT_BUILD'
   /** A signature (evidence or per-reply report) does not verify. */
   | 'E_ATT_SIGNATURE'
+  /** A certificate of the chain is not valid at the time the evidence is checked as of. */
+  | 'E_ATT_EXPIRED'
+  /** The platform reports a state the manifest does not accept: debug mode, a TCB below the minimum, a policy bit. */
+  | 'E_ATT_POLICY'
+  /** This platform's evidence cannot be obtained here (no device, no configfs-tsm, wrong provider). */
+  | 'E_ATT_PLATFORM'
   /** The launch configuration is out of bounds or not the one the caller expects. */
   | 'E_ATT_CONFIG'
+  /** The evidence reports other report data than the session's (or, for hardware, other than its envelope binds). */
   | 'E_ATT_REPORT_DATA'
   /** A reference-values manifest is malformed or out of bounds. */
   | 'E_ATT_MANIFEST'
