@@ -18,7 +18,7 @@ import { AttestationError } from './errors.ts';
 import type { NativeClaims, NativeVerifyOptions } from './hardware/native-claims.ts';
 import { digestBytes, nativeReportDataBytes, publicKeyBytes, signatureBytes } from './limits.ts';
 import { encodePlatformName, readPlatformName } from './platform-name.ts';
-import type { NativeReporter } from './reporters/native-reporter.ts';
+import { checkReportData, type NativeReporter } from './reporters/native-reporter.ts';
 
 const simReportMagic = Uint8Array.from([0x54, 0x45, 0x53, 0x52]); // "TESR"
 const simReportVersion = 1;
@@ -38,7 +38,7 @@ export function createSimReporter(chip: { privateKey: KeyObject; cert: ChipCert 
   return Object.freeze({
     platform,
     report(reportData: Uint8Array) {
-      if (reportData.length !== nativeReportDataBytes) throw new RangeError(`report data must be ${nativeReportDataBytes} bytes`);
+      checkReportData(reportData);
       const body = concatBytes(
         simReportMagic,
         Uint8Array.of(simReportVersion),
