@@ -98,7 +98,7 @@ export function parseNitroPayload(payload: Uint8Array): NitroDocument {
   const pcrs = new Map<number, Uint8Array>();
   for (const [index, value] of pcrMap) {
     if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index > pcrIndexMax) {
-      fail('pcrs', `key ${String(index)} must be an integer 0..${pcrIndexMax}`);
+      fail('pcrs', `key ${JSON.stringify(index)} must be an integer 0..${pcrIndexMax}`);
     }
     if (!(value instanceof Uint8Array) || !pcrLengths.includes(value.length)) fail(`pcrs[${index}]`, 'must be a byte string of 32, 48 or 64 bytes');
     pcrs.set(index, value);
