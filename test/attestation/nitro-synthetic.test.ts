@@ -5,6 +5,7 @@
 // and shows the code it is refused with. The well-formed one is accepted,
 // so each refusal is the change's doing.
 import t, { type Test } from 'tap';
+import { execFileSync } from 'node:child_process';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { AttestationError, type AttestationErrorCode } from '../../attestation/errors.ts';
 import { verifyNitroEvidence } from '../../attestation/nitro/nitro-verifier.ts';
@@ -90,6 +91,14 @@ t.test('a debug-mode document (PCR0..2 all zero) verifies, says debug, and the r
 t.test('signature: the key, the algorithm and the Sig_structure must be the ones RFC 9052 §4.4 and AWS use', async (t) => {
   const other = generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey;
   refusedWith(t, buildDocument(payloadEntries(), { key: other }), 'E_ATT_SIGNATURE', 'signed by another P-384 key');
+  // A leaf certificate holding a P-256 key (made by openssl here; node cannot issue certificates) cannot sign ES384.
+  const p256 = execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', '/dev/null', '-subj', '/CN=p256', '-outform', 'DER'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  refusedWith(t, buildDocument(withField('certificate', bytes(new Uint8Array(p256)))), 'E_ATT_SIGNATURE', 'leaf with a P-256 key');
+  // The leaf's point moved off the curve: the certificate parses, its key does not.
+  const leaf = new Uint8Array(synthetic.leaf.raw);
+  const point = synthetic.leaf.publicKey.export({ format: 'der', type: 'spki' }).subarray(-96);
+  leaf[Buffer.from(leaf).indexOf(point) + 10] ^= 1;
+  refusedWith(t, buildDocument(withField('certificate', bytes(leaf))), 'E_ATT_FORMAT', 'leaf key not on the curve');
   refusedWith(t, buildDocument(payloadEntries(), { context: 'Signature' }), 'E_ATT_SIGNATURE', 'context "Signature" (COSE_Sign)');
   refusedWith(t, buildDocument(payloadEntries(), { externalAad: Uint8Array.of(0) }), 'E_ATT_SIGNATURE', 'non-empty external_aad');
   refusedWith(t, buildDocument(payloadEntries(), { protectedHeader: map([[uint(1), negint(-7)]]) }), 'E_ATT_FORMAT', 'alg ES256 (-7)');
