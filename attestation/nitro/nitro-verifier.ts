@@ -38,9 +38,10 @@ function isDebug(doc: NitroDocument): boolean {
   });
 }
 
-function optionalDetails(details: NativeClaims['details'], name: string, value: Uint8Array | null): void {
+/** An optional field's length in `details` and, when short and `showHex`, its hex. */
+function optionalDetails(details: NativeClaims['details'], name: string, value: Uint8Array | null, showHex: boolean): void {
   details[`${name}Bytes`] = value === null ? 'absent' : value.length;
-  if (value !== null && name !== 'userData' && value.length <= detailHexBytesMax) details[name] = toHex(value);
+  if (showHex && value !== null && value.length <= detailHexBytesMax) details[name] = toHex(value);
 }
 
 export function verifyNitroEvidence(document: Uint8Array, opts: NitroVerifyOptions): NativeClaims {
@@ -87,9 +88,9 @@ export function verifyNitroEvidence(document: Uint8Array, opts: NitroVerifyOptio
     pcrCount: doc.pcrs.size,
     cabundleCertificates: doc.cabundle.length,
   };
-  optionalDetails(details, 'userData', doc.userData);
-  optionalDetails(details, 'nonce', doc.nonce);
-  optionalDetails(details, 'publicKey', doc.publicKey);
+  optionalDetails(details, 'userData', doc.userData, false); // a 64-byte one is reportData
+  optionalDetails(details, 'nonce', doc.nonce, true);
+  optionalDetails(details, 'publicKey', doc.publicKey, true);
 
   return {
     platform: 'aws-nitro-v1',
