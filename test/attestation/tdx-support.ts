@@ -110,3 +110,13 @@ export function replaceCertificate(quote: Uint8Array, index: number, der: Uint8A
   out.set(Buffer.from(pem, 'latin1'), block.offset);
   return out;
 }
+
+/** The quote with another PCK chain certification data (PEM bytes), every enclosing size adjusted. */
+export function withPckChain(quote: Uint8Array, chain: Uint8Array): Uint8Array {
+  const chainAt = pckCertDataAt(quote) + 6;
+  const out = Buffer.concat([quote.subarray(0, chainAt), chain]);
+  out.writeUInt32LE(chain.length, chainAt - 4);
+  out.writeUInt32LE(out.length - at.qeReport, at.certDataType + 2);
+  out.writeUInt32LE(out.length - at.signature, at.signatureDataLength);
+  return new Uint8Array(out);
+}

@@ -23,6 +23,7 @@ import {
   syntheticQuote,
   syntheticRootFingerprint,
   upstreamBytes,
+  withPckChain,
 } from './tdx-support.ts';
 
 const intel = [intelSgxRootCaFingerprint];
@@ -142,6 +143,33 @@ t.test('the PCK chain must be exactly the certificates in canonical PEM', async 
   // 'I' -> 'K' changes only the base64 padding bits: the same DER, another text.
   t.equal(String.fromCharCode(spr[lastBase64]), 'I');
   t.equal(verifyCode(flipBit(spr, lastBase64, 1)), 'E_ATT_FORMAT');
+});
+
+t.test('the PCK chain must hold the PCK certificate, its CA and the root', async (t) => {
+  const pem = pemBlocks(spr).map((b) => b.cert.toString());
+  const chain = (...texts: string[]) => new Uint8Array(Buffer.from(texts.join(''), 'latin1'));
+  t.equal(verifyCode(withPckChain(spr, chain(...pem))), 'accepted', 'rebuilt as it was');
+  t.equal(verifyCode(withPckChain(spr, Buffer.concat([chain(...pem), Buffer.of(0)]))), 'accepted', 'with the C string NUL');
+  t.equal(verifyCode(withPckChain(spr, Buffer.concat([chain(...pem), Buffer.of(0, 0)]))), 'E_ATT_FORMAT', 'with two NULs');
+  t.equal(verifyCode(withPckChain(spr, chain(pem[0], pem[2]))), 'E_ATT_CHAIN', 'without the CA');
+  t.equal(verifyCode(withPckChain(spr, chain(pem[1], pem[0], pem[2]))), 'E_ATT_CHAIN', 'out of order');
+  t.equal(verifyCode(withPckChain(spr, chain(...pem, pem[2]))), 'E_ATT_FORMAT', 'four certificates');
+  t.equal(verifyCode(withPckChain(spr, chain(pem[0], pem[1], pem[2].replace(/\n/g, '\r\n')))), 'E_ATT_FORMAT', 'CRLF line ends');
+  t.equal(verifyCode(withPckChain(spr, new Uint8Array(0))), 'E_ATT_FORMAT', 'empty');
+});
+
+t.test('the first failing check is the error', async (t) => {
+  const badQuoteSignature = flipBit(spr, at.signature);
+  t.equal(verifyCode(badQuoteSignature, { at: new Date('2030-01-01T00:00:00Z'), rootFingerprints: intel }), 'E_ATT_EXPIRED');
+  t.throws(() => verifyTdxEvidence(flipBit(badQuoteSignature, at.qeReportSignature), { at: when, rootFingerprints: intel }), {
+    code: 'E_ATT_SIGNATURE',
+    message: /QE report signature/,
+  });
+  t.throws(() => verifyTdxEvidence(flipBit(badQuoteSignature, at.qeAuthData), { at: when, rootFingerprints: intel }), {
+    code: 'E_ATT_CHAIN',
+    message: /does not bind the attestation key/,
+  });
+  t.throws(() => verifyTdxEvidence(badQuoteSignature, { at: when, rootFingerprints: intel }), { code: 'E_ATT_SIGNATURE', message: /quote signature/ });
 });
 
 t.test('a chain to another root is refused', async (t) => {
