@@ -1,37 +1,48 @@
 // Two values of the Intel SGX PCK certificate's extension (OID
-// 1.2.840.113741.1.13.1, Intel "SGX PCK Certificate and CRL Profile"),
-// printed as details: the FMSPC (platform family, which selects Intel's TCB
-// info) and the PCE SVN. Node cannot decode private extensions, so each
-// value is found by its OID's exact DER encoding followed by the expected
-// tag and length; a value not found exactly once is not reported. They are
-// for display only and read after the chain is verified: no decision rests
-// on them.
+// 1.2.840.113741.1.13.1; Intel "SGX PCK Certificate and CRL Profile",
+// "SGX Extensions"), printed as claim details: the FMSPC (the platform
+// family, which selects Intel's TCB info) and the PCE SVN. The extension is
+// a SEQUENCE of { OID, value } pairs; the TCB entry is itself a SEQUENCE of
+// such pairs. Read after every check has passed, for display: a PCK
+// certificate without them yields none; malformed DER in an extension that
+// Intel's CA signed is refused (E_ATT_FORMAT) like any malformed certificate.
+import type { X509Certificate } from 'node:crypto';
 import { toHex } from '../bytes.ts';
+import { certificateExtensions, derChildren, derOid, derUnsigned, type DerNode } from '../x509/der.ts';
 
-// 06 0a 2a 86 48 86 f8 4d 01 0d 01 04: OID 1.2.840.113741.1.13.1.4 (FMSPC), then OCTET STRING of 6 bytes.
-const fmspcOid = Buffer.from('060a2a864886f84d010d0104', 'hex');
-// 06 0b 2a 86 48 86 f8 4d 01 0d 01 02 11: OID 1.2.840.113741.1.13.1.2.17 (PCESVN), then an INTEGER.
-const pceSvnOid = Buffer.from('060b2a864886f84d010d010211', 'hex');
+const sgxExtensions = '1.2.840.113741.1.13.1';
+const sgxTcb = `${sgxExtensions}.2`;
+const sgxPceSvn = `${sgxTcb}.17`;
+const sgxFmspc = `${sgxExtensions}.4`;
 
-/** The bytes following the only occurrence of `oid` in `der`, or null. */
-function afterUniqueOid(der: Buffer, oid: Buffer): Buffer | null {
-  const at = der.indexOf(oid);
-  if (at < 0 || der.indexOf(oid, at + 1) >= 0) return null;
-  return der.subarray(at + oid.length);
+export interface PckExtensionValues {
+  /** 6 bytes, hex. */
+  fmspc?: string;
+  pceSvn?: number;
 }
 
-export function pckFmspc(der: Buffer): string | null {
-  const rest = afterUniqueOid(der, fmspcOid);
-  if (rest === null || rest.length < 8 || rest[0] !== 0x04 || rest[1] !== 6) return null;
-  return toHex(rest.subarray(2, 8));
+/** The { OID, value } pairs of a SEQUENCE's contents, by OID. */
+function pairs(contents: Uint8Array, what: string): Map<string, DerNode> {
+  const out = new Map<string, DerNode>();
+  for (const pair of derChildren(contents, what)) {
+    const [oid, value] = derChildren(pair.value, what);
+    if (oid && value) out.set(derOid(oid, what), value);
+  }
+  return out;
 }
 
-export function pckPceSvn(der: Buffer): number | null {
-  const rest = afterUniqueOid(der, pceSvnOid);
-  // A DER INTEGER 0..65535 (the PCE SVN is a u16) takes 1 to 3 content bytes, the first < 0x80.
-  if (rest === null || rest.length < 3 || rest[0] !== 0x02 || rest[1] < 1 || rest[1] > 3 || rest.length < 2 + rest[1]) return null;
-  if (rest[2] >= 0x80) return null;
-  let value = 0;
-  for (const byte of rest.subarray(2, 2 + rest[1])) value = value * 256 + byte;
-  return value <= 0xffff ? value : null;
+export function pckExtensionValues(leaf: X509Certificate): PckExtensionValues {
+  const what = 'PCK certificate SGX extension';
+  const extension = certificateExtensions(new Uint8Array(leaf.raw), what).get(sgxExtensions);
+  const out: PckExtensionValues = {};
+  if (!extension) return out;
+  const [top] = derChildren(extension.value, what);
+  if (top?.tag !== 0x30) return out;
+  const entries = pairs(top.value, what);
+  const fmspc = entries.get(sgxFmspc);
+  if (fmspc?.tag === 0x04 && fmspc.value.length === 6) out.fmspc = toHex(fmspc.value);
+  const tcb = entries.get(sgxTcb);
+  const pceSvn = tcb?.tag === 0x30 ? pairs(tcb.value, what).get(sgxPceSvn) : undefined;
+  if (pceSvn) out.pceSvn = derUnsigned(pceSvn, `${what} PCESVN`);
+  return out;
 }

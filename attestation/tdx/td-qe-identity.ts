@@ -12,7 +12,7 @@ import { equalBytes } from '../bytes.ts';
 
 const hex = (text: string) => new Uint8Array(Buffer.from(text, 'hex'));
 
-export const tdQeIdentity = {
+const tdQeIdentity = {
   mrSigner: hex('dc9e2a7c6f948f17474e34a7fc43ed030f7c1563f1babddf6340c82e0e54a8c5'),
   isvProdId: 2,
   miscSelect: hex('00000000'),

@@ -13,7 +13,7 @@ import { AttestationError } from '../errors.ts';
 /** Largest quote accepted. Real ones are about 5 KB, nearly all of it the PEM chain. */
 export const tdxQuoteBytesMax = 64 * 1024;
 /** Header (48) and TD quote body (584): the bytes the attestation key signs. */
-export const tdxSignedBytes = 48 + 584;
+const tdxSignedBytes = 48 + 584;
 
 const quoteVersion = 4;
 /** "ECDSA-256-with-P-256 curve" in the header's attestation key type. */
@@ -26,7 +26,7 @@ const intelQeVendorId = new Uint8Array(Buffer.from('939a7233f79c4ca9940a0db3957f
 const certDataQeReport = 6;
 const certDataPckChain = 5;
 /** An SGX report body, here the QE's (SGX "REPORTBODY"). */
-export const qeReportBytes = 384;
+const qeReportBytes = 384;
 
 const what = 'TDX quote';
 

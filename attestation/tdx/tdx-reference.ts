@@ -13,11 +13,11 @@ import { AttestationError } from '../errors.ts';
 import type { NativeClaims } from '../hardware/native-claims.ts';
 
 /** MRTD, RTMRs and MRCONFIGID are SHA-384 sized. */
-export const tdxMeasurementBytes = 48;
+const tdxMeasurementBytes = 48;
 /** Most images one reference lists. */
 export const tdxReferenceImagesMax = 64;
 
-export const tdxImageFields = ['mrtd', 'rtmr0', 'rtmr1', 'rtmr2', 'rtmr3', 'mrconfigid'] as const;
+const tdxImageFields = ['mrtd', 'rtmr0', 'rtmr1', 'rtmr2', 'rtmr3', 'mrconfigid'] as const;
 type ImageField = (typeof tdxImageFields)[number];
 
 export type TdxReferenceImage = { mrtd: Uint8Array } & Partial<Record<Exclude<ImageField, 'mrtd'>, Uint8Array>>;

@@ -13,14 +13,14 @@ import { equalBytes, toHex } from '../bytes.ts';
 import { AttestationError } from '../errors.ts';
 import type { CheckRecord, NativeClaims, NativeVerifyOptions } from '../hardware/native-claims.ts';
 import { splitPemCertificates, verifyCertificateChain } from '../x509/chain.ts';
-import { pckFmspc, pckPceSvn } from './pck-extensions.ts';
+import { pckExtensionValues } from './pck-extensions.ts';
 import { notIntelTdQe } from './td-qe-identity.ts';
 import { decodeTdxQuote, type TdxQuote } from './tdx-quote.ts';
 
 /** PCK certificate, Platform (or Processor) CA, Intel SGX Root CA. */
 const pckChainLength = 3;
 
-export const tdxNotChecked = [
+const tdxNotChecked = [
   'TCB status (TCB info, QE identity, CRLs) against Intel collateral',
   'the TDX module (MRSEAM, MRSIGNERSEAM, TEE_TCB_SVN) against the modules Intel publishes',
 ];
@@ -66,7 +66,7 @@ function pckChain(quote: TdxQuote, opts: NativeVerifyOptions): PckChain {
   // Intel's PCS serves them and every sample has) leaves the chain one
   // encoding, so no bit of a quote can change without it being refused.
   if (quote.pckChainPem !== chain.map((cert) => cert.toString()).join('')) {
-    throw new AttestationError('E_ATT_FORMAT', `${what} is not in canonical PEM form (certificates only, 64-character lines, \n line ends)`);
+    throw new AttestationError('E_ATT_FORMAT', `${what} is not in canonical PEM form (certificates only, 64-character lines, \\n line ends)`);
   }
   const { rootFingerprint, checks } = verifyCertificateChain(chain, { at: opts.at, rootFingerprints: opts.rootFingerprints, what });
   // The PCK key verifies the QE report below; Intel's are P-256 (SGX PCK Certificate and CRL Profile).
@@ -139,11 +139,8 @@ export function verifyTdxEvidence(quoteBytes: Uint8Array, opts: NativeVerifyOpti
     qeMrSigner: toHex(quote.qeReport.subarray(128, 160)),
     qeIsvProdId: u16le(quote.qeReport, 256),
     qeSvn: u16le(quote.qeReport, 258),
+    ...pckExtensionValues(leaf),
   };
-  const fmspc = pckFmspc(leaf.raw);
-  if (fmspc !== null) details.fmspc = fmspc;
-  const pceSvn = pckPceSvn(leaf.raw);
-  if (pceSvn !== null) details.pceSvn = pceSvn;
 
   return {
     platform: 'intel-tdx-v1',

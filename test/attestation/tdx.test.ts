@@ -266,6 +266,7 @@ t.test('the synthetic debug quote verifies and says debug', async (t) => {
   t.equal(claims.details.tdAttributes, '0100000000000000');
   t.same(claims.measurements.mrtd, new Uint8Array(48).fill(0x0d));
   t.same(claims.reportData, new Uint8Array(64).fill(0x5d));
+  t.notOk('fmspc' in claims.details, 'a PCK certificate without the SGX extension yields no FMSPC');
   t.equal(verifyCode(quote, { at: opts.at, rootFingerprints: intel }), 'E_ATT_CHAIN', 'not under the Intel root');
 });
 
