@@ -11,6 +11,9 @@ import type { HardwarePlatform, NativeClaims, NativeVerifyOptions } from './hard
 import { awsNitroRootG1Fingerprint } from './nitro/aws-nitro-root.ts';
 import { checkNitroReference, parseNitroReference } from './nitro/nitro-reference.ts';
 import { verifyNitroEvidence } from './nitro/nitro-verifier.ts';
+import { intelSgxRootCaFingerprint } from './tdx/intel-sgx-root.ts';
+import { checkTdxReference, parseTdxReference } from './tdx/tdx-reference.ts';
+import { verifyTdxEvidence } from './tdx/tdx-verifier.ts';
 
 /** A platform's parsed reference values: the JSON they came from and the check they make. */
 export interface PlatformReference {
@@ -47,6 +50,15 @@ const hardwareRules: Partial<Record<HardwarePlatform, HardwareRules>> = {
       return { json, check: (claims) => checkNitroReference(claims, reference) };
     },
     knownRoots: [{ name: 'AWS Nitro Enclaves Root G1', fingerprint: fingerprint(awsNitroRootG1Fingerprint) }],
+  },
+  'intel-tdx-v1': {
+    // The quote's certification data carries the PCK chain.
+    verify: (native, aux, opts) => (noCertificates(aux, 'TDX'), verifyTdxEvidence(native, { ...opts, at: opts.at ?? new Date() })),
+    parseReference: (json, field) => {
+      const reference = parseTdxReference(json, field);
+      return { json, check: (claims) => checkTdxReference(claims, reference) };
+    },
+    knownRoots: [{ name: 'Intel SGX Root CA', fingerprint: intelSgxRootCaFingerprint }],
   },
 };
 
