@@ -12,7 +12,9 @@ import { locate, rowSector, sectorBytes, shardOfSlot, slotOfShard, tableSectorsF
 import { Op } from './node-client/frame-codec.ts';
 import { fetchSectors } from './read-coalescer.ts';
 
-const isZero = (b: Uint8Array): boolean => b.every((x) => x === 0);
+/** Zeros to compare shards and entries (a sector at most) with: a native compare, where `every` with a callback took about 70 us a sector. */
+const zeros = Buffer.alloc(sectorBytes);
+const isZero = (b: Uint8Array): boolean => b.length <= sectorBytes && zeros.subarray(0, b.length).equals(b);
 
 /**
  * Reads node sectors from one slot (coalesced with other reads of it); one

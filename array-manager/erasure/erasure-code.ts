@@ -43,6 +43,45 @@ interface DecodePlan {
 }
 
 const arenaStripesMax = 4096;
+
+/** Scratch packets for common sub-expressions of a (k, m) code: after its k + m + 1 shard slots. */
+function scratchOf(k: number, m: number): ScratchSpace {
+  return { scratchBase: packetsPerShard * (k + m + 1), scratchMax: cseTempsMax };
+}
+
+/** What every code of one (k, m) shares. */
+interface Shape {
+  coding: GfMatrix;
+  encoder: XorProgram;
+  /** Decode plans by presence mask, most recently used last. */
+  plans: Map<string, DecodePlan>;
+}
+
+/**
+ * The coding matrix, encode program and decode plans of each (k, m) built
+ * so far. They depend on k, m and the presence mask alone and are never
+ * written after they are built, so every code of a shape shares them:
+ * scheduling programs is most of the cost of a new code, and a manager
+ * makes one per array it creates or opens.
+ */
+const shapes = new Map<string, Shape>();
+/** Shapes kept: more than any process uses; past it the oldest is dropped. */
+const shapesMax = 64;
+
+function shapeOf(k: number, m: number): Shape {
+  const key = `${k}+${m}`;
+  let shape = shapes.get(key);
+  if (!shape) {
+    const coding = cauchyMatrix(k, m);
+    const inputIds = Array.from({ length: packetsPerShard * k }, (_, i) => i);
+    const outputIds = Array.from({ length: packetsPerShard * m }, (_, i) => packetsPerShard * k + i);
+    shape = { coding, encoder: scheduleRows(expandToBitRows(coding), inputIds, outputIds, scratchOf(k, m)), plans: new Map() };
+    if (shapes.size >= shapesMax) shapes.delete(shapes.keys().next().value as string);
+    shapes.set(key, shape);
+  }
+  return shape;
+}
+
 const zeroCopyAlignBytes = 64;
 
 export class ErasureCode {
@@ -55,7 +94,7 @@ export class ErasureCode {
   private readonly xor: XorEngine;
   private readonly encoder: XorProgram;
   private readonly deltas: (XorProgram | undefined)[];
-  private readonly plans = new Map<string, DecodePlan>();
+  private readonly plans: Map<string, DecodePlan>;
   private lastPresent: Uint8Array;
   private lastPlan: DecodePlan | null = null;
   /** Staging shards: k + m for the stripe, one for updateParity's new data, m for verify. */
@@ -90,7 +129,9 @@ export class ErasureCode {
     this.shardBytes = shardBytes;
     this.packetBytes = shardBytes / packetsPerShard;
     this.engine = requested === 'auto' ? (wasmAvailable() ? 'wasm' : 'js') : requested;
-    this.coding = cauchyMatrix(k, m);
+    const shape = shapeOf(k, m);
+    this.coding = shape.coding;
+    this.plans = shape.plans;
     this.arenaStripes = arenaStripes;
     this.lastPresent = new Uint8Array(k + m);
 
@@ -113,16 +154,14 @@ export class ErasureCode {
     this.slotOffset = new Int32Array(stripe + 1).fill(-1);
     this.arenaOffset = dataOffset + stagingShards * shardBytes;
 
-    const inputIds = Array.from({ length: packetsPerShard * k }, (_, i) => i);
-    const outputIds = Array.from({ length: packetsPerShard * m }, (_, i) => packetsPerShard * k + i);
-    this.encoder = scheduleRows(expandToBitRows(this.coding), inputIds, outputIds, this.scratch);
+    this.encoder = shape.encoder;
     this.xor.pin(this.encoder);
     this.deltas = new Array(k);
   }
 
   /** Scratch packets for common sub-expressions: after the k + m + 1 shard slots. */
   private get scratch(): ScratchSpace {
-    return { scratchBase: packetsPerShard * (this.k + this.m + 1), scratchMax: cseTempsMax };
+    return scratchOf(this.k, this.m);
   }
 
   /** A copy of the m x k coding matrix: parity i = sum over j of matrix[i][j] * data j. */

@@ -6,7 +6,7 @@
 // instance it gave up: after a replacement, a record that still shows the
 // old instance dead is the old death, not a new one.
 import type { DiskNodeCore } from '../../disk-node/node-core.ts';
-import { deriveKeySet } from '../../array-manager/crypto/key-set.ts';
+import type { KeySet } from '../../array-manager/crypto/key-set.ts';
 import { SlotState, decodeMembership } from '../../array-manager/membership.ts';
 
 export interface Death {
@@ -15,26 +15,22 @@ export interface Death {
   instance: string;
 }
 
-export function slotsMarkedDead(nodes: readonly DiskNodeCore[], dataKey: Uint8Array, arrayId: Buffer): Death[] {
-  const keys = deriveKeySet(dataKey, arrayId);
+/** `keys`: the array's key set (deriveKeySet of its data key and `arrayId`), derived once per scenario by the caller. */
+export function slotsMarkedDead(nodes: readonly DiskNodeCore[], keys: KeySet, arrayId: Buffer): Death[] {
   const dead = new Map<string, Death>();
-  try {
-    for (const node of nodes) {
-      let record;
-      try {
-        record = decodeMembership(keys.membershipMac, node.store.deathRecord, node.store.deathVersion);
-      } catch {
-        continue; // A blank or restarted node holds no record of this array.
-      }
-      if (!record.arrayId.equals(arrayId)) continue;
-      record.slots.forEach((s, slot) => {
-        if (s.state !== SlotState.dead) return;
-        const instance = s.instanceId.toString('hex');
-        dead.set(`${slot}:${instance}`, { slot, instance });
-      });
+  for (const node of nodes) {
+    let record;
+    try {
+      record = decodeMembership(keys.membershipMac, node.store.deathRecord, node.store.deathVersion);
+    } catch {
+      continue; // A blank or restarted node holds no record of this array.
     }
-  } finally {
-    keys.destroy();
+    if (!record.arrayId.equals(arrayId)) continue;
+    record.slots.forEach((s, slot) => {
+      if (s.state !== SlotState.dead) return;
+      const instance = s.instanceId.toString('hex');
+      dead.set(`${slot}:${instance}`, { slot, instance });
+    });
   }
   return [...dead.values()];
 }

@@ -12,10 +12,12 @@ export function prng(seed: number): () => number {
   };
 }
 
-/** A 4096-byte sector value determined by (seed, sector). */
+/** A 4096-byte sector value determined by (seed, sector): the PRNG's words, little-endian. */
 export function sectorValue(seed: number, sector: number): Buffer {
   const next = prng((seed * 2654435761 + sector * 40503) >>> 0);
-  const b = Buffer.alloc(4096);
-  for (let i = 0; i < 4096; i += 4) b.writeUInt32LE((next() * 4294967296) >>> 0, i);
+  const b = Buffer.allocUnsafe(4096);
+  // A DataView store is several times cheaper than Buffer.writeUInt32LE's checked call; every byte is written.
+  const view = new DataView(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < 4096; i += 4) view.setUint32(i, (next() * 4294967296) >>> 0, true);
   return b;
 }

@@ -3,6 +3,7 @@
 // and a hostile network injected where the scenario says, and the model
 // checked after every group of operations and after every recovery.
 import { createArray } from '../../array-manager/array-create.ts';
+import { deriveKeySet, type KeySet } from '../../array-manager/crypto/key-set.ts';
 import { openArray } from '../../array-manager/array-open.ts';
 import { randomBytes } from 'node:crypto';
 import { stripeRow, stripes, tableStart } from '../../array-manager/geometry.ts';
@@ -24,6 +25,8 @@ import { FaultLedger, type Moment } from './fault-ledger.ts';
 export interface SimStats {
   scenarios: number;
   steps: number;
+  /** Request frames that reached a node (each signed by the manager; a node it convinces verifies it and signs its reply). */
+  frames: number;
   crashes: number;
   nodeLosses: number;
   corruptions: number;
@@ -55,6 +58,7 @@ export function emptyStats(): SimStats {
   return {
     scenarios: 0,
     steps: 0,
+    frames: 0,
     crashes: 0,
     nodeLosses: 0,
     corruptions: 0,
@@ -129,6 +133,8 @@ export class ScenarioRun {
   private readonly deathVersions: bigint[] = [];
   private readonly key = dataKey();
   private arrayId: Buffer | undefined;
+  /** The array's keys, for reading the membership records the nodes hold (derived once: HKDF is not free). */
+  private keys: KeySet | undefined;
   private disk: VirtualDisk | undefined;
   private nextUnknown = 0;
   /** Groups run so far in this scenario: seeds what a group's faults draw, so a scenario replays alone as it ran in a stream. */
@@ -202,7 +208,7 @@ export class ScenarioRun {
     const version = this.cluster.nodes[slot].store.deathVersion;
     if (version === this.deathVersions[slot]) return;
     this.deathVersions[slot] = version;
-    if (this.arrayId) this.ledger.sawDead(slotsMarkedDead([this.cluster.nodes[slot]], this.key, this.arrayId));
+    if (this.arrayId && this.keys) this.ledger.sawDead(slotsMarkedDead([this.cluster.nodes[slot]], this.keys, this.arrayId));
   }
 
   /**
@@ -254,6 +260,7 @@ export class ScenarioRun {
       ...(this.sc.caches && { caches: this.sc.caches }),
     });
     this.arrayId = Buffer.from(this.disk.state.arrayId);
+    this.keys = deriveKeySet(this.key, this.arrayId);
     this.disk.state.membership.slots.forEach((s, slot) => this.ledger.setOriginal(slot, hex(s.instanceId)));
     for (const group of this.sc.groups) {
       if (!this.disk || this.violations.length) break;
@@ -264,6 +271,9 @@ export class ScenarioRun {
     await this.degradedCheck();
     this.checkDeaths();
     this.cluster.freezeAll();
+    this.keys?.destroy();
+    this.keys = undefined;
+    this.stats.frames += this.cluster.delivered;
     this.stats.lateFrames += this.cluster.lateDeliveries;
     this.countNetworkOnly(before);
   }
@@ -365,10 +375,12 @@ export class ScenarioRun {
         return 'deliver';
       },
     };
+    // What each op writes, drawn once for the group (the manager gets its own copy from start()).
+    const groupWrites = io.map((op) => writesOf(op, disk.sectors));
     const before = new Map<number, Buffer[]>();
     for (const op of io) if (op.kind === 'read') for (let i = 0; i < op.count; i++) {
       const s = (op.sector % Math.min(disk.sectors, sectorSpan)) + i;
-      before.set(s, [...this.model.allowed(s), ...io.flatMap((w) => writesOf(w, disk.sectors).get(s) ?? [])]);
+      before.set(s, [...this.model.allowed(s), ...groupWrites.flatMap((w) => w.get(s) ?? [])]);
     }
     const outcomes: (Outcome | undefined)[] = new Array(io.length);
     const started = this.cluster.delivered;
@@ -384,7 +396,7 @@ export class ScenarioRun {
     this.cluster.crashAt = undefined;
     for (let i = 0; i < io.length; i++) {
       const o = outcomes[i] ?? { op: io[i], status: 'unknown' as const };
-      const writes = writesOf(o.op, disk.sectors);
+      const writes = groupWrites[i];
       if (o.status === 'ok' && o.op.kind === 'read') this.checkRead(o, before);
       else if (o.status === 'ok') this.model.ack(writes);
       else if (writes.size) this.model.addUnknown({ id: this.nextUnknown++, values: writes, atomic: o.op.kind === 'txn' });
