@@ -78,8 +78,18 @@ const vectors: Vector[] = [
     debug: false,
     reportedTcb: [10, 0, 27, 27],
   },
+  {
+    name: 'Project Oak Turin, version 5, 8-byte chip id, FMC in the TCB',
+    report: read('oak-turin-v5-report.bin'),
+    certs: read('oak-turin-vcek.der'),
+    at: '2026-06-01T00:00:00Z',
+    line: 'Turin',
+    version: 5,
+    debug: false,
+    reportedTcb: [1, 0, 2, 71],
+  },
 ];
-const [goSevGuest, virtee, gcp, genoa] = vectors;
+const [goSevGuest, virtee, gcp, genoa, turin] = vectors;
 
 function refuses(t: Test, code: AttestationErrorCode, fn: () => unknown, message: string) {
   t.throws(fn, { name: 'AttestationError', code }, message);
@@ -122,6 +132,11 @@ t.test('real reports verify with their VCEK and the built-in or given ASK, ARK',
   t.equal(gcpClaims.details.firmware, '1.55.35', 'CURRENT_MAJOR.MINOR.BUILD at 0x1EA, 0x1E9, 0x1E8');
   t.equal(gcpClaims.details.platformInfo, '0x0000000000000025');
   t.equal(verifySevSnpEvidence(goSevGuest.report, goSevGuest.certs, amd(goSevGuest.at)).details.firmware, '1.49.3');
+  // Turin's TCB_VERSION is FMC, BOOT_LOADER, TEE, SNP, -, -, -, MICROCODE: 00 01 00 02 00 00 00 47.
+  const turinClaims = verifySevSnpEvidence(turin.report, turin.certs, amd(turin.at));
+  t.equal(turinClaims.details['reportedTcb.fmc'], 0);
+  t.equal(turinClaims.details.chipId.toString().slice(0, 16), '3b42092f69c656d3');
+  t.notOk('reportedTcb.fmc' in gcpClaims.details, 'no FMC before Turin');
 });
 
 t.test('the built-in AMD certificates: pinned fingerprints, ASK signed by ARK, Turin chain', async (t) => {
@@ -139,11 +154,11 @@ t.test('the built-in AMD certificates: pinned fingerprints, ASK signed by ARK, T
     utf8(amdCertificates.Milan.ask + amdCertificates.Milan.ark),
     "a third source's Milan cert_chain is byte-identical",
   );
-  // No public Turin report with its VCEK was found; the Turin VCEK shows the layout differences.
-  const turin = new X509Certificate(read('virtee-turin-vcek.der'));
-  const chain = [turin, new X509Certificate(amdCertificates.Turin.ask), new X509Certificate(amdCertificates.Turin.ark)];
+  // A second Turin VCEK (another chip, no report): its chain and extensions.
+  const turinVcek = new X509Certificate(read('virtee-turin-vcek.der'));
+  const chain = [turinVcek, new X509Certificate(amdCertificates.Turin.ask), new X509Certificate(amdCertificates.Turin.ark)];
   t.ok(verifyCertificateChain(chain, { at: new Date('2026-01-01T00:00:00Z'), rootFingerprints: amdRoots, what: 'Turin' }));
-  const claims = vcekClaims(turin, 'Turin');
+  const claims = vcekClaims(turinVcek, 'Turin');
   t.equal(toHex(claims.hwId), '1e550a8ee5cf9f4d', 'Turin hwID: the first 8 bytes of CHIP_ID');
   t.same(claims.tcb, { fmc: 0, bootloader: 0, tee: 0, snp: 0, microcode: 9 }, 'Turin TCB extensions, FMC (…3704.1.3.9) included');
 });
@@ -270,6 +285,7 @@ t.test('certificates: flipped DER, wrong root, wrong VCEK', async (t) => {
 
   refuses(t, 'E_ATT_SIGNATURE', run(virtee.certs), "another Milan chip's VCEK");
   refuses(t, 'E_ATT_SIGNATURE', () => verifySevSnpEvidence(genoa.report, goSevGuest.certs, amd(genoa.at)), 'a Milan VCEK for a Genoa report');
+  refuses(t, 'E_ATT_SIGNATURE', () => verifySevSnpEvidence(turin.report, read('virtee-turin-vcek.der'), amd(turin.at)), "another Turin chip's VCEK");
   refuses(t, 'E_ATT_CHAIN', () => verifySevSnpEvidence(read('lunal-milan-vlek-report.bin'), goSevGuest.certs, amd(goSevGuest.at)), 'a VLEK-signed report');
 });
 
