@@ -9,11 +9,11 @@ import { AttestationError } from '../errors.ts';
 /** The report is exactly this long (0x4A0). */
 export const snpReportBytes = 0x4a0;
 /** The signature covers bytes 0x000..0x29F. */
-export const snpSignedBytes = 0x2a0;
+const snpSignedBytes = 0x2a0;
 /** Report versions the firmware produces and this decoder reads. */
-export const snpReportVersions: readonly number[] = [2, 3, 5];
+const snpReportVersions: readonly number[] = [2, 3, 5];
 /** SIGNATURE_ALGO 1: ECDSA P-384 with SHA-384 (56860, Table "Signature Algorithm Encodings"). */
-export const snpSignatureAlgoEcdsaP384Sha384 = 1;
+const snpSignatureAlgoEcdsaP384Sha384 = 1;
 
 /** The processor generations with their own ARK/ASK (and, for Turin, TCB layout). */
 export type SnpProductLine = 'Milan' | 'Genoa' | 'Turin';
@@ -31,11 +31,11 @@ export interface SnpTcb {
 // GUEST_POLICY bits (56860 §4.3, Table 9 "Guest Policy Structure").
 const policyAbiMinorMask = 0xffn;
 const policyAbiMajorShift = 8n;
-export const policySmtBit = 16n;
+const policySmtBit = 16n;
 const policyReservedOneBit = 17n; // Reserved, must be one.
-export const policyMigrateMaBit = 18n;
-export const policyDebugBit = 19n;
-export const policySingleSocketBit = 20n;
+const policyMigrateMaBit = 18n;
+const policyDebugBit = 19n;
+const policySingleSocketBit = 20n;
 /** Bits 63:26 are reserved, must be zero (bit 25, PAGE_SWAP_DISABLE, is the highest defined in rev 1.57). */
 const policyMbzFrom = 26n;
 

@@ -9,8 +9,9 @@
 //   5. VCEK -> ASK -> ARK, valid at opts.at, ARK pinned       E_ATT_CHAIN, E_ATT_EXPIRED
 //   6. the VCEK names the report's chip and REPORTED_TCB,
 //      and the report's CPUID family is the line's           E_ATT_CHAIN
-// The signature comes before the chain so that any change to the signed
-// body is reported as what it is (E_ATT_SIGNATURE), whatever it touched.
+// The signature comes before the chain so that a change to any field that
+// still decodes is reported as what it is (E_ATT_SIGNATURE), whatever field
+// it touched: the TCB and CHIP_ID included.
 import { verify } from 'node:crypto';
 import { toHex } from '../bytes.ts';
 import { AttestationError } from '../errors.ts';
