@@ -347,3 +347,44 @@ t.test('format: length, version, algorithm, reserved fields', async (t) => {
   t.ok(verifySevSnpEvidence(reserved(0x1f8), syntheticChain(), syntheticOpts), 'mitigation vector bytes are fields in version 5');
   format(resign(flip(syntheticReport({ version: 3 }), 0x1f8)), 'mitigation vector bytes are reserved before version 5');
 });
+
+t.test('decoded fields come from their own offsets', async (t) => {
+  const report = syntheticReport({ version: 3, cpuid: [0x19, 0x01, 0x01], vmpl: 3, policy: 0x30000n | 0x0501n | (1n << 20n) });
+  const view = new DataView(report.buffer);
+  view.setUint32(0x004, 7, true); // GUEST_SVN
+  report.set([1, 2, 0, 0, 0, 0, 3, 4], 0x038); // CURRENT_TCB
+  view.setBigUint64(0x040, 0x25n, true); // PLATFORM_INFO
+  view.setUint32(0x048, 1, true); // AUTHOR_KEY_EN
+  report.fill(0xc3, 0x0c0, 0x0e0); // HOST_DATA
+  report.set([5, 6, 0, 0, 0, 0, 7, 8], 0x1e0); // COMMITTED_TCB
+  report.set([9, 10, 11], 0x1e8); // CURRENT_BUILD, MINOR, MAJOR
+  report.set([12, 13, 14], 0x1ec); // COMMITTED_BUILD, MINOR, MAJOR
+  report.set([1, 0, 0, 0, 0, 0, 2, 3], 0x1f0); // LAUNCH_TCB
+  const claims = verifySevSnpEvidence(resign(report), syntheticChain(), syntheticOpts);
+  t.match(claims.details, {
+    guestSvn: 7,
+    vmpl: 3,
+    policy: '0x0000000000130501',
+    abiMajor: 5,
+    abiMinor: 1,
+    singleSocket: true,
+    platformInfo: '0x0000000000000025',
+    authorKeyEn: true,
+    firmware: '11.10.9',
+    committedFirmware: '14.13.12',
+    'currentTcb.bootloader': 1,
+    'currentTcb.tee': 2,
+    'currentTcb.snp': 3,
+    'currentTcb.microcode': 4,
+    'committedTcb.bootloader': 5,
+    'committedTcb.tee': 6,
+    'committedTcb.snp': 7,
+    'committedTcb.microcode': 8,
+    'launchTcb.bootloader': 1,
+    'launchTcb.snp': 2,
+    'launchTcb.microcode': 3,
+  });
+  t.same(claims.measurements.hostData, new Uint8Array(32).fill(0xc3));
+  t.same(claims.reportData, new Uint8Array(64).fill(0xa5));
+  t.same(claims.measurements.measurement, new Uint8Array(48).fill(0x5a));
+});
