@@ -11,6 +11,10 @@ export const signatureBytes = 64;
 export const digestBytes = 32;
 /** Report data a session's evidence binds (docs/PROTOCOL.md, ATTEST). */
 export const reportDataBytes = 32;
+/** Report data a platform's native evidence carries: SEV-SNP REPORT_DATA, TDX REPORTDATA, Nitro user_data as we use it. */
+export const nativeReportDataBytes = 64;
+/** Largest evidence envelope: the disk node's own bound on what ATTEST returns (disk-node/limits.ts). */
+export const evidenceBytesMax = 32 * 1024;
 /** Largest reference-values manifest, in bytes of JSON text. */
 export const manifestBytesMax = 64 * 1024;
 /** Most platforms a manifest lists. */

@@ -1,7 +1,12 @@
 // Reference values: the policy a verifier applies. A JSON document (schema in
-// docs/ATTESTATION.md) naming, per platform, the root keys trusted to certify
-// chips; the accepted disk-node builds by digest, with a name and version for
-// humans; and optionally the only manager keys a node may be launched for.
+// docs/ATTESTATION.md) naming, per platform, the roots trusted to certify
+// its evidence (a simulated platform's raw Ed25519 root keys; a hardware
+// platform's pinned root certificates by SHA-256 fingerprint) and, for a
+// hardware platform, the reference values of accepted images (PCRs,
+// MEASUREMENT, MRTD/RTMRs) and its minimum policy; the accepted disk-node
+// builds by digest, with a name and version for humans; and optionally the
+// only manager keys a node may be launched for. Format v1 (simulated
+// platforms only) is still read.
 // parseManifest trusts nothing: it bounds the text, every list and string,
 // refuses unknown keys and duplicates, and requires lowercase hex of exact
 // length, so one manifest has one meaning.
@@ -18,13 +23,17 @@ import {
   publicKeyBytes,
 } from './limits.ts';
 import { isPlatformName, platformNameRule } from './platform-name.ts';
+import { isHardwarePlatform, rulesOf, type PlatformReference } from './platforms.ts';
 
-export const manifestFormat = 'teearray-reference-values-v1';
+export const manifestFormat = 'teearray-reference-values-v2';
+const manifestFormatV1 = 'teearray-reference-values-v1';
 
 export interface ManifestPlatform {
   name: string;
-  /** Raw Ed25519 root public keys trusted to certify this platform's chips. */
+  /** Simulated platform: raw Ed25519 root public keys. Hardware: SHA-256 fingerprints of root certificates (DER). */
   roots: Uint8Array[];
+  /** Hardware platforms only (required there): the accepted images and minimum policy. */
+  reference?: PlatformReference;
 }
 
 export interface ManifestBuild {
@@ -83,6 +92,16 @@ function hex(value: unknown, field: string, bytes: number): Uint8Array {
   return out;
 }
 
+function platform(item: unknown, field: string, v1: boolean): ManifestPlatform {
+  const hardware = isHardwarePlatform((item as { name?: string } | null)?.name ?? '') && !v1;
+  const obj = record(item, field, hardware ? ['name', 'roots', 'reference'] : ['name', 'roots']);
+  if (!isPlatformName(obj.name)) fail(`${field}.name`, `must be ${platformNameRule}`);
+  // Both kinds of root are 32 bytes: an Ed25519 key, or a SHA-256 fingerprint.
+  const out: ManifestPlatform = { name: obj.name, roots: hexList(obj.roots, `${field}.roots`, 1, manifestRootsMax, publicKeyBytes) };
+  if (hardware && isHardwarePlatform(obj.name)) out.reference = rulesOf(obj.name).parseReference(obj.reference, `${field}.reference`);
+  return out;
+}
+
 export function parseManifest(text: string): ReferenceManifest {
   if (Buffer.byteLength(text, 'utf8') > manifestBytesMax) fail('manifest', `is larger than ${manifestBytesMax} bytes`);
   let json: unknown;
@@ -92,13 +111,8 @@ export function parseManifest(text: string): ReferenceManifest {
     throw new AttestationError('E_ATT_MANIFEST', `manifest is not JSON: ${(error as Error).message}`, { cause: error });
   }
   const top = record(json, 'manifest', ['format', 'platforms', 'builds'], ['managerKeys']);
-  if (top.format !== manifestFormat) fail('manifest.format', `must be "${manifestFormat}"`);
-  const platforms = list(top.platforms, 'platforms', 1, manifestPlatformsMax).map((item, i): ManifestPlatform => {
-    const field = `platforms[${i}]`;
-    const obj = record(item, field, ['name', 'roots']);
-    if (!isPlatformName(obj.name)) fail(`${field}.name`, `must be ${platformNameRule}`);
-    return { name: obj.name, roots: hexList(obj.roots, `${field}.roots`, 1, manifestRootsMax, publicKeyBytes) };
-  });
+  if (top.format !== manifestFormat && top.format !== manifestFormatV1) fail('manifest.format', `must be "${manifestFormat}" (or "${manifestFormatV1}")`);
+  const platforms = list(top.platforms, 'platforms', 1, manifestPlatformsMax).map((item, i) => platform(item, `platforms[${i}]`, top.format === manifestFormatV1));
   if (new Set(platforms.map((p) => p.name)).size !== platforms.length) fail('platforms', 'name a platform twice');
   const builds = list(top.builds, 'builds', 1, manifestBuildsMax).map((item, i): ManifestBuild => {
     const field = `builds[${i}]`;
@@ -121,7 +135,7 @@ export function parseManifest(text: string): ReferenceManifest {
 export function formatManifest(manifest: ReferenceManifest): string {
   const json = {
     format: manifestFormat,
-    platforms: manifest.platforms.map((p) => ({ name: p.name, roots: p.roots.map(toHex) })),
+    platforms: manifest.platforms.map((p) => ({ name: p.name, roots: p.roots.map(toHex), ...(p.reference ? { reference: p.reference.json } : {}) })),
     builds: manifest.builds.map((b) => ({ name: b.name, version: b.version, buildDigest: toHex(b.buildDigest) })),
     ...(manifest.managerKeys ? { managerKeys: manifest.managerKeys.map(toHex) } : {}),
   };

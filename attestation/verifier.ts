@@ -1,34 +1,46 @@
-// The verifier: decides whether session evidence comes from a
+// The verifier: decides whether session evidence (evidence.ts) comes from a
 // reference-measured disk node on a trusted platform, launched for the
-// expected manager, and reports the expected report data. Checks, in order
-// (the first failure is the error):
-//   1. format                         E_ATT_FORMAT / E_ATT_CONFIG
-//   2. platform and root trusted      E_ATT_CHAIN
-//   3. root signed the chip key       E_ATT_CHAIN
-//   4. chip key signed the evidence   E_ATT_SIGNATURE
-//   5. measurement recomputes         E_ATT_MEASUREMENT
-//   6. build digest accepted          E_ATT_BUILD
-//   7. launch config as expected      E_ATT_CONFIG
-//   8. report data as expected        E_ATT_REPORT_DATA
+// expected manager, and reports the expected session. Checks, in order (the
+// first failure is the error):
+//   1. envelope format                          E_ATT_FORMAT / E_ATT_CONFIG
+//   2. platform in the manifest                 E_ATT_CHAIN
+//   3. native evidence: chain to a pinned root,
+//      signature, validity as of `at`            E_ATT_CHAIN / E_ATT_SIGNATURE / E_ATT_EXPIRED / E_ATT_FORMAT
+//   4. the platform reported this envelope       E_ATT_REPORT_DATA
+//   5. measurement: a simulated platform's is
+//      recomputed from build and launch config;
+//      a hardware platform's is among the
+//      manifest's images, its policy accepted     E_ATT_MEASUREMENT / E_ATT_POLICY
+//   6. build digest accepted                     E_ATT_BUILD
+//   7. launch config as expected                 E_ATT_CONFIG
+//   8. session report data as expected           E_ATT_REPORT_DATA
 // Trusts only the manifest and the caller's expectations. Freshness comes
-// from the report data: the caller derives it from its own fresh nonce
-// (docs/PROTOCOL.md, ATTEST).
+// from the session report data: the caller derives it from its own fresh
+// nonce (docs/PROTOCOL.md, ATTEST), and step 4 ties the platform's
+// signature to it.
 import { equalBytes, toHex } from './bytes.ts';
-import { chipCertValid } from './chip-cert.ts';
 import { AttestationError } from './errors.ts';
-import { decodeEvidence, evidenceSignatureValid } from './evidence.ts';
-import type { ManifestBuild, ReferenceManifest } from './manifest.ts';
+import { decodeEvidence } from './evidence.ts';
+import type { CheckRecord, NativeClaims } from './hardware/native-claims.ts';
+import type { ManifestBuild, ManifestPlatform, ReferenceManifest } from './manifest.ts';
 import { measurement } from './measurement.ts';
+import { isHardwarePlatform, rulesOf } from './platforms.ts';
 import type { LaunchConfig } from './provider.ts';
+import { verifySimEvidence } from './sim-report.ts';
 
 export interface VerifiedNode {
   platform: string;
   buildDigest: Uint8Array;
   /** The manifest entry that accepted the build. */
   build: { name: string; version: string };
-  measurement: Uint8Array;
+  /** What the platform measured, by name (sim: "measurement"; Nitro: "pcr0".."; SEV-SNP: "measurement"; TDX: "mrtd", "rtmr0"..). */
+  measurements: Record<string, Uint8Array>;
   config: LaunchConfig;
   reportData: Uint8Array;
+  /** Every check made, in order, and what the platform's verifier does not check. */
+  checks: CheckRecord[];
+  notChecked: string[];
+  details: NativeClaims['details'];
 }
 
 export interface ExpectedNode {
@@ -36,38 +48,62 @@ export interface ExpectedNode {
   sectorBytes?: number;
   /** The report data the evidence must carry; unchecked when absent (offline inspection). */
   reportData?: Uint8Array;
+  /** The time certificates must be valid at; now when absent. */
+  at?: Date;
+}
+
+/** Step 3 and 5: the platform's native evidence and its measurement. */
+function verifyNative(platform: ManifestPlatform, native: Uint8Array, aux: Uint8Array, at: Date): { claims: NativeClaims; checkMeasurement(build: Uint8Array, config: LaunchConfig): void } {
+  const opts = { at, rootFingerprints: platform.roots };
+  if (!isHardwarePlatform(platform.name)) {
+    const claims = verifySimEvidence(native, aux, opts);
+    const checkMeasurement = (build: Uint8Array, config: LaunchConfig): void => {
+      if (!equalBytes(measurement(build, config), claims.measurements.measurement)) {
+        throw new AttestationError('E_ATT_MEASUREMENT', 'measurement is not the one recomputed from build digest and launch config');
+      }
+    };
+    return { claims, checkMeasurement };
+  }
+  const claims = rulesOf(platform.name).verify(native, aux, opts);
+  return { claims, checkMeasurement: () => platform.reference!.check(claims) };
 }
 
 export function verifyEvidence(bytes: Uint8Array, manifest: ReferenceManifest, expected: ExpectedNode): VerifiedNode {
   const evidence = decodeEvidence(bytes);
   const platform = manifest.platforms.find((p) => p.name === evidence.platform);
   if (!platform) throw new AttestationError('E_ATT_CHAIN', `platform "${evidence.platform}" is not in the manifest`);
-  const root = evidence.chipCert.rootPublicKey;
-  if (!platform.roots.some((trusted) => equalBytes(trusted, root))) {
-    throw new AttestationError('E_ATT_CHAIN', `root key ${toHex(root)} is not trusted for platform "${evidence.platform}"`);
+  const { claims, checkMeasurement } = verifyNative(platform, evidence.native, evidence.aux, expected.at ?? new Date());
+  if (claims.platform !== evidence.platform) {
+    throw new AttestationError('E_ATT_CHAIN', `the native evidence is of platform "${claims.platform}", the envelope says "${evidence.platform}"`);
   }
-  if (!chipCertValid(evidence.chipCert)) {
-    throw new AttestationError('E_ATT_CHAIN', `chip key ${toHex(evidence.chipCert.chipPublicKey)} is not certified by root ${toHex(root)}`);
+  if (!equalBytes(claims.reportData, evidence.binding)) {
+    throw new AttestationError('E_ATT_REPORT_DATA', 'the platform did not report this evidence: its report data is not the hash of the envelope');
   }
-  if (!evidenceSignatureValid(bytes, evidence)) {
-    throw new AttestationError('E_ATT_SIGNATURE', 'evidence signature does not verify under the certified chip key');
-  }
-  if (!equalBytes(measurement(evidence.buildDigest, evidence.config), evidence.measurement)) {
-    throw new AttestationError('E_ATT_MEASUREMENT', 'measurement is not the one recomputed from build digest and launch config');
-  }
+  checkMeasurement(evidence.buildDigest, evidence.config);
   const build = manifest.builds.find((b: ManifestBuild) => equalBytes(b.buildDigest, evidence.buildDigest));
   if (!build) throw new AttestationError('E_ATT_BUILD', `build digest ${toHex(evidence.buildDigest)} is not an accepted build`);
   checkConfig(evidence.config, manifest, expected);
   if (expected.reportData && !equalBytes(expected.reportData, evidence.reportData)) {
     throw new AttestationError('E_ATT_REPORT_DATA', 'the evidence does not report this session: its report data is not the expected one');
   }
+  const checks: CheckRecord[] = [
+    ...claims.checks,
+    { check: 'binding', detail: 'the platform signed the hash of this envelope (platform, build, launch config, session report data)' },
+    { check: 'measurement', detail: isHardwarePlatform(platform.name) ? 'among the manifest\'s images, policy accepted' : 'recomputed from build digest and launch config' },
+    { check: 'build', detail: `${build.name} ${build.version} (${toHex(evidence.buildDigest)})` },
+    { check: 'launch config', detail: `manager ${toHex(evidence.config.managerPublicKey)}, ${evidence.config.sectorCount} sectors of ${evidence.config.sectorBytes} bytes` },
+    ...(expected.reportData ? [{ check: 'session', detail: 'report data is the session\'s' }] : []),
+  ];
   return Object.freeze({
     platform: evidence.platform,
     buildDigest: evidence.buildDigest,
     build: { name: build.name, version: build.version },
-    measurement: evidence.measurement,
+    measurements: claims.measurements,
     config: evidence.config,
     reportData: evidence.reportData,
+    checks,
+    notChecked: claims.notChecked,
+    details: claims.details,
   });
 }
 

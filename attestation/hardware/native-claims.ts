@@ -22,7 +22,8 @@ export interface CheckRecord {
 }
 
 export interface NativeClaims {
-  platform: HardwarePlatform;
+  /** A hardware platform, or the name of a simulated one (attestation/sim-report.ts). */
+  platform: string;
   /**
    * The report data the hardware signed: exactly 64 bytes (Nitro: `user_data`,
    * which must then be 64 bytes; SEV-SNP: REPORT_DATA; TDX: REPORTDATA).
@@ -36,7 +37,7 @@ export interface NativeClaims {
   measurements: Record<string, Uint8Array>;
   /** True when the platform says the guest is debuggable (its memory readable by the host). */
   debug: boolean;
-  /** SHA-256 of the DER of the root certificate the chain ended at (one of the pinned ones). */
+  /** SHA-256 of the DER of the root certificate the chain ended at (one of the pinned ones); a simulated platform's raw root key. */
   rootFingerprint: Uint8Array;
   /** When the evidence says it was made, if it says (Nitro timestamp); otherwise null. */
   issuedAt: Date | null;
