@@ -5,8 +5,12 @@
 // platform name is a simulated platform (sim-report.ts), whose roots are
 // raw Ed25519 keys and whose measurement the platform takes of the build
 // itself, so it needs no reference values.
+import { fromHex } from './bytes.ts';
 import { AttestationError } from './errors.ts';
 import type { HardwarePlatform, NativeClaims, NativeVerifyOptions } from './hardware/native-claims.ts';
+import { awsNitroRootG1Fingerprint } from './nitro/aws-nitro-root.ts';
+import { checkNitroReference, parseNitroReference } from './nitro/nitro-reference.ts';
+import { verifyNitroEvidence } from './nitro/nitro-verifier.ts';
 
 /** A platform's parsed reference values: the JSON they came from and the check they make. */
 export interface PlatformReference {
@@ -16,14 +20,35 @@ export interface PlatformReference {
   check(claims: NativeClaims): void;
 }
 
+/** Without `at`, a platform checks as of its evidence's own time if it has one (Nitro), else now. */
+export type HardwareVerifyOptions = Omit<NativeVerifyOptions, 'at'> & { at?: Date };
+
 export interface HardwareRules {
-  verify(native: Uint8Array, aux: Uint8Array, opts: NativeVerifyOptions): NativeClaims;
+  verify(native: Uint8Array, aux: Uint8Array, opts: HardwareVerifyOptions): NativeClaims;
   parseReference(json: unknown, field: string): PlatformReference;
   /** The pinned roots a manifest may name for this platform, with what they are (for `teearray attest` and keygen). */
   knownRoots: { name: string; fingerprint: Uint8Array }[];
 }
 
-const hardwareRules: Partial<Record<HardwarePlatform, HardwareRules>> = {};
+function noCertificates(aux: Uint8Array, platform: string): void {
+  if (aux.length !== 0) throw new AttestationError('E_ATT_FORMAT', `${platform} evidence comes with no separate certificates`);
+}
+
+function fingerprint(hex: string): Uint8Array {
+  return fromHex(hex, 32)!;
+}
+
+const hardwareRules: Partial<Record<HardwarePlatform, HardwareRules>> = {
+  'aws-nitro-v1': {
+    // The document carries its own chain (certificate, cabundle) and its own time.
+    verify: (native, aux, opts) => (noCertificates(aux, 'Nitro'), verifyNitroEvidence(native, opts)),
+    parseReference: (json, field) => {
+      const reference = parseNitroReference(json, field);
+      return { json, check: (claims) => checkNitroReference(claims, reference) };
+    },
+    knownRoots: [{ name: 'AWS Nitro Enclaves Root G1', fingerprint: fingerprint(awsNitroRootG1Fingerprint) }],
+  },
+};
 
 export const hardwarePlatformNames: HardwarePlatform[] = ['aws-nitro-v1', 'amd-sev-snp-v1', 'intel-tdx-v1'];
 
