@@ -28,7 +28,7 @@ export interface SnpTcb {
   microcode: number;
 }
 
-// GUEST_POLICY bits (56860 §4.3, Table 9 "Guest Policy Structure").
+// GUEST_POLICY bits (56860 §4.3, table "Guest Policy Structure").
 const policyAbiMinorMask = 0xffn;
 const policyAbiMajorShift = 8n;
 const policySmtBit = 16n;
@@ -200,7 +200,7 @@ export function decodeSnpReport(bytes: Uint8Array): SnpReport {
 }
 
 /**
- * The security patch levels of a TCB_VERSION (56860 §2.2, Table 3
+ * The security patch levels of a TCB_VERSION (56860 §2.2, table
  * "TCB_VERSION Structure"): Milan and Genoa put BOOT_LOADER, TEE at bytes 0,
  * 1, SNP at 6 and MICROCODE at 7; Turin puts FMC, BOOT_LOADER, TEE, SNP at
  * bytes 0..3 and MICROCODE at 7. Reserved bytes are not read.
