@@ -11,6 +11,9 @@ import type { HardwarePlatform, NativeClaims, NativeVerifyOptions } from './hard
 import { awsNitroRootG1Fingerprint } from './nitro/aws-nitro-root.ts';
 import { checkNitroReference, parseNitroReference } from './nitro/nitro-reference.ts';
 import { verifyNitroEvidence } from './nitro/nitro-verifier.ts';
+import { amdArkFingerprints } from './sev-snp/amd-roots.ts';
+import { checkSevSnpReference, parseSevSnpReference } from './sev-snp/snp-reference.ts';
+import { verifySevSnpEvidence } from './sev-snp/snp-verifier.ts';
 import { intelSgxRootCaFingerprint } from './tdx/intel-sgx-root.ts';
 import { checkTdxReference, parseTdxReference } from './tdx/tdx-reference.ts';
 import { verifyTdxEvidence } from './tdx/tdx-verifier.ts';
@@ -50,6 +53,15 @@ const hardwareRules: Partial<Record<HardwarePlatform, HardwareRules>> = {
       return { json, check: (claims) => checkNitroReference(claims, reference) };
     },
     knownRoots: [{ name: 'AWS Nitro Enclaves Root G1', fingerprint: fingerprint(awsNitroRootG1Fingerprint) }],
+  },
+  'amd-sev-snp-v1': {
+    // The VCEK (and optionally ASK, ARK) come as the certificate table the host handed the guest.
+    verify: (native, aux, opts) => verifySevSnpEvidence(native, aux, { ...opts, at: opts.at ?? new Date() }),
+    parseReference: (json, field) => {
+      const reference = parseSevSnpReference(json, field);
+      return { json, check: (claims) => checkSevSnpReference(claims, reference) };
+    },
+    knownRoots: Object.entries(amdArkFingerprints).map(([line, hex]) => ({ name: `AMD ARK-${line}`, fingerprint: fingerprint(hex) })),
   },
   'intel-tdx-v1': {
     // The quote's certification data carries the PCK chain.
