@@ -10,6 +10,7 @@
 // Its small helpers are private there, hence the copies here.
 import { toHex } from '../bytes.ts';
 import { AttestationError } from '../errors.ts';
+import { fieldHex, fieldList, fieldNoDebug, fieldRecord, rejectDuplicates } from '../manifest-fields.ts';
 import type { NativeClaims } from '../hardware/native-claims.ts';
 
 /** MRTD, RTMRs and MRCONFIGID are SHA-384 sized. */
@@ -48,52 +49,21 @@ export function checkTdxReference(claims: NativeClaims, reference: TdxReference)
   throw new AttestationError('E_ATT_MEASUREMENT', `TDX measurements match no reference image (${why}); the TD has ${claimed}`);
 }
 
-function fail(field: string, why: string): never {
-  throw new AttestationError('E_ATT_MANIFEST', `${field} ${why}`);
-}
-
-function record(value: unknown, field: string, required: readonly string[], optional: readonly string[]): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(field, 'must be an object');
-  const obj = value as Record<string, unknown>;
-  for (const key of Object.keys(obj)) {
-    if (!required.includes(key) && !optional.includes(key)) fail(`${field}.${key}`, 'is not a known field');
-  }
-  for (const key of required) if (!(key in obj)) fail(`${field}.${key}`, 'is missing');
-  return obj;
-}
-
-function measurement(value: unknown, field: string): Uint8Array {
-  if (typeof value !== 'string' || value.length !== tdxMeasurementBytes * 2 || !/^[0-9a-f]*$/.test(value)) {
-    fail(field, `must be ${tdxMeasurementBytes * 2} lowercase hex digits`);
-  }
-  return new Uint8Array(Buffer.from(value, 'hex'));
-}
-
 /** The TDX reference of a manifest, from its parsed JSON value at `field`. */
 export function parseTdxReference(json: unknown, field: string): TdxReference {
-  const top = record(json, field, ['images'], ['allowDebug']);
-  if (!Array.isArray(top.images)) fail(`${field}.images`, 'must be an array');
-  if (top.images.length < 1 || top.images.length > tdxReferenceImagesMax) {
-    fail(`${field}.images`, `must hold 1..${tdxReferenceImagesMax} entries, has ${top.images.length}`);
-  }
-  const seen = new Set<string>();
-  const images = top.images.map((item: unknown, i: number): TdxReferenceImage => {
+  const top = fieldRecord(json, field, ['images'], ['allowDebug']);
+  const images = fieldList(top.images, `${field}.images`, 1, tdxReferenceImagesMax).map((item: unknown, i: number): TdxReferenceImage => {
     const at = `${field}.images[${i}]`;
-    const obj = record(item, at, ['mrtd'], tdxImageFields.filter((f) => f !== 'mrtd'));
-    const image: TdxReferenceImage = { mrtd: measurement(obj.mrtd, `${at}.mrtd`) };
+    const obj = fieldRecord(item, at, ['mrtd'], tdxImageFields.filter((f) => f !== 'mrtd'));
+    const image: TdxReferenceImage = { mrtd: fieldHex(obj.mrtd, `${at}.mrtd`, tdxMeasurementBytes) };
     for (const name of tdxImageFields) {
-      if (name !== 'mrtd' && obj[name] !== undefined) image[name] = measurement(obj[name], `${at}.${name}`);
+      if (name !== 'mrtd' && obj[name] !== undefined) image[name] = fieldHex(obj[name], `${at}.${name}`, tdxMeasurementBytes);
     }
-    // Same fields, same values: one image twice says nothing new and hides a mistake.
-    const key = JSON.stringify(tdxImageFields.map((name) => (image[name] ? toHex(image[name]) : null)));
-    if (seen.has(key)) fail(at, 'is a duplicate');
-    seen.add(key);
     return image;
   });
+  // Same fields, same values: one image twice says nothing new and hides a mistake.
+  rejectDuplicates(images.map((image) => JSON.stringify(tdxImageFields.map((name) => (image[name] ? toHex(image[name]) : null)))), `${field}.images`);
   const reference: TdxReference = { images };
-  if (top.allowDebug !== undefined) {
-    if (top.allowDebug !== false) fail(`${field}.allowDebug`, 'must be false: a debug TD is never accepted');
-    reference.allowDebug = false;
-  }
+  if (top.allowDebug !== undefined) reference.allowDebug = fieldNoDebug(top.allowDebug, `${field}.allowDebug`);
   return reference;
 }
