@@ -33,6 +33,8 @@ export interface Inspection {
   notChecked: string[];
   /** The claims, when the evidence passed its signature and chain checks (even if a later check refused it). */
   claims?: NativeClaims;
+  /** When verified: the manifest platform entry that pins this root and accepts exactly this image. */
+  manifestEntry?: { name: string; roots: string[]; reference: unknown };
 }
 
 function refusal(error: unknown): { code: string; message: string } {
@@ -82,5 +84,8 @@ export function inspectEvidence(opts: InspectOptions): Inspection {
     return result;
   }
   result.verified = true;
+  const reference = rules.referenceOf(claims);
+  rules.parseReference(reference, 'reference'); // An entry we print must be one the manifest accepts.
+  result.manifestEntry = { name: opts.platform, roots: [toHex(claims.rootFingerprint)], reference };
   return result;
 }

@@ -5,7 +5,7 @@
 // platform name is a simulated platform (sim-report.ts), whose roots are
 // raw Ed25519 keys and whose measurement the platform takes of the build
 // itself, so it needs no reference values.
-import { fromHex } from './bytes.ts';
+import { fromHex, toHex } from './bytes.ts';
 import { AttestationError } from './errors.ts';
 import type { HardwarePlatform, NativeClaims, NativeVerifyOptions } from './hardware/native-claims.ts';
 import { awsNitroRootG1Fingerprint } from './nitro/aws-nitro-root.ts';
@@ -34,6 +34,13 @@ export interface HardwareRules {
   parseReference(json: unknown, field: string): PlatformReference;
   /** The pinned roots a manifest may name for this platform, with what they are (for `teearray attest` and keygen). */
   knownRoots: { name: string; fingerprint: Uint8Array }[];
+  /** The `reference` JSON that accepts exactly this verified evidence's image (what an operator adds for a known-good image). */
+  referenceOf(claims: NativeClaims): unknown;
+}
+
+/** Hex of the named measurements, in order. */
+function measured(claims: NativeClaims, names: string[]): Record<string, string> {
+  return Object.fromEntries(names.map((name) => [name, toHex(claims.measurements[name])]));
 }
 
 function noCertificates(aux: Uint8Array, platform: string): void {
@@ -53,6 +60,8 @@ const hardwareRules: Partial<Record<HardwarePlatform, HardwareRules>> = {
       return { json, check: (claims) => checkNitroReference(claims, reference) };
     },
     knownRoots: [{ name: 'AWS Nitro Enclaves Root G1', fingerprint: fingerprint(awsNitroRootG1Fingerprint) }],
+    // PCR0 the image file, PCR1 kernel and boot ramfs, PCR2 the application: what `nitro-cli build-enclave` prints.
+    referenceOf: (claims) => ({ images: [measured(claims, ['pcr0', 'pcr1', 'pcr2'])] }),
   },
   'amd-sev-snp-v1': {
     // The VCEK (and optionally ASK, ARK) come as the certificate table the host handed the guest.
@@ -62,6 +71,11 @@ const hardwareRules: Partial<Record<HardwarePlatform, HardwareRules>> = {
       return { json, check: (claims) => checkSevSnpReference(claims, reference) };
     },
     knownRoots: Object.entries(amdArkFingerprints).map(([line, hex]) => ({ name: `AMD ARK-${line}`, fingerprint: fingerprint(hex) })),
+    // The launch digest, and the platform's TCB as the minimum from now on.
+    referenceOf: (claims) => ({
+      measurements: [toHex(claims.measurements.measurement)],
+      minTcb: Object.fromEntries(['bootloader', 'tee', 'snp', 'microcode'].map((part) => [part, claims.details[`reportedTcb.${part}`]])),
+    }),
   },
   'intel-tdx-v1': {
     // The quote's certification data carries the PCK chain.
@@ -71,6 +85,8 @@ const hardwareRules: Partial<Record<HardwarePlatform, HardwareRules>> = {
       return { json, check: (claims) => checkTdxReference(claims, reference) };
     },
     knownRoots: [{ name: 'Intel SGX Root CA', fingerprint: intelSgxRootCaFingerprint }],
+    // MRTD (the TD's initial memory: firmware) and RTMR0..2 (firmware config, kernel, command line); RTMR3 is the guest's to extend.
+    referenceOf: (claims) => ({ images: [measured(claims, ['mrtd', 'rtmr0', 'rtmr1', 'rtmr2'])] }),
   },
 };
 

@@ -77,6 +77,7 @@ function jsonOf(result: Inspection, at: Date | undefined): unknown {
           details: claims.details,
         }
       : {}),
+    ...(result.manifestEntry ? { manifestEntry: result.manifestEntry } : {}),
   };
 }
 
@@ -94,6 +95,10 @@ function render(result: Inspection): string {
     for (const [name, value] of Object.entries(claims.details)) lines.push(`  ${name.padEnd(22)} ${value}`);
   }
   if (result.notChecked.length) lines.push('', 'not checked', ...result.notChecked.map((n) => `  - ${n}`));
+  if (result.manifestEntry) {
+    lines.push('', 'manifest entry accepting this image (add it to "platforms" once you trust the image):');
+    lines.push(...JSON.stringify(result.manifestEntry, null, 2).split('\n').map((l) => `  ${l}`));
+  }
   return lines.join('\n') + '\n';
 }
 

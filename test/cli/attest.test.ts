@@ -72,6 +72,18 @@ t.test('a manifest pins the roots and judges the measurements', { skip: notBuilt
   const ok = await verify(['--platform', 'nitro', '--evidence', nitro, '--manifest', good]);
   t.equal(ok.code, 0);
   t.ok(ok.json.checks.some((c: { check: string }) => c.check === 'reference values'));
+  // The entry the CLI prints for verified evidence is one the manifest takes, and it accepts that evidence.
+  for (const [platform, args] of [
+    ['nitro', ['--evidence', nitro]],
+    ['sev-snp', ['--evidence', snp, '--certs', snpVcek, '--at', '2026-06-01T00:00:00Z']],
+    ['tdx', ['--evidence', tdx, '--ignore-trailing', '--at', '2026-01-01T00:00:00Z']],
+  ] as const) {
+    const first = await verify(['--platform', platform, ...args]);
+    const entry = manifestFile(`${platform}-entry.json`, first.json.manifestEntry);
+    const again = await verify(['--platform', platform, ...args, '--manifest', entry]);
+    t.equal(again.code, 0, `${platform}: ${JSON.stringify(again.json?.error)}`);
+    t.ok(again.json.checks.some((c: { check: string }) => c.check === 'reference values'), `${platform}: reference values checked`);
+  }
   const otherImage = manifestFile('other.json', { name: 'aws-nitro-v1', roots: [root], reference: { images: [{ pcr0: 'ab'.repeat(48) }] } });
   const refused = await verify(['--platform', 'nitro', '--evidence', nitro, '--manifest', otherImage]);
   t.equal(refused.code, 1);
