@@ -26,8 +26,13 @@ export interface PlatformReference {
   check(claims: NativeClaims): void;
 }
 
-/** Without `at`, a platform checks as of its evidence's own time if it has one (Nitro), else now. */
-export type HardwareVerifyOptions = Omit<NativeVerifyOptions, 'at'> & { at?: Date };
+/**
+ * Without `at`, a platform checks as of its evidence's own time if it has one
+ * (Nitro), else now. `certificates`: what the operator supplied for evidence
+ * that comes without its own (SEV-SNP VCEKs, one per chip and TCB), tried in
+ * turn when the node sends none; nothing is ever fetched.
+ */
+export type HardwareVerifyOptions = Omit<NativeVerifyOptions, 'at'> & { at?: Date; certificates?: Uint8Array[] };
 
 export interface HardwareRules {
   verify(native: Uint8Array, aux: Uint8Array, opts: HardwareVerifyOptions): NativeClaims;
@@ -45,6 +50,22 @@ function measured(claims: NativeClaims, names: string[]): Record<string, string>
 
 function noCertificates(aux: Uint8Array, platform: string): void {
   if (aux.length !== 0) throw new AttestationError('E_ATT_FORMAT', `${platform} evidence comes with no separate certificates`);
+}
+
+/**
+ * The claims of the first candidate that verifies. A candidate refused for
+ * its signature is another chip's certificate; any other refusal (expired,
+ * chain, TCB) is about the right one and is the error.
+ */
+function firstThatVerifies(candidates: (() => NativeClaims)[], what: string): NativeClaims {
+  for (const candidate of candidates) {
+    try {
+      return candidate();
+    } catch (error) {
+      if (!(error instanceof AttestationError) || error.code !== 'E_ATT_SIGNATURE') throw error;
+    }
+  }
+  throw new AttestationError('E_ATT_CHAIN', `the node sent no certificates and none of the ${candidates.length} ${what} signed this evidence`);
 }
 
 function fingerprint(hex: string): Uint8Array {
@@ -65,7 +86,11 @@ const hardwareRules: Partial<Record<HardwarePlatform, HardwareRules>> = {
   },
   'amd-sev-snp-v1': {
     // The VCEK (and optionally ASK, ARK) come as the certificate table the host handed the guest.
-    verify: (native, aux, opts) => verifySevSnpEvidence(native, aux, { ...opts, at: opts.at ?? new Date() }),
+    verify: (native, aux, { certificates, ...opts }) => {
+      const at = opts.at ?? new Date();
+      if (aux.length > 0 || !certificates?.length) return verifySevSnpEvidence(native, aux, { ...opts, at });
+      return firstThatVerifies(certificates.map((certs) => () => verifySevSnpEvidence(native, certs, { ...opts, at })), 'operator-supplied VCEKs');
+    },
     parseReference: (json, field) => {
       const reference = parseSevSnpReference(json, field);
       return { json, check: (claims) => checkSevSnpReference(claims, reference) };
