@@ -12,7 +12,7 @@
 // length, so one manifest has one meaning.
 import { toHex } from './bytes.ts';
 import { AttestationError } from './errors.ts';
-import { fieldHex, fieldHexList, fieldList, fieldRecord, manifestFail } from './manifest-fields.ts';
+import { fieldHex, fieldHexList, fieldList, fieldRecord, manifestFail, rejectDuplicateJsonKeys } from './manifest-fields.ts';
 import {
   digestBytes,
   manifestBuildsMax,
@@ -79,6 +79,7 @@ export function parseManifest(text: string): ReferenceManifest {
   } catch (error) {
     throw new AttestationError('E_ATT_MANIFEST', `manifest is not JSON: ${(error as Error).message}`, { cause: error });
   }
+  rejectDuplicateJsonKeys(text, 'manifest');
   const top = fieldRecord(json, 'manifest', ['format', 'platforms', 'builds'], ['managerKeys']);
   if (top.format !== manifestFormat && top.format !== manifestFormatV1) manifestFail('manifest.format', `must be "${manifestFormat}" (or "${manifestFormatV1}")`);
   const platforms = fieldList(top.platforms, 'platforms', 1, manifestPlatformsMax).map((item, i) => platform(item, `platforms[${i}]`, top.format === manifestFormatV1));

@@ -213,3 +213,18 @@ t.test('Nitro fields confused with user_data: only a 64-byte user_data binds the
     refused(t, () => verifyEvidence(evidence, manifest, expected), 'E_ATT_REPORT_DATA', `binding in ${field}`, /hash of the envelope/);
   }
 });
+
+t.test('regression: a manifest naming a key twice in one object is refused (JSON.parse keeps the last silently)', async (t) => {
+  const text = formatManifest(nitroManifest());
+  const otherBuild = `"builds": [{"name": "evil", "version": "1", "buildDigest": "${'22'.repeat(32)}"}], "format"`;
+  refused(t, () => parseManifest(text.replace('"format"', otherBuild)), 'E_ATT_MANIFEST', 'builds twice', /key "builds" twice/);
+  refused(t, () => parseManifest(text.replace('"pcr0":', `"pcr0": "${hex48(9)}", "pcr0":`)), 'E_ATT_MANIFEST', 'pcr0 twice in one image', /key "pcr0" twice/);
+  // The same key spelled with an escape is the same key.
+  refused(t, () => parseManifest(text.replace('"pcr0":', `"\\u0070cr0": "${hex48(9)}", "pcr0":`)), 'E_ATT_MANIFEST', 'pcr0 and \\u0070cr0', /key "pcr0" twice/);
+  refused(t, () => parseManifest(text.replace('"format"', '"format": "teearray-reference-values-v1", "format"')), 'E_ATT_MANIFEST', 'format twice (v1 then v2)', /key "format" twice/);
+  // Not duplicates: the same key in sibling objects, and key-like text inside string values.
+  const twoImages = nitroManifest(undefined, [{ pcr0: hex48(1) }, { pcr0: hex48(2) }]);
+  t.equal(twoImages.platforms[0].reference?.json && (twoImages.platforms[0].reference.json as { images: unknown[] }).images.length, 2, 'pcr0 in two images');
+  const quoted = { ...nitroManifest(), builds: [{ name: 'a"b,"name":', version: '{"x":1}', buildDigest }] };
+  t.equal(parseManifest(formatManifest(quoted)).builds[0].name, 'a"b,"name":', 'quotes, commas and braces inside strings');
+});
