@@ -58,3 +58,32 @@ export function fieldNoDebug(value: unknown, field: string): false {
   if (value !== false) manifestFail(field, 'must be false: a debuggable guest exposes its memory to the host and is never accepted');
   return false;
 }
+
+/**
+ * Refuses a JSON text in which one object names a key twice. JSON.parse keeps
+ * the last value silently, so `"builds": [A], ..., "builds": [B]` would
+ * accept B while a reader of the text sees A first: one manifest, two
+ * meanings. `text` must already be valid JSON (JSON.parse accepted it), so
+ * only strings, braces, brackets, colons and commas need telling apart.
+ */
+export function rejectDuplicateJsonKeys(text: string, field: string): void {
+  const objects: Array<{ keys: Set<string>; expectKey: boolean } | null> = []; // null: an array
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    const top = objects[objects.length - 1];
+    if (c === '"') {
+      let end = i + 1;
+      while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      if (top?.expectKey) {
+        const key = JSON.parse(text.slice(i, end + 1)) as string; // Decoded: "a" and "\u0061" are one key.
+        if (top.keys.has(key)) manifestFail(field, `names the key ${JSON.stringify(key)} twice in one object`);
+        top.keys.add(key);
+        top.expectKey = false;
+      }
+      i = end;
+    } else if (c === '{') objects.push({ keys: new Set(), expectKey: true });
+    else if (c === '[') objects.push(null);
+    else if (c === '}' || c === ']') objects.pop();
+    else if (c === ',' && top) top.expectKey = true;
+  }
+}

@@ -12,7 +12,7 @@
 // length, so one manifest has one meaning.
 import { toHex } from './bytes.ts';
 import { AttestationError } from './errors.ts';
-import { fieldHex, fieldHexList, fieldList, fieldRecord, manifestFail } from './manifest-fields.ts';
+import { fieldHex, fieldHexList, fieldList, fieldRecord, manifestFail, rejectDuplicateJsonKeys } from './manifest-fields.ts';
 import {
   digestBytes,
   manifestBuildsMax,
@@ -61,6 +61,10 @@ function platform(item: unknown, field: string, v1: boolean): ManifestPlatform {
   const hardware = isHardwarePlatform((item as { name?: string } | null)?.name ?? '') && !v1;
   const obj = fieldRecord(item, field, hardware ? ['name', 'roots', 'reference'] : ['name', 'roots']);
   if (!isPlatformName(obj.name)) manifestFail(`${field}.name`, `must be ${platformNameRule}`);
+  // A v1 manifest has no reference values, and a hardware platform without
+  // them has no image to match: the verifier would have nothing to check its
+  // measurement against. v1 names simulated platforms only.
+  if (v1 && isHardwarePlatform(obj.name)) manifestFail(`${field}.name`, `is a hardware platform, which a ${manifestFormatV1} manifest cannot name (it has no reference values)`);
   // Both kinds of root are 32 bytes: an Ed25519 key, or a SHA-256 fingerprint.
   const out: ManifestPlatform = { name: obj.name, roots: fieldHexList(obj.roots, `${field}.roots`, 1, manifestRootsMax, publicKeyBytes) };
   if (hardware && isHardwarePlatform(obj.name)) out.reference = rulesOf(obj.name).parseReference(obj.reference, `${field}.reference`);
@@ -75,6 +79,7 @@ export function parseManifest(text: string): ReferenceManifest {
   } catch (error) {
     throw new AttestationError('E_ATT_MANIFEST', `manifest is not JSON: ${(error as Error).message}`, { cause: error });
   }
+  rejectDuplicateJsonKeys(text, 'manifest');
   const top = fieldRecord(json, 'manifest', ['format', 'platforms', 'builds'], ['managerKeys']);
   if (top.format !== manifestFormat && top.format !== manifestFormatV1) manifestFail('manifest.format', `must be "${manifestFormat}" (or "${manifestFormatV1}")`);
   const platforms = fieldList(top.platforms, 'platforms', 1, manifestPlatformsMax).map((item, i) => platform(item, `platforms[${i}]`, top.format === manifestFormatV1));

@@ -71,8 +71,13 @@ function verifyNative(
     };
     return { claims, checkMeasurement };
   }
+  // parseManifest never yields a hardware platform without reference values,
+  // but a ReferenceManifest built in code can: refuse it typed, before any
+  // work, rather than fail on `undefined.check` after the native checks.
+  const reference = platform.reference;
+  if (!reference) throw new AttestationError('E_ATT_MANIFEST', `platform "${platform.name}" is a hardware platform and the manifest gives it no reference values`);
   const claims = rulesOf(platform.name).verify(native, aux, { ...opts, certificates });
-  return { claims, checkMeasurement: () => platform.reference!.check(claims) };
+  return { claims, checkMeasurement: () => reference.check(claims) };
 }
 
 export function verifyEvidence(bytes: Uint8Array, manifest: ReferenceManifest, expected: ExpectedNode): VerifiedNode {
