@@ -4,7 +4,7 @@
 //   - DEBUG refused, always (the host can read a debuggable guest) E_ATT_POLICY
 //   - MIGRATE_MA refused unless allowed (a migration agent
 //     could move the guest's memory to another machine)     E_ATT_POLICY
-//   - VMPL, when given, must be the one stated               E_ATT_POLICY
+//   - VMPL must be the one stated (default 0)                E_ATT_POLICY
 //   - REPORTED_TCB at or above minTcb in every component     E_ATT_POLICY
 // REPORTED_TCB is what the VCEK was issued for (snp-verifier.ts checks the
 // VCEK says so), so a platform cannot claim a higher TCB than AMD certified.
@@ -58,8 +58,11 @@ export function checkSevSnpReference(claims: NativeClaims, reference: SevSnpRefe
   }
   if (detail(claims, 'debug', 'boolean')) policyError('guest policy allows debugging (POLICY.DEBUG): its memory is readable by the host');
   if (detail(claims, 'migrateMa', 'boolean') && !reference.allowMigrateMa) policyError('guest policy allows a migration agent (POLICY.MIGRATE_MA)');
+  // VMPL 0 unless the reference names another: a report requested from a less privileged level
+  // speaks for software that a more privileged one (an SVSM) could control.
   const vmpl = detail(claims, 'vmpl', 'number');
-  if (reference.vmpl !== undefined && vmpl !== reference.vmpl) policyError(`report comes from VMPL ${vmpl}, the reference requires ${reference.vmpl}`);
+  const wanted = reference.vmpl ?? 0;
+  if (vmpl !== wanted) policyError(`report comes from VMPL ${vmpl}, the reference requires ${wanted}`);
   if (reference.minTcb) {
     for (const part of tcbParts) {
       const got = detail(claims, `reportedTcb.${part}`, 'number');

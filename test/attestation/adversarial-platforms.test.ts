@@ -204,7 +204,7 @@ t.test('one platform\'s evidence in another platform\'s envelope', async (t) => 
   const all = manifestOf([
     { name: 'aws-nitro-v1', roots, reference: { images: [{ pcr0: toHex(new Uint8Array(48).fill(1)) }] } },
     { name: 'amd-sev-snp-v1', roots, reference: { measurements: [toHex(snpMeasurement)] } },
-    { name: 'intel-tdx-v1', roots, reference: { images: [{ mrtd: toHex(new Uint8Array(48).fill(1)) }] } },
+    { name: 'intel-tdx-v1', roots, reference: { images: [{ mrtd: toHex(new Uint8Array(48).fill(1)), rtmr1: toHex(new Uint8Array(48).fill(2)), rtmr2: toHex(new Uint8Array(48).fill(3)) }] } },
   ]);
   const snpOne = decodeEvidence(snpEvidence());
   const nitroOne = decodeEvidence(createEnvelopeProvider({ platform: 'aws-nitro-v1', report: (userData) => ({ provider: 'nitro_nsm', evidence: buildDocument(payloadEntries({ userData })), aux: new Uint8Array(0) }) }, buildDigest, config).report(session));
@@ -222,6 +222,6 @@ t.test('one platform\'s evidence in another platform\'s envelope', async (t) => 
     refused(t, () => verifyEvidence(evidence, all, { managerPublicKey, reportData: session, at: syntheticAt }), 'E_ATT_FORMAT', name);
   }
   // A genuine TDX quote in a TDX envelope: its REPORTDATA is some other TD's, not this envelope's binding.
-  const tdxManifest = manifestOf([{ name: 'intel-tdx-v1', roots: [toHex(intelSgxRootCaFingerprint)], reference: { images: [{ mrtd: toHex(spr.subarray(tdxAt.mrtd, tdxAt.mrtd + 48)) }] } }]);
+  const tdxManifest = manifestOf([{ name: 'intel-tdx-v1', roots: [toHex(intelSgxRootCaFingerprint)], reference: { images: [{ mrtd: toHex(spr.subarray(tdxAt.mrtd, tdxAt.mrtd + 48)), rtmr1: toHex(spr.subarray(tdxAt.rtmr0 + 48, tdxAt.rtmr0 + 96)), rtmr2: toHex(spr.subarray(tdxAt.rtmr0 + 96, tdxAt.rtmr0 + 144)) }] } }]);
   refused(t, () => verifyEvidence(encodeEvidence({ ...snpOne, platform: 'intel-tdx-v1' }, spr, new Uint8Array(0)), tdxManifest, { managerPublicKey, at: tdxWhen }), 'E_ATT_REPORT_DATA', 'real TDX quote, foreign REPORTDATA', /hash of the envelope/);
 });

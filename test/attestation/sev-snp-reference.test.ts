@@ -60,7 +60,7 @@ t.test('debug, migration agent and VMPL', async (t) => {
   const vmpl2 = verifySynthetic(syntheticReport({ vmpl: 2 }));
   t.throws(() => checkSevSnpReference(vmpl2, listing(vmpl2, { vmpl: 0 })), { code: 'E_ATT_POLICY', message: /VMPL 2/ });
   t.doesNotThrow(() => checkSevSnpReference(vmpl2, listing(vmpl2, { vmpl: 2 })));
-  t.doesNotThrow(() => checkSevSnpReference(vmpl2, listing(vmpl2)), 'no VMPL required');
+  t.throws(() => checkSevSnpReference(vmpl2, listing(vmpl2)), { code: 'E_ATT_POLICY', message: /VMPL 2, the reference requires 0/ }, 'VMPL 0 unless the reference names another');
 });
 
 t.test('claims of another platform are a caller bug, not a refusal', async (t) => {
