@@ -5,11 +5,10 @@
 // and one platform's evidence presented as another's. Every attack must be
 // refused with a typed AttestationError and its stable code. The Nitro
 // timestamp test is the regression of an untyped RangeError.
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { toHex } from '../../attestation/bytes.ts';
 import { generateKeyPair } from '../../attestation/ed25519.ts';
-import { AttestationError, type AttestationErrorCode } from '../../attestation/errors.ts';
 import { createEnvelopeProvider, decodeEvidence, encodeEvidence } from '../../attestation/evidence.ts';
 import { parseManifest, type ReferenceManifest } from '../../attestation/manifest.ts';
 import { verifyNitroEvidence } from '../../attestation/nitro/nitro-verifier.ts';
@@ -36,20 +35,7 @@ import {
 } from '../vectors/nitro/synthetic/build-document.ts';
 import { synthetic as snp, syntheticAt, syntheticChain, syntheticReport } from '../vectors/sev-snp/synthetic/synthetic-report.ts';
 import { at as tdxAt, exactQuote, pckCertDataAt, realVectors, upstreamBytes } from './tdx-support.ts';
-
-function refused(t: Test, f: () => unknown, code: AttestationErrorCode, name: string, message?: RegExp): void {
-  try {
-    f();
-    t.fail(`${name}: accepted`);
-  } catch (error) {
-    if (!(error instanceof AttestationError)) {
-      t.fail(`${name}: untyped ${(error as Error)?.constructor?.name}: ${(error as Error)?.message}`);
-      return;
-    }
-    t.equal(error.code, code, `${name}: ${error.message}`);
-    if (message) t.match(error.message, message, `${name}: message`);
-  }
-}
+import { refused } from './refused.ts';
 
 const managerPublicKey = generateKeyPair().publicKey;
 const config = { managerPublicKey, sectorBytes: 4096, sectorCount: 1024 };

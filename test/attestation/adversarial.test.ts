@@ -5,11 +5,10 @@
 // attacker could present and shows it is refused with a typed
 // AttestationError and its stable code. Tests marked "regression" failed
 // (untyped exception) before the fix they name.
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { toHex } from '../../attestation/bytes.ts';
 import { generateKeyPair } from '../../attestation/ed25519.ts';
-import { AttestationError, type AttestationErrorCode } from '../../attestation/errors.ts';
 import { createEnvelopeProvider, decodeEvidence, encodeEvidence } from '../../attestation/evidence.ts';
 import { evidenceBytesMax } from '../../attestation/limits.ts';
 import { formatManifest, parseManifest, type ReferenceManifest } from '../../attestation/manifest.ts';
@@ -20,21 +19,7 @@ import { verifyEvidence, type ExpectedNode } from '../../attestation/verifier.ts
 import { certificateFingerprint, verifyCertificateChain } from '../../attestation/x509/chain.ts';
 import { buildDocument, payloadEntries, pcrsFilled, synthetic, syntheticRootFingerprint, syntheticTime } from '../vectors/nitro/synthetic/build-document.ts';
 import { simSetup } from './sim-setup.ts';
-
-/** Runs `f`, which must throw an AttestationError with `code` (an untyped error or acceptance fails the test). */
-function refused(t: Test, f: () => unknown, code: AttestationErrorCode, name: string, message?: RegExp): void {
-  try {
-    f();
-    t.fail(`${name}: accepted`);
-  } catch (error) {
-    if (!(error instanceof AttestationError)) {
-      t.fail(`${name}: untyped ${(error as Error)?.constructor?.name}: ${(error as Error)?.message}`);
-      return;
-    }
-    t.equal(error.code, code, `${name}: ${error.message}`);
-    if (message) t.match(error.message, message, `${name}: message`);
-  }
-}
+import { refused } from './refused.ts';
 
 // A Nitro node behind the real envelope provider, signed by the synthetic chain (pinned below).
 const managerPublicKey = generateKeyPair().publicKey;
