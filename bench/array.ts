@@ -13,6 +13,8 @@
 // also records the CPU time it cost (bench/cpu-meter.ts), of the manager and
 // of the nodes, per MiB or per request: on a machine whose cores are shared
 // by everything, that is what bounds throughput.
+// The manager runs in this process, on the VirtualDisk API (bench/nbd covers
+// the NBD layer); nodes are `node dist/teearray.mjs disk-node` processes.
 //
 // The floor (bench/floor.ts, issue 14): right after each array job, the
 // same process times the work that job's bytes cannot avoid (reads and
@@ -22,8 +24,6 @@
 // nodes' CPU per MiB they stored (writes) or returned (reads), against the
 // raw node's per MiB for the same job in the same run. Trims move no data:
 // their floor and nodesVsRaw are n/a.
-// The manager runs in this process, on the VirtualDisk API (bench/nbd covers
-// the NBD layer); nodes are `node dist/teearray.mjs disk-node` processes.
 //
 //   npm run bench -- array [--quick] [--shapes 4+2,8+3] [--seconds 2] [--node-mib 128] [--span-mib 96] [--rows-cache 1024] [--floor-seconds 0.5]
 //
@@ -159,7 +159,6 @@ function rawTarget(client: NodeClient, nodePids: number[]): Target {
 }
 
 const fleet = new BenchNodes('array');
-const availableCores = () => availableParallelism();
 
 const amplification = (moved: number, served: number) => (served > 0 ? moved / served : 0);
 const cpuUnit = (job: Job) => (job.measure === 'MB/s' ? 'MsPerMiB' : 'MsPerOp');
@@ -266,7 +265,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
       'CPU: ms per MiB moved (MB/s jobs) or per request (IOPS jobs); manager = this process, nodes = the array\'s node processes, raw = client plus raw node; cpuVsRaw = array total / raw total',
       `floorCpuMsPerMiB: this process's CPU per MiB for the job's unavoidable work (bench/floor.ts: seal the sectors, the parity of the job's shape, one SHA-256 pass over data and parity for writes; open the sectors and one SHA-256 pass for reads; no tables, frames, signatures or copies), timed ${floorSeconds} s right after each array job; managerVsFloor = manager CPU per MiB / floor (IOPS jobs: per request x MiB / request size)`,
       'nodesCpuMsPerNodeMiB = the array nodes\' CPU per MiB they stored (writes, incl. parity, journal headers and commits) or returned (reads); rawNodeCpuMsPerMiB = the raw node process\'s CPU per MiB; nodesVsRaw = the first / the second',
-      `load average (1 min) during the run: ${Math.min(...load).toFixed(1)} to ${Math.max(...load).toFixed(1)} on ${availableCores()} cores`,
+      `load average (1 min) during the run: ${Math.min(...load).toFixed(1)} to ${Math.max(...load).toFixed(1)} on ${availableParallelism()} cores`,
     ],
   };
 }
