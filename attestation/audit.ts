@@ -18,6 +18,7 @@ import { bundleDiskNode, bundledPackageDir, diskNodeEntry, nodeModulesSegment, r
 import { checkLaunchConfig } from './launch-config.ts';
 import { auditLinesMax } from './limits.ts';
 import { measurement } from './measurement.ts';
+import { platformTrust, type PlatformTrust } from './platform-audit.ts';
 import type { LaunchConfig } from './provider.ts';
 
 /** How a package got into the tree; 'undeclared' is bundled code no package.json on the way declares. */
@@ -50,6 +51,8 @@ export interface AuditReport {
   buildDigest: string;
   launchConfig?: { managerPublicKey: string; sectorBytes: number; sectorCount: number };
   measurement?: string;
+  /** What each platform adds to the trusted code in the node's process (platform-audit.ts). */
+  platforms: PlatformTrust[];
 }
 
 export function countNonBlankLines(text: string): number {
@@ -171,6 +174,8 @@ export interface AuditOptions {
   entry?: string;
   /** When given, the report includes the measurement for this launch config. */
   config?: LaunchConfig;
+  /** List what each platform adds (default true; a tree without the launcher and reporters says false). */
+  platforms?: boolean;
 }
 
 export async function auditDiskNode(options: AuditOptions = {}): Promise<AuditReport> {
@@ -192,6 +197,7 @@ export async function auditDiskNode(options: AuditOptions = {}): Promise<AuditRe
     dependencies: dependencyTree(root, bundle.metafile),
     bundleBytes: bundle.bytes.length,
     buildDigest: toHex(bundle.buildDigest),
+    platforms: options.platforms === false ? [] : await platformTrust(sourcePaths, root),
   };
   if (options.config) {
     checkLaunchConfig(options.config);
@@ -227,7 +233,14 @@ export function renderAudit(report: AuditReport): string {
   for (const dep of report.dependencies) renderDependency(dep, 0, lines);
   lines.push(`Node builtins: ${report.builtins.join(', ') || 'none'}`);
   lines.push(`Left out (refused at run time): ${report.absent.join(', ') || 'none'}`, '');
-  lines.push(`Bundle: ${report.bundleBytes} bytes`, `Build digest: ${report.buildDigest}`);
+  lines.push(`Bundle: ${report.bundleBytes} bytes`, `Build digest: ${report.buildDigest}`, '');
+  lines.push('Each platform adds, in the node\'s process (launcher, evidence envelope, reporter; non-blank lines):');
+  const fileWidth = Math.max(...report.platforms.flatMap((p) => p.files.map((f) => f.path.length)), 5);
+  for (const p of report.platforms) {
+    lines.push(`  --platform ${p.platform} (${p.attests}): ${p.totalLines} lines in ${p.files.length} files`);
+    for (const f of p.files) lines.push(`    ${f.path.padEnd(fileWidth)} ${String(f.lines).padStart(5)}`);
+    for (const o of p.outside) lines.push(`    and, outside this tree: ${o}`);
+  }
   if (report.launchConfig && report.measurement) {
     const c = report.launchConfig;
     lines.push(`Launch config: manager ${c.managerPublicKey}, ${c.sectorCount} sectors of ${c.sectorBytes} bytes`);

@@ -66,7 +66,7 @@ export function bundledPackageDir(input: string): string | null {
  * esbuild is a development dependency: loaded only when a bundle is built
  * (npm run build, teearray audit), so a CLI installed without it still runs.
  */
-async function loadEsbuild(): Promise<typeof import('esbuild')> {
+export async function loadEsbuild(): Promise<typeof import('esbuild')> {
   try {
     return await import('esbuild');
   } catch (error) {

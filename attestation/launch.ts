@@ -1,19 +1,21 @@
-// Launches a disk node on the simulated TEE, the way a platform does: read
-// the bundle bytes once, measure them (build digest), create the provider for
-// that digest and launch config, then load exactly those bytes as a data: URL
-// module, so nothing can change between measuring and loading, and call its
-// startDiskNode with the provider. Node builtins resolve from a data: URL
-// module; nothing else does, and the bundle needs nothing else.
+// Launches a disk node the way a platform does: read the bundle bytes once,
+// measure them (build digest), create the provider for that digest and
+// launch config (the platform's reporter inside the evidence envelope), then
+// load exactly those bytes as a data: URL module, so nothing can change
+// between measuring and loading, and call its startDiskNode with the
+// provider. Node builtins resolve from a data: URL module; nothing else
+// does, and the bundle needs nothing else. On hardware this launcher is part
+// of the measured image, so the build digest it states is vouched for by
+// the image's measurement; on the simulated platform it is the measurement.
 // Trusts: the bundle file's contents are whatever they are; the evidence says
-// which bytes ran. Does not handle: isolation from the launching process
-// (the sim TEE shares it), unloading (Node keeps the module until exit).
+// which bytes ran. Does not handle: unloading (Node keeps the module until exit).
 import { readFile, stat } from 'node:fs/promises';
 import { AttestationError } from './errors.ts';
 import { bundleBytesMax } from './limits.ts';
 import { buildDigest } from './measurement.ts';
+import { createEnvelopeProvider } from './evidence.ts';
 import type { AttestationProvider, LaunchConfig } from './provider.ts';
-import { createSimProvider } from './sim-provider.ts';
-import type { SimChip } from './sim-platform.ts';
+import type { NativeReporter } from './reporters/native-reporter.ts';
 
 export interface RunningDiskNode {
   port: number;
@@ -30,7 +32,8 @@ export type StartDiskNode = (
 export interface LaunchOptions {
   /** Path of the bundle file (disk-node-bundle.ts builds it). */
   bundlePath: string;
-  chip: SimChip;
+  /** The platform's reporter for this build and launch config (sim: `simReporterFor(chip)`; hardware: configfs-tsm, Nitro). */
+  reporterFor(buildDigest: Uint8Array, config: LaunchConfig): NativeReporter;
   config: LaunchConfig;
   host: string;
   port: number;
@@ -77,7 +80,7 @@ export async function loadBundle(bundle: Uint8Array): Promise<StartDiskNode> {
 export async function launchDiskNode(options: LaunchOptions): Promise<LaunchedDiskNode> {
   const bytes = await readBundle(options.bundlePath);
   const digest = buildDigest(bytes);
-  const provider = createSimProvider({ chip: options.chip, buildDigest: digest, config: options.config });
+  const provider = createEnvelopeProvider(options.reporterFor(digest, options.config), digest, options.config);
   const startDiskNode = await loadBundle(bytes);
   const node = await startDiskNode(
     { config: options.config, host: options.host, port: options.port, log: options.log },

@@ -10,8 +10,9 @@
 // parseManifest trusts nothing: it bounds the text, every list and string,
 // refuses unknown keys and duplicates, and requires lowercase hex of exact
 // length, so one manifest has one meaning.
-import { fromHex, toHex } from './bytes.ts';
+import { toHex } from './bytes.ts';
 import { AttestationError } from './errors.ts';
+import { fieldHex, fieldHexList, fieldList, fieldRecord, manifestFail, rejectDuplicateJsonKeys } from './manifest-fields.ts';
 import {
   digestBytes,
   manifestBuildsMax,
@@ -49,84 +50,53 @@ export interface ReferenceManifest {
   managerKeys?: Uint8Array[];
 }
 
-function fail(field: string, why: string): never {
-  throw new AttestationError('E_ATT_MANIFEST', `${field} ${why}`);
-}
-
-function record(value: unknown, field: string, required: string[], optional: string[] = []): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(field, 'must be an object');
-  const obj = value as Record<string, unknown>;
-  for (const key of Object.keys(obj)) {
-    if (!required.includes(key) && !optional.includes(key)) fail(`${field}.${key}`, 'is not a known field');
-  }
-  for (const key of required) if (!(key in obj)) fail(`${field}.${key}`, 'is missing');
-  return obj;
-}
-
-function list(value: unknown, field: string, min: number, max: number): unknown[] {
-  if (!Array.isArray(value)) fail(field, 'must be an array');
-  if (value.length < min || value.length > max) fail(field, `must hold ${min}..${max} entries, has ${value.length}`);
-  return value;
-}
-
 function label(value: unknown, field: string): string {
   if (typeof value !== 'string' || value.length < 1 || value.length > manifestLabelCharsMax || !/^[\x21-\x7e]+$/.test(value)) {
-    fail(field, `must be 1..${manifestLabelCharsMax} printable ASCII characters without spaces`);
+    manifestFail(field, `must be 1..${manifestLabelCharsMax} printable ASCII characters without spaces`);
   }
   return value;
-}
-
-function hexList(value: unknown, field: string, min: number, max: number, bytes: number): Uint8Array[] {
-  const out = list(value, field, min, max).map((item, i) => hex(item, `${field}[${i}]`, bytes));
-  const seen = new Set<string>();
-  out.forEach((key, i) => {
-    if (seen.has(toHex(key))) fail(`${field}[${i}]`, 'is a duplicate');
-    seen.add(toHex(key));
-  });
-  return out;
-}
-
-function hex(value: unknown, field: string, bytes: number): Uint8Array {
-  const out = typeof value === 'string' ? fromHex(value, bytes) : null;
-  if (out === null) fail(field, `must be ${bytes * 2} lowercase hex digits`);
-  return out;
 }
 
 function platform(item: unknown, field: string, v1: boolean): ManifestPlatform {
   const hardware = isHardwarePlatform((item as { name?: string } | null)?.name ?? '') && !v1;
-  const obj = record(item, field, hardware ? ['name', 'roots', 'reference'] : ['name', 'roots']);
-  if (!isPlatformName(obj.name)) fail(`${field}.name`, `must be ${platformNameRule}`);
+  const obj = fieldRecord(item, field, hardware ? ['name', 'roots', 'reference'] : ['name', 'roots']);
+  if (!isPlatformName(obj.name)) manifestFail(`${field}.name`, `must be ${platformNameRule}`);
+  // A v1 manifest has no reference values, and a hardware platform without
+  // them has no image to match: the verifier would have nothing to check its
+  // measurement against. v1 names simulated platforms only.
+  if (v1 && isHardwarePlatform(obj.name)) manifestFail(`${field}.name`, `is a hardware platform, which a ${manifestFormatV1} manifest cannot name (it has no reference values)`);
   // Both kinds of root are 32 bytes: an Ed25519 key, or a SHA-256 fingerprint.
-  const out: ManifestPlatform = { name: obj.name, roots: hexList(obj.roots, `${field}.roots`, 1, manifestRootsMax, publicKeyBytes) };
+  const out: ManifestPlatform = { name: obj.name, roots: fieldHexList(obj.roots, `${field}.roots`, 1, manifestRootsMax, publicKeyBytes) };
   if (hardware && isHardwarePlatform(obj.name)) out.reference = rulesOf(obj.name).parseReference(obj.reference, `${field}.reference`);
   return out;
 }
 
 export function parseManifest(text: string): ReferenceManifest {
-  if (Buffer.byteLength(text, 'utf8') > manifestBytesMax) fail('manifest', `is larger than ${manifestBytesMax} bytes`);
+  if (Buffer.byteLength(text, 'utf8') > manifestBytesMax) manifestFail('manifest', `is larger than ${manifestBytesMax} bytes`);
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
     throw new AttestationError('E_ATT_MANIFEST', `manifest is not JSON: ${(error as Error).message}`, { cause: error });
   }
-  const top = record(json, 'manifest', ['format', 'platforms', 'builds'], ['managerKeys']);
-  if (top.format !== manifestFormat && top.format !== manifestFormatV1) fail('manifest.format', `must be "${manifestFormat}" (or "${manifestFormatV1}")`);
-  const platforms = list(top.platforms, 'platforms', 1, manifestPlatformsMax).map((item, i) => platform(item, `platforms[${i}]`, top.format === manifestFormatV1));
-  if (new Set(platforms.map((p) => p.name)).size !== platforms.length) fail('platforms', 'name a platform twice');
-  const builds = list(top.builds, 'builds', 1, manifestBuildsMax).map((item, i): ManifestBuild => {
+  rejectDuplicateJsonKeys(text, 'manifest');
+  const top = fieldRecord(json, 'manifest', ['format', 'platforms', 'builds'], ['managerKeys']);
+  if (top.format !== manifestFormat && top.format !== manifestFormatV1) manifestFail('manifest.format', `must be "${manifestFormat}" (or "${manifestFormatV1}")`);
+  const platforms = fieldList(top.platforms, 'platforms', 1, manifestPlatformsMax).map((item, i) => platform(item, `platforms[${i}]`, top.format === manifestFormatV1));
+  if (new Set(platforms.map((p) => p.name)).size !== platforms.length) manifestFail('platforms', 'name a platform twice');
+  const builds = fieldList(top.builds, 'builds', 1, manifestBuildsMax).map((item, i): ManifestBuild => {
     const field = `builds[${i}]`;
-    const obj = record(item, field, ['name', 'version', 'buildDigest']);
+    const obj = fieldRecord(item, field, ['name', 'version', 'buildDigest']);
     return {
       name: label(obj.name, `${field}.name`),
       version: label(obj.version, `${field}.version`),
-      buildDigest: hex(obj.buildDigest, `${field}.buildDigest`, digestBytes),
+      buildDigest: fieldHex(obj.buildDigest, `${field}.buildDigest`, digestBytes),
     };
   });
-  if (new Set(builds.map((b) => toHex(b.buildDigest))).size !== builds.length) fail('builds', 'list a build digest twice');
+  if (new Set(builds.map((b) => toHex(b.buildDigest))).size !== builds.length) manifestFail('builds', 'list a build digest twice');
   const manifest: ReferenceManifest = { platforms, builds };
   if (top.managerKeys !== undefined) {
-    manifest.managerKeys = hexList(top.managerKeys, 'managerKeys', 1, manifestManagerKeysMax, publicKeyBytes);
+    manifest.managerKeys = fieldHexList(top.managerKeys, 'managerKeys', 1, manifestManagerKeysMax, publicKeyBytes);
   }
   return manifest;
 }

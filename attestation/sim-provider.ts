@@ -12,6 +12,7 @@ import { measurement } from './measurement.ts';
 import type { AttestationProvider, LaunchConfig } from './provider.ts';
 import { createSimReporter } from './sim-report.ts';
 import type { SimChip } from './sim-platform.ts';
+import type { NativeReporter } from './reporters/native-reporter.ts';
 
 export interface SimProviderOptions {
   chip: SimChip;
@@ -20,6 +21,11 @@ export interface SimProviderOptions {
   config: LaunchConfig;
 }
 
+/** The simulated platform at launch: it measures the build and launch config itself. */
+export function simReporterFor(chip: SimChip): (buildDigest: Uint8Array, config: LaunchConfig) => NativeReporter {
+  return (buildDigest, config) => createSimReporter(chip, measurement(buildDigest, config));
+}
+
 export function createSimProvider({ chip, buildDigest, config }: SimProviderOptions): AttestationProvider {
-  return createEnvelopeProvider(createSimReporter(chip, measurement(buildDigest, config)), buildDigest, config);
+  return createEnvelopeProvider(simReporterFor(chip)(buildDigest, config), buildDigest, config);
 }

@@ -50,10 +50,17 @@ export interface ExpectedNode {
   reportData?: Uint8Array;
   /** The time certificates must be valid at; now when absent. */
   at?: Date;
+  /** Operator-supplied certificates for evidence that comes without its own (SEV-SNP VCEKs). */
+  certificates?: Uint8Array[];
 }
 
 /** Step 3 and 5: the platform's native evidence and its measurement. */
-function verifyNative(platform: ManifestPlatform, native: Uint8Array, aux: Uint8Array, at: Date): { claims: NativeClaims; checkMeasurement(build: Uint8Array, config: LaunchConfig): void } {
+function verifyNative(
+  platform: ManifestPlatform,
+  native: Uint8Array,
+  aux: Uint8Array,
+  { at, certificates }: { at: Date; certificates?: Uint8Array[] },
+): { claims: NativeClaims; checkMeasurement(build: Uint8Array, config: LaunchConfig): void } {
   const opts = { at, rootFingerprints: platform.roots };
   if (!isHardwarePlatform(platform.name)) {
     const claims = verifySimEvidence(native, aux, opts);
@@ -64,15 +71,20 @@ function verifyNative(platform: ManifestPlatform, native: Uint8Array, aux: Uint8
     };
     return { claims, checkMeasurement };
   }
-  const claims = rulesOf(platform.name).verify(native, aux, opts);
-  return { claims, checkMeasurement: () => platform.reference!.check(claims) };
+  // parseManifest never yields a hardware platform without reference values,
+  // but a ReferenceManifest built in code can: refuse it typed, before any
+  // work, rather than fail on `undefined.check` after the native checks.
+  const reference = platform.reference;
+  if (!reference) throw new AttestationError('E_ATT_MANIFEST', `platform "${platform.name}" is a hardware platform and the manifest gives it no reference values`);
+  const claims = rulesOf(platform.name).verify(native, aux, { ...opts, certificates });
+  return { claims, checkMeasurement: () => reference.check(claims) };
 }
 
 export function verifyEvidence(bytes: Uint8Array, manifest: ReferenceManifest, expected: ExpectedNode): VerifiedNode {
   const evidence = decodeEvidence(bytes);
   const platform = manifest.platforms.find((p) => p.name === evidence.platform);
   if (!platform) throw new AttestationError('E_ATT_CHAIN', `platform "${evidence.platform}" is not in the manifest`);
-  const { claims, checkMeasurement } = verifyNative(platform, evidence.native, evidence.aux, expected.at ?? new Date());
+  const { claims, checkMeasurement } = verifyNative(platform, evidence.native, evidence.aux, { at: expected.at ?? new Date(), certificates: expected.certificates });
   if (claims.platform !== evidence.platform) {
     throw new AttestationError('E_ATT_CHAIN', `the native evidence is of platform "${claims.platform}", the envelope says "${evidence.platform}"`);
   }

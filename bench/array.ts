@@ -16,7 +16,16 @@
 // The manager runs in this process, on the VirtualDisk API (bench/nbd covers
 // the NBD layer); nodes are `node dist/teearray.mjs disk-node` processes.
 //
-//   npm run bench -- array [--quick] [--shapes 4+2,8+3] [--seconds 2] [--node-mib 128] [--span-mib 96] [--rows-cache 1024]
+// The floor (bench/floor.ts, issue 14): right after each array job, the
+// same process times the work that job's bytes cannot avoid (reads and
+// writes: seal or open the sectors, the parity, one SHA-256 pass) with the
+// project's own primitives, and each row reports floorCpuMsPerMiB and
+// managerVsFloor = manager CPU per MiB / floor. nodesVsRaw = the array's
+// nodes' CPU per MiB they stored (writes) or returned (reads), against the
+// raw node's per MiB for the same job in the same run. Trims move no data:
+// their floor and nodesVsRaw are n/a.
+//
+//   npm run bench -- array [--quick] [--shapes 4+2,8+3] [--seconds 2] [--node-mib 128] [--span-mib 96] [--rows-cache 1024] [--floor-seconds 0.5]
 //
 // Reads are only honest beyond the manager's row cache (rows x k x 4 KiB):
 // the default span exceeds it for both shapes; --quick shrinks the cache.
@@ -25,7 +34,7 @@
 // degraded operation.
 import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createArray } from '../array-manager/array-create.ts';
 import { cacheDefaults, type ArrayCounters } from '../array-manager/array-state.ts';
@@ -38,6 +47,7 @@ import { localManifest } from '../cli/manifest-file.ts';
 import type { LocalNodes } from '../cli/node-processes.ts';
 import { BenchNodes, cliPath, numberParam, parseShapes } from './bench-nodes.ts';
 import { startCpuMeter } from './cpu-meter.ts';
+import { Floor } from './floor.ts';
 import { median, percentile, secondsSince, type BenchOptions, type BenchResult, type BenchRow } from './report.ts';
 
 const sectorBytes = 4096;
@@ -152,6 +162,8 @@ const fleet = new BenchNodes('array');
 
 const amplification = (moved: number, served: number) => (served > 0 ? moved / served : 0);
 const cpuUnit = (job: Job) => (job.measure === 'MB/s' ? 'MsPerMiB' : 'MsPerOp');
+/** A job's CPU figure (per MiB or per request) as ms per MiB of requests. */
+const perMiB = (job: Job, cpu: number) => (job.measure === 'MB/s' ? cpu : (cpu * (1 << 20)) / job.requestBytes);
 
 export async function run(opts: BenchOptions): Promise<BenchResult> {
   if (!existsSync(cliPath)) throw new Error(`${cliPath} is missing: run \`npm run build\` first`);
@@ -162,6 +174,9 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
   const spanBytes = Math.min(Math.ceil(numberParam(opts, 'span-mib', opts.quick ? 8 : 96)), nodeMib) * (1 << 20);
   // Rows the manager caches; reads inside the cache never reach a node, so the span should exceed it.
   const rowsMax = Math.ceil(numberParam(opts, 'rows-cache', opts.quick ? 64 : cacheDefaults.rowsMax));
+  // Wall time of each floor measurement (one per array job).
+  const floorSeconds = numberParam(opts, 'floor-seconds', opts.quick ? 0.1 : 0.5);
+  const load = [loadavg()[0]];
 
   const dir = mkdtempSync(join(tmpdir(), 'teearray-bench-array-'));
   const started: LocalNodes[] = [];
@@ -187,6 +202,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
       const target = arrayTarget(disk, nodes.pids);
       await fill(target, Math.min(spanBytes, disk.sizeBytes));
       const counters = disk.state.counters;
+      const floor = new Floor(disk.state.keys, k, m);
       for (const job of jobs) {
         // Raw and array measured back to back, so load from other processes hits both alike.
         const base = await runJob(raw, job, spanBytes, seconds);
@@ -197,6 +213,12 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
           job.kind !== 'read'
             ? amplification(counters.bytesSentToNodes - before.bytesSentToNodes, counters.bytesWritten - before.bytesWritten)
             : amplification(counters.bytesReceivedFromNodes - before.bytesReceivedFromNodes, counters.bytesRead - before.bytesRead);
+        // Right after the job, with nothing else running in this process.
+        const floorMs = job.kind === 'trim' ? undefined : floor.cpuMsPerMiB(job.kind, job.requestBytes / sectorBytes, floorSeconds);
+        load.push(loadavg()[0]);
+        // Nodes: CPU per MiB the nodes stored or returned (amp x the bytes served); the raw node moves exactly the bytes served.
+        const nodesPerNodeMiB = job.kind === 'trim' || amp === 0 ? undefined : perMiB(job, ours.nodesCpu) / amp;
+        const rawNodePerMiB = perMiB(job, base.nodesCpu);
         rows.push({
           name: `${k}+${m} ${job.name}`,
           value: ours.value,
@@ -212,6 +234,11 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
             [`nodesCpu${cpuUnit(job)}`]: ours.nodesCpu,
             [`rawCpu${cpuUnit(job)}`]: base.selfCpu + base.nodesCpu,
             cpuVsRaw: (ours.selfCpu + ours.nodesCpu) / (base.selfCpu + base.nodesCpu),
+            floorCpuMsPerMiB: floorMs ?? 'n/a',
+            managerVsFloor: floorMs === undefined ? 'n/a' : perMiB(job, ours.selfCpu) / floorMs,
+            nodesCpuMsPerNodeMiB: nodesPerNodeMiB ?? 'n/a',
+            rawNodeCpuMsPerMiB: rawNodePerMiB,
+            nodesVsRaw: nodesPerNodeMiB === undefined ? 'n/a' : nodesPerNodeMiB / rawNodePerMiB,
           },
         });
       }
@@ -236,6 +263,9 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
       'raw node = one disk-node process, one signed WRITE/READ batch per request, no coding, encryption or journal; measured right before each array job',
       'writeAmp (trimAmp) = bytes sent to nodes / bytes written (trimmed) (minAmp = n/k); readAmp = bytes received from nodes / bytes returned',
       'CPU: ms per MiB moved (MB/s jobs) or per request (IOPS jobs); manager = this process, nodes = the array\'s node processes, raw = client plus raw node; cpuVsRaw = array total / raw total',
+      `floorCpuMsPerMiB: this process's CPU per MiB for the job's unavoidable work (bench/floor.ts: seal the sectors, the parity of the job's shape, one SHA-256 pass over data and parity for writes; open the sectors and one SHA-256 pass for reads; no tables, frames, signatures or copies), timed ${floorSeconds} s right after each array job; managerVsFloor = manager CPU per MiB / floor (IOPS jobs: per request x MiB / request size)`,
+      'nodesCpuMsPerNodeMiB = the array nodes\' CPU per MiB they stored (writes, incl. parity, journal headers and commits) or returned (reads); rawNodeCpuMsPerMiB = the raw node process\'s CPU per MiB; nodesVsRaw = the first / the second',
+      `load average (1 min) during the run: ${Math.min(...load).toFixed(1)} to ${Math.max(...load).toFixed(1)} on ${availableParallelism()} cores`,
     ],
   };
 }

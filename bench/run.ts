@@ -1,13 +1,14 @@
 // Benchmark runner: `npm run bench` runs every benchmark, `npm run bench -- NAME`
 // runs one, `--json FILE` writes the figures, `--quick` shortens each run.
-// A benchmark is a module bench/NAME.ts exporting `run(opts): Promise<BenchResult>`.
+// A benchmark is a module bench/NAME.ts exporting `run(opts): Promise<BenchResult>`;
+// the modules in `reserved` are the runner and the benchmarks' shared helpers.
 import { readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { formatResult, type BenchOptions, type BenchResult } from './report.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const reserved = new Set(['run', 'report']);
+const reserved = new Set(['run', 'report', 'bench-nodes', 'cpu-meter', 'floor']);
 
 function available(): string[] {
   return readdirSync(here)

@@ -15,6 +15,8 @@ export interface ArrayConfig {
   dataDir: string;
   /** Reference-values manifest; default dataDir/manifest.json. */
   manifest: string;
+  /** Directory of operator-supplied SEV-SNP VCEKs for nodes that send none (cli/certificate-dir.ts); absent: none. */
+  vcekDir?: string;
   keyErasure: boolean;
   /** Who may reach the NBD export, and how (cli/nbd-access.ts). */
   nbd: NbdAccess;
@@ -148,7 +150,7 @@ function sparesField(v: unknown, nodes: string[]): string[] {
 }
 
 const configBytesMax = 64 * 1024;
-const known = ['k', 'm', 'nodes', 'dataDir', 'manifest', 'keyErasure', 'nbd', 'admin', 'health', 'spares', 'rebuild', 'scrub'];
+const known = ['k', 'm', 'nodes', 'dataDir', 'manifest', 'vcekDir', 'keyErasure', 'nbd', 'admin', 'health', 'spares', 'rebuild', 'scrub'];
 
 function fail(field: string, why: string): never {
   throw new CliError(`config: ${field} ${why}`);
@@ -191,6 +193,7 @@ export function parseArrayConfig(text: string, baseDir: string): ArrayConfig {
   if (typeof o.dataDir !== 'string' || !o.dataDir) fail('dataDir', 'must name the key directory');
   const dataDir = resolve(baseDir, o.dataDir);
   if (o.manifest !== undefined && (typeof o.manifest !== 'string' || !o.manifest)) fail('manifest', 'must be a path');
+  if (o.vcekDir !== undefined && (typeof o.vcekDir !== 'string' || !o.vcekDir)) fail('vcekDir', 'must be a path');
   if (o.keyErasure !== undefined && typeof o.keyErasure !== 'boolean') fail('keyErasure', 'must be true or false');
   return {
     k,
@@ -198,6 +201,7 @@ export function parseArrayConfig(text: string, baseDir: string): ArrayConfig {
     nodes,
     dataDir,
     manifest: resolve(baseDir, (o.manifest as string | undefined) ?? `${dataDir}/manifest.json`),
+    ...(o.vcekDir !== undefined ? { vcekDir: resolve(baseDir, o.vcekDir as string) } : {}),
     keyErasure: (o.keyErasure as boolean | undefined) ?? false,
     nbd: parseNbdSection(o.nbd, baseDir),
     admin: address(o.admin, 'admin', { host: '127.0.0.1', port: 10810 }),

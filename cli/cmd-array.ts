@@ -8,6 +8,7 @@ import { createArray } from '../array-manager/array-create.ts';
 import { inspectArray, openArray } from '../array-manager/array-open.ts';
 import { arrayStatus, inspectionStatus, type ArrayStatus, type InspectionStatus } from '../array-manager/http/array-status.ts';
 import { attestedConnector } from '../array-manager/node-client/attested-connector.ts';
+import { loadCertificateDir } from './certificate-dir.ts';
 import type { RateLimit } from '../array-manager/healing/throttle.ts';
 import { adminClient, AdminError, type AdminClient } from './admin-client.ts';
 import { loadArrayConfig, mbpsBytes, mbpsMax, type ArrayConfig } from './array-config.ts';
@@ -71,9 +72,11 @@ dead, accepting that a newer update stored only on them is lost
 export async function connect(config: ArrayConfig, observe = false) {
   const keys = await loadKeys(config.dataDir);
   const manifest = await loadManifest(config.manifest);
+  const certificates = config.vcekDir ? await loadCertificateDir(config.vcekDir) : undefined;
   const connector = attestedConnector({
     endpoints: config.nodes,
     manifest,
+    certificates,
     managerPrivateKey: keys.managerPrivateKey,
     managerPublicKey: keys.managerPublicKey,
     timeoutMs: config.health.requestTimeoutMs,

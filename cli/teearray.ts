@@ -1,5 +1,6 @@
 // The `teearray` command: one binary, one subcommand per job (docs/CLI.md).
 import { arrayCommand, arrayHelp, nbdCommand, nbdHelp } from './cmd-array.ts';
+import { attestCommand, attestHelp } from './cmd-attest.ts';
 import { auditCommand, auditHelp } from './cmd-audit.ts';
 import { diskNodeCommand, diskNodeHelp } from './cmd-disk-node.ts';
 import { keygenCommand, keygenHelp } from './cmd-keygen.ts';
@@ -16,6 +17,7 @@ commands:
   nbd         open an array and export it over NBD with the admin API
   keygen      create the manager's keys and the reference-values manifest
   audit       rebuild the disk node and report its sources, dependencies and measurement
+  attest      verify one piece of TEE evidence offline (AWS Nitro, AMD SEV-SNP, Intel TDX)
   tq          a trust quorum's key shares and epochs on member arrays (deal, show, rotate, recover-share, unlock)
 
 Run \`teearray <command> --help\` for a command's options.`;
@@ -29,6 +31,7 @@ const commands: Record<string, Command> = {
   nbd: { help: nbdHelp, run: nbdCommand },
   keygen: { help: keygenHelp, run: keygenCommand },
   audit: { help: auditHelp, run: auditCommand },
+  attest: { help: attestHelp, run: attestCommand },
   tq: { help: tqHelp, run: tqCommand },
 };
 

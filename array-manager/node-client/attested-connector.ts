@@ -23,11 +23,16 @@ export interface AttestedConnectorOptions {
   observe?: boolean;
   /** Called with the verified node for each new session (logs, metrics). */
   onVerified?: (slot: number, peer: VerifiedPeer) => void;
+  /** Operator-supplied certificates for nodes whose evidence comes without them (SEV-SNP VCEKs). */
+  certificates?: Uint8Array[];
 }
 
-export function attestedEvidenceVerifier(manifest: ReferenceManifest): (evidence: Buffer, expected: EvidenceExpectation) => { platform: string } {
+export function attestedEvidenceVerifier(
+  manifest: ReferenceManifest,
+  certificates?: Uint8Array[],
+): (evidence: Buffer, expected: EvidenceExpectation) => { platform: string } {
   return (evidence, { reportData, hello, managerPublicKey }) => {
-    const node = verifyEvidence(evidence, manifest, { managerPublicKey, sectorBytes: hello.sectorBytes, reportData });
+    const node = verifyEvidence(evidence, manifest, { managerPublicKey, sectorBytes: hello.sectorBytes, reportData, certificates });
     if (node.config.sectorCount !== hello.sectorCount || node.config.sectorBytes !== hello.sectorBytes) {
       throw new NodeError('E_ATTESTATION', `HELLO geometry ${hello.sectorCount}x${hello.sectorBytes} differs from the attested launch config`);
     }
@@ -36,7 +41,7 @@ export function attestedEvidenceVerifier(manifest: ReferenceManifest): (evidence
 }
 
 export function attestedConnector(opts: AttestedConnectorOptions): NodeConnector {
-  const verify = attestedEvidenceVerifier(opts.manifest);
+  const verify = attestedEvidenceVerifier(opts.manifest, opts.certificates);
   const timeoutMs = opts.timeoutMs ?? 5000;
   const signBatch = (message: Buffer) => sign(null, message, opts.managerPrivateKey);
   // A replacement changes a slot's endpoint: the connector keeps its own copy.

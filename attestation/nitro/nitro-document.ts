@@ -27,6 +27,8 @@ export const publicKeyBytesMax = 1024;
 export const userDataBytesMax = 512;
 export const nonceBytesMax = 512;
 const pcrLengths = [32, 48, 64];
+/** The latest time a JavaScript Date can hold, in milliseconds since the epoch. */
+const maxDateMilliseconds = 8.64e15;
 
 export interface NitroDocument {
   moduleId: string;
@@ -88,8 +90,11 @@ export function parseNitroPayload(payload: Uint8Array): NitroDocument {
   }
   if (map.get('digest') !== 'SHA384') fail('digest', 'must be "SHA384"');
   const timestamp = map.get('timestamp');
-  if (typeof timestamp !== 'number' || !Number.isSafeInteger(timestamp) || timestamp <= 0) {
-    fail('timestamp', 'must be a positive integer (milliseconds since the epoch)');
+  // Bounded by the largest time a Date holds (ECMA-262 §21.4.1.22, 8.64e15 ms):
+  // a larger safe integer would make an Invalid Date, whose toISOString()
+  // throws an untyped RangeError once the document has verified.
+  if (typeof timestamp !== 'number' || !Number.isSafeInteger(timestamp) || timestamp <= 0 || timestamp > maxDateMilliseconds) {
+    fail('timestamp', `must be a positive integer up to ${maxDateMilliseconds} (milliseconds since the epoch)`);
   }
 
   const pcrMap = map.get('pcrs');

@@ -7,15 +7,17 @@
 // never accepted: their memory is readable by the parent instance.
 // parseNitroReference is as strict as attestation/manifest.ts: unknown
 // fields, bad hex and duplicates are refused, and the message names the field.
-import { equalBytes, fromHex, toHex } from '../bytes.ts';
+import { equalBytes, toHex } from '../bytes.ts';
 import { AttestationError } from '../errors.ts';
+import { fieldHex, fieldList, fieldNoDebug, fieldRecord, rejectDuplicates } from '../manifest-fields.ts';
 import type { NativeClaims } from '../hardware/native-claims.ts';
 
 /** PCR values in references are SHA-384 (the only digest Nitro documents use). */
 export const nitroPcrBytes = 48;
 /** Most images one reference accepts. */
 export const nitroImagesMax = 64;
-const pcrName = /^pcr([0-9]|[12][0-9]|3[01])$/;
+/** PCR names an image may list besides pcr0, which it must (PCR indices are 0..31). */
+const optionalPcrs = Array.from({ length: 31 }, (_, i) => `pcr${i + 1}`);
 
 /** One accepted image: PCR name ("pcr0".."pcr31") -> value; pcr0 always present. */
 export type NitroImage = Record<string, Uint8Array>;
@@ -42,45 +44,19 @@ export function checkNitroReference(claims: NativeClaims, reference: NitroRefere
   throw new AttestationError('E_ATT_MEASUREMENT', `Nitro PCRs match no accepted image (differing or missing: ${said})`);
 }
 
-function fail(field: string, why: string): never {
-  throw new AttestationError('E_ATT_MANIFEST', `${field} ${why}`);
-}
-
-function plainObject(value: unknown, field: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(field, 'must be an object');
-  return value as Record<string, unknown>;
-}
-
 function parseImage(value: unknown, field: string): NitroImage {
-  const obj = plainObject(value, field);
+  const obj = fieldRecord(value, field, ['pcr0'], optionalPcrs);
   const image: NitroImage = {};
   for (const [key, hex] of Object.entries(obj)) {
-    if (!pcrName.test(key)) fail(`${field}.${key}`, 'is not a known field (PCR names are pcr0..pcr31)');
-    const bytes = typeof hex === 'string' ? fromHex(hex, nitroPcrBytes) : null;
-    if (bytes === null) fail(`${field}.${key}`, `must be ${nitroPcrBytes * 2} lowercase hex digits`);
-    image[key] = bytes;
+    image[key] = fieldHex(hex, `${field}.${key}`, nitroPcrBytes);
   }
-  if (!('pcr0' in image)) fail(`${field}.pcr0`, 'is missing');
   return image;
 }
 
 /** The Nitro reference at `field` of a manifest's JSON; E_ATT_MANIFEST naming the field. */
 export function parseNitroReference(json: unknown, field: string): NitroReference {
-  const obj = plainObject(json, field);
-  for (const key of Object.keys(obj)) {
-    if (key !== 'images' && key !== 'allowDebug') fail(`${field}.${key}`, 'is not a known field');
-  }
-  if (!('images' in obj)) fail(`${field}.images`, 'is missing');
-  if ('allowDebug' in obj && obj.allowDebug !== false) fail(`${field}.allowDebug`, 'must be false: debug-mode enclaves expose their memory');
-  const list = obj.images;
-  if (!Array.isArray(list)) fail(`${field}.images`, 'must be an array');
-  if (list.length < 1 || list.length > nitroImagesMax) fail(`${field}.images`, `must hold 1..${nitroImagesMax} entries, has ${list.length}`);
-  const images = list.map((item, i) => parseImage(item, `${field}.images[${i}]`));
-  const seen = new Set<string>();
-  images.forEach((image, i) => {
-    const key = Object.keys(image).sort().map((name) => `${name}=${toHex(image[name])}`).join(',');
-    if (seen.has(key)) fail(`${field}.images[${i}]`, 'is a duplicate');
-    seen.add(key);
-  });
-  return 'allowDebug' in obj ? { images, allowDebug: false } : { images };
+  const obj = fieldRecord(json, field, ['images'], ['allowDebug']);
+  const images = fieldList(obj.images, `${field}.images`, 1, nitroImagesMax).map((item, i) => parseImage(item, `${field}.images[${i}]`));
+  rejectDuplicates(images.map((image) => Object.keys(image).sort().map((name) => `${name}=${toHex(image[name])}`).join(',')), `${field}.images`);
+  return 'allowDebug' in obj ? { images, allowDebug: fieldNoDebug(obj.allowDebug, `${field}.allowDebug`) } : { images };
 }

@@ -104,7 +104,6 @@ export function verifyNitroEvidence(document: Uint8Array, opts: NitroVerifyOptio
     checks,
     notChecked: [
       'freshness: the nonce and timestamp are not compared with a challenge or a clock here; the session binding in user_data is (envelope check)',
-      'PCR values against reference values (checkNitroReference)',
       'revocation: AWS publishes no revocation list for the Nitro attestation PKI',
       'PCR3 (IAM role), PCR4 (instance id) and PCR8 (signing certificate) unless a reference lists them',
     ],

@@ -115,6 +115,17 @@ function pemText(bytes: Uint8Array): string {
   return text;
 }
 
+/**
+ * The length a quote declares (header, body, signature data length and the
+ * signature data), or null when too short to say. Published sample files are
+ * often padded to a buffer's size; the decoder refuses padding, and an
+ * auditor who wants to look at such a file cuts it here first.
+ */
+export function tdxQuoteDeclaredLength(bytes: Uint8Array): number | null {
+  if (bytes.length < tdxSignedBytes + 4) return null;
+  return tdxSignedBytes + 4 + new DataView(bytes.buffer, bytes.byteOffset + tdxSignedBytes, 4).getUint32(0, true);
+}
+
 export function decodeTdxQuote(bytes: Uint8Array): TdxQuote {
   if (bytes.length > tdxQuoteBytesMax) refuse(`is ${bytes.length} bytes, more than ${tdxQuoteBytesMax}`);
   const reader = new ByteReader(bytes, what);

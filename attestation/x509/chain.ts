@@ -130,6 +130,9 @@ export interface ChainOptions {
  */
 export function verifyCertificateChain(chain: X509Certificate[], opts: ChainOptions): { rootFingerprint: Uint8Array; checks: CheckRecord[] } {
   const { what, at } = opts;
+  // An Invalid Date compares false with everything, and its toISOString()
+  // throws a RangeError: refuse it typed, as no certificate is valid at it.
+  if (!(at instanceof Date) || Number.isNaN(at.getTime())) throw new AttestationError('E_ATT_EXPIRED', `${what} cannot be checked as of an invalid time`);
   if (chain.length < 2 || chain.length > chainCertificatesMax) chainError(what, `must hold 2..${chainCertificatesMax} certificates, holds ${chain.length}`);
   const root = chain[chain.length - 1];
   const rootFingerprint = certificateFingerprint(root);

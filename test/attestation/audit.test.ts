@@ -58,7 +58,7 @@ t.test('audit of a known tree', async (t) => {
   const root = await tempDir(t, 'teearray-audit-');
   await writeTree(root, tree);
   const config = { managerPublicKey: new Uint8Array(32).fill(3), sectorBytes: 4096, sectorCount: 64 };
-  const report = await auditDiskNode({ root, config });
+  const report = await auditDiskNode({ root, config, platforms: false });
   t.same(report.sources, [
     { path: 'disk-node/helper.ts', lines: 2 },
     { path: 'disk-node/main.ts', lines: 3 },
@@ -102,13 +102,13 @@ t.test('over the bound is reported, without a measurement when no config is give
   const root = await tempDir(t, 'teearray-audit-big-');
   const body = Array.from({ length: 601 }, (_, i) => `export const v${i} = ${i};`).join('\n');
   await writeTree(root, { 'disk-node/main.ts': `${body}\nexport const startDiskNode = 0;\n` });
-  const report = await auditDiskNode({ root });
+  const report = await auditDiskNode({ root, platforms: false });
   t.equal(report.totalLines, 602);
   t.notOk(report.withinBound);
   t.equal(report.measurement, undefined);
   t.same(report.dependencies, []);
   t.match(renderAudit(report), /total +602 +\(OVER the bound of 600\)/);
-  await t.rejects(auditDiskNode({ root, config: { managerPublicKey: new Uint8Array(31), sectorBytes: 1, sectorCount: 1 } }), {
+  await t.rejects(auditDiskNode({ root, platforms: false, config: { managerPublicKey: new Uint8Array(31), sectorBytes: 1, sectorCount: 1 } }), {
     code: 'E_ATT_CONFIG',
   });
 });
@@ -123,5 +123,17 @@ t.test(
     const allowed = ['ws', '@noble/hashes', '@noble/curves', '@noble/ciphers'];
     t.ok(report.dependencies.every((d) => allowed.includes(d.name)), report.dependencies.map((d) => d.name).join(', '));
     t.ok(report.sources.every((s) => s.path.startsWith('disk-node/')), 'only disk-node sources are bundled');
+    // What each platform adds: the launcher and envelope everywhere, each reporter only on its platform.
+    t.same(report.platforms.map((p) => p.platform), ['sim', 'configfs-tsm', 'nitro']);
+    const files = (name: string) => report.platforms.find((p) => p.platform === name)!.files.map((f) => f.path);
+    for (const p of report.platforms) {
+      t.ok(files(p.platform).includes('attestation/launch.ts') && files(p.platform).includes('attestation/evidence.ts'), `${p.platform}: launcher and envelope`);
+      t.equal(p.totalLines, p.files.reduce((sum, f) => sum + f.lines, 0));
+      t.ok(p.files.every((f) => !report.sources.some((s) => s.path === f.path)), `${p.platform}: no disk-node file counted twice`);
+    }
+    t.ok(files('configfs-tsm').includes('attestation/reporters/configfs-tsm.ts') && !files('configfs-tsm').includes('attestation/reporters/nitro-nsm.ts'));
+    t.ok(files('nitro').includes('attestation/reporters/nitro-nsm.ts') && !files('nitro').includes('attestation/sim-report.ts'));
+    t.ok(files('sim').includes('attestation/sim-report.ts') && !files('sim').some((f) => f.includes('/nitro/') || f.includes('/x509/')), 'no verifier code on a node');
+    t.match(renderAudit(report), /--platform nitro \(aws-nitro-v1\): \d+ lines in \d+ files/);
   },
 );

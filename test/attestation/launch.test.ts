@@ -17,6 +17,7 @@ import { bundleBytesMax } from '../../attestation/limits.ts';
 import { verifyEvidence } from '../../attestation/verifier.ts';
 import { fixtureRoot, tempDir } from './bundle-tree.ts';
 import { simSetup } from './sim-setup.ts';
+import { simReporterFor } from '../../attestation/sim-provider.ts';
 
 const testTimeoutMs = 20_000;
 
@@ -37,7 +38,7 @@ async function launchFixture(t: Test, bytes: Uint8Array, s = simSetup(buildDiges
   const bundlePath = join(await tempDir(t, 'teearray-launch-'), 'disk-node.mjs');
   await writeFile(bundlePath, bytes);
   const lines: string[] = [];
-  const launched = await launchDiskNode({ bundlePath, chip: s.chip, config: s.config, host: '127.0.0.1', port: 0, log: (l) => lines.push(l) });
+  const launched = await launchDiskNode({ bundlePath, reporterFor: simReporterFor(s.chip), config: s.config, host: '127.0.0.1', port: 0, log: (l) => lines.push(l) });
   t.teardown(() => launched.node.close());
   t.same(lines, [`fixture listening for ${s.config.sectorCount} sectors`], 'the node got the launch options');
   return launched;
@@ -78,14 +79,14 @@ t.test('unloadable bundles are E_ATT_BUNDLE', { timeout: testTimeoutMs }, async 
   await t.rejects(loadBundle(enc("import 'ws'; export function startDiskNode() {}")), { code: 'E_ATT_BUNDLE', message: /failed to load/ });
   const s = simSetup();
   const missing = join(await tempDir(t, 'teearray-launch-missing-'), 'absent.mjs');
-  await t.rejects(launchDiskNode({ bundlePath: missing, chip: s.chip, config: s.config, host: '127.0.0.1', port: 0 }), {
+  await t.rejects(launchDiskNode({ bundlePath: missing, reporterFor: simReporterFor(s.chip), config: s.config, host: '127.0.0.1', port: 0 }), {
     code: 'E_ATT_BUNDLE',
     message: /cannot read bundle/,
   });
   const oversized = join(await tempDir(t, 'teearray-launch-big-'), 'big.mjs');
   await writeFile(oversized, '');
   await truncate(oversized, bundleBytesMax + 1); // sparse: no 16 MiB written
-  await t.rejects(launchDiskNode({ bundlePath: oversized, chip: s.chip, config: s.config, host: '127.0.0.1', port: 0 }), {
+  await t.rejects(launchDiskNode({ bundlePath: oversized, reporterFor: simReporterFor(s.chip), config: s.config, host: '127.0.0.1', port: 0 }), {
     code: 'E_ATT_BUNDLE',
     message: /larger than 16777216 bytes/,
   });
@@ -106,7 +107,7 @@ t.test(
     const config = { ...s.config, managerPublicKey };
     const bundlePath = join(await tempDir(t, 'teearray-launch-real-'), 'disk-node.mjs');
     await writeFile(bundlePath, bundle.bytes);
-    const launched = await launchDiskNode({ bundlePath, chip: s.chip, config, host: '127.0.0.1', port: 0 });
+    const launched = await launchDiskNode({ bundlePath, reporterFor: simReporterFor(s.chip), config, host: '127.0.0.1', port: 0 });
     t.teardown(() => launched.node.close());
     const connector = attestedConnector({
       endpoints: [`ws://127.0.0.1:${launched.node.port}`],

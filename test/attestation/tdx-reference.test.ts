@@ -13,29 +13,41 @@ const claims = verifyTdxEvidence(exactQuote(upstreamBytes(realVectors[0].file)),
 const m = claims.measurements;
 const other = (value: Uint8Array) => value.map((b, i) => (i === 0 ? b ^ 1 : b));
 
+/** The least an image lists: the firmware (MRTD) and the kernel, initrd and command line (RTMR1, RTMR2). */
+const img = { mrtd: m.mrtd, rtmr1: m.rtmr1, rtmr2: m.rtmr2 };
+
 t.test('an image matches when every value it lists equals the claim', async (t) => {
-  t.doesNotThrow(() => checkTdxReference(claims, { images: [{ mrtd: m.mrtd }] }));
-  t.doesNotThrow(() =>
-    checkTdxReference(claims, { images: [{ mrtd: m.mrtd, rtmr0: m.rtmr0, rtmr1: m.rtmr1, rtmr2: m.rtmr2, rtmr3: m.rtmr3, mrconfigid: m.mrconfigid }] }),
-  );
-  t.doesNotThrow(() => checkTdxReference(claims, { images: [{ mrtd: other(m.mrtd) }, { mrtd: m.mrtd, rtmr2: m.rtmr2 }], allowDebug: false }));
+  t.doesNotThrow(() => checkTdxReference(claims, { images: [img] }));
+  t.doesNotThrow(() => checkTdxReference(claims, { images: [{ ...img, rtmr0: m.rtmr0, rtmr3: m.rtmr3, mrconfigid: m.mrconfigid }] }));
+  t.doesNotThrow(() => checkTdxReference(claims, { images: [{ ...img, mrtd: other(m.mrtd) }, img], allowDebug: false }));
 });
 
 t.test('MRTD, an RTMR or MRCONFIGID not in the reference is refused, naming them', async (t) => {
-  t.throws(() => checkTdxReference(claims, { images: [{ mrtd: other(m.mrtd) }] }), {
+  t.throws(() => checkTdxReference(claims, { images: [{ ...img, mrtd: other(m.mrtd) }] }), {
     code: 'E_ATT_MEASUREMENT',
     message: new RegExp(`image 0 differs in mrtd\\).*mrtd=${toHex(m.mrtd)}`),
   });
   for (const field of ['rtmr0', 'rtmr1', 'rtmr2', 'rtmr3', 'mrconfigid'] as const) {
-    t.throws(() => checkTdxReference(claims, { images: [{ mrtd: m.mrtd, [field]: other(m[field]) }] }), {
+    t.throws(() => checkTdxReference(claims, { images: [{ ...img, [field]: other(m[field]) }] }), {
       code: 'E_ATT_MEASUREMENT',
       message: new RegExp(`image 0 differs in ${field}\\b`),
     });
   }
-  t.throws(() => checkTdxReference(claims, { images: [{ mrtd: other(m.mrtd) }, { mrtd: m.mrtd, rtmr1: other(m.rtmr1) }] }), {
+  t.throws(() => checkTdxReference(claims, { images: [{ ...img, mrtd: other(m.mrtd) }, { ...img, rtmr1: other(m.rtmr1) }] }), {
     code: 'E_ATT_MEASUREMENT',
     message: /image 0 differs in mrtd; image 1 differs in rtmr1/,
   });
+});
+
+t.test('a migratable TD is refused unless the reference allows it', async (t) => {
+  // TDATTRIBUTES is little-endian: bit 29 (MIGRATABLE) is bit 5 of byte 3.
+  const attributes = Buffer.from(claims.details.tdAttributes as string, 'hex');
+  t.equal(attributes[3] & 0x20, 0, 'the real TD is not migratable');
+  attributes[3] |= 0x20;
+  const migratable = { ...claims, details: { ...claims.details, tdAttributes: attributes.toString('hex') } };
+  t.throws(() => checkTdxReference(migratable, { images: [img] }), { code: 'E_ATT_POLICY', message: /MIGRATABLE/ });
+  t.doesNotThrow(() => checkTdxReference(migratable, { images: [img], allowMigratable: true }));
+  t.same(parseTdxReference({ images: [{ mrtd: toHex(m.mrtd), rtmr1: toHex(m.rtmr1), rtmr2: toHex(m.rtmr2) }], allowMigratable: true }, 'tdx').allowMigratable, true);
 });
 
 t.test('a debug TD is refused by policy even when its image is listed', async (t) => {
@@ -43,7 +55,8 @@ t.test('a debug TD is refused by policy even when its image is listed', async (t
   const leaf = pemBlocks(quote)[0].cert;
   const debug = verifyTdxEvidence(quote, { at: new Date(new Date(leaf.validFrom).getTime() + 3_600_000), rootFingerprints: [syntheticRootFingerprint] });
   t.equal(debug.debug, true);
-  const reference: TdxReference = { images: [{ mrtd: debug.measurements.mrtd, rtmr0: debug.measurements.rtmr0 }] };
+  const d = debug.measurements;
+  const reference: TdxReference = { images: [{ mrtd: d.mrtd, rtmr0: d.rtmr0, rtmr1: d.rtmr1, rtmr2: d.rtmr2 }] };
   t.throws(() => checkTdxReference(debug, reference), { code: 'E_ATT_POLICY', message: /debug/ });
   t.throws(() => checkTdxReference(debug, { ...reference, allowDebug: false }), { code: 'E_ATT_POLICY' });
   t.doesNotThrow(() => checkTdxReference({ ...debug, debug: false }, reference), 'the same claims without debug match');
@@ -51,19 +64,25 @@ t.test('a debug TD is refused by policy even when its image is listed', async (t
 
 const hex48 = (fill: string) => fill.repeat(96);
 
+const boot = { rtmr1: hex48('1'), rtmr2: hex48('2') };
+const bootBytes = { rtmr1: new Uint8Array(48).fill(0x11), rtmr2: new Uint8Array(48).fill(0x22) };
+
 t.test('parseTdxReference reads a reference', async (t) => {
   const reference = parseTdxReference(
-    { images: [{ mrtd: hex48('a'), rtmr0: hex48('b'), mrconfigid: hex48('0') }, { mrtd: hex48('c') }], allowDebug: false },
+    { images: [{ mrtd: hex48('a'), rtmr0: hex48('b'), ...boot, mrconfigid: hex48('0') }, { mrtd: hex48('c'), ...boot }], allowDebug: false },
     'platforms[2].tdx',
   );
   t.same(reference, {
-    images: [{ mrtd: new Uint8Array(48).fill(0xaa), rtmr0: new Uint8Array(48).fill(0xbb), mrconfigid: new Uint8Array(48) }, { mrtd: new Uint8Array(48).fill(0xcc) }],
+    images: [
+      { mrtd: new Uint8Array(48).fill(0xaa), rtmr0: new Uint8Array(48).fill(0xbb), ...bootBytes, mrconfigid: new Uint8Array(48) },
+      { mrtd: new Uint8Array(48).fill(0xcc), ...bootBytes },
+    ],
     allowDebug: false,
   });
-  t.notOk('allowDebug' in parseTdxReference({ images: [{ mrtd: hex48('a') }] }, 'tdx'));
-  t.notOk('rtmr1' in parseTdxReference({ images: [{ mrtd: hex48('a') }] }, 'tdx').images[0]);
+  t.notOk('allowDebug' in parseTdxReference({ images: [{ mrtd: hex48('a'), ...boot }] }, 'tdx'));
+  t.notOk('rtmr0' in parseTdxReference({ images: [{ mrtd: hex48('a'), ...boot }] }, 'tdx').images[0]);
   // What the parser reads, the checker applies.
-  const real = parseTdxReference({ images: [{ mrtd: toHex(m.mrtd), rtmr3: toHex(m.rtmr3) }] }, 'tdx');
+  const real = parseTdxReference({ images: [{ mrtd: toHex(m.mrtd), rtmr1: toHex(m.rtmr1), rtmr2: toHex(m.rtmr2), rtmr3: toHex(m.rtmr3) }] }, 'tdx');
   t.doesNotThrow(() => checkTdxReference(claims, real));
 });
 
@@ -75,20 +94,23 @@ t.test('parseTdxReference refuses anything else, naming the field', async (t) =>
     [{ images: [], extra: 1 }, /tdx\.extra is not a known field/],
     [{ images: {} }, /tdx\.images must be an array/],
     [{ images: [] }, /tdx\.images must hold 1\.\.64 entries, has 0/],
-    [{ images: Array.from({ length: tdxReferenceImagesMax + 1 }, (_, i) => ({ mrtd: i.toString(16).padStart(96, '0') })) }, /must hold 1\.\.64 entries, has 65/],
+    [{ images: Array.from({ length: tdxReferenceImagesMax + 1 }, (_, i) => ({ mrtd: i.toString(16).padStart(96, '0'), ...boot })) }, /must hold 1\.\.64 entries, has 65/],
     [{ images: [{}] }, /tdx\.images\[0\]\.mrtd is missing/],
-    [{ images: [{ mrtd: hex48('a'), rtmr4: hex48('a') }] }, /tdx\.images\[0\]\.rtmr4 is not a known field/],
-    [{ images: [{ mrtd: hex48('A') }] }, /tdx\.images\[0\]\.mrtd must be 96 lowercase hex digits/],
-    [{ images: [{ mrtd: 'aa'.repeat(47) }] }, /tdx\.images\[0\]\.mrtd must be 96 lowercase hex digits/],
-    [{ images: [{ mrtd: 'aa'.repeat(49) }] }, /tdx\.images\[0\]\.mrtd must be 96/],
-    [{ images: [{ mrtd: 7 }] }, /tdx\.images\[0\]\.mrtd must be 96/],
-    [{ images: [{ mrtd: hex48('a'), rtmr2: null }] }, /tdx\.images\[0\]\.rtmr2 must be 96/],
-    [{ images: [{ mrtd: hex48('a'), rtmr2: hex48('g') }] }, /tdx\.images\[0\]\.rtmr2 must be 96/],
-    [{ images: [{ mrtd: hex48('a') }, { mrtd: hex48('a') }] }, /tdx\.images\[1\] is a duplicate/],
-    [{ images: [{ mrtd: hex48('a') }], allowDebug: true }, /tdx\.allowDebug must be false/],
-    [{ images: [{ mrtd: hex48('a') }], allowDebug: 'false' }, /tdx\.allowDebug must be false/],
+    [{ images: [{ mrtd: hex48('a') }] }, /tdx\.images\[0\]\.rtmr1 is missing/],
+    [{ images: [{ mrtd: hex48('a'), rtmr1: hex48('1') }] }, /tdx\.images\[0\]\.rtmr2 is missing/],
+    [{ images: [{ mrtd: hex48('a'), ...boot }], allowMigratable: 'yes' }, /tdx\.allowMigratable must be true or false/],
+    [{ images: [{ mrtd: hex48('a'), ...boot, rtmr4: hex48('a') }] }, /tdx\.images\[0\]\.rtmr4 is not a known field/],
+    [{ images: [{ mrtd: hex48('A'), ...boot }] }, /tdx\.images\[0\]\.mrtd must be 96 lowercase hex digits/],
+    [{ images: [{ mrtd: 'aa'.repeat(47), ...boot }] }, /tdx\.images\[0\]\.mrtd must be 96 lowercase hex digits/],
+    [{ images: [{ mrtd: 'aa'.repeat(49), ...boot }] }, /tdx\.images\[0\]\.mrtd must be 96/],
+    [{ images: [{ mrtd: 7, ...boot }] }, /tdx\.images\[0\]\.mrtd must be 96/],
+    [{ images: [{ mrtd: hex48('a'), ...boot, rtmr2: null }] }, /tdx\.images\[0\]\.rtmr2 must be 96/],
+    [{ images: [{ mrtd: hex48('a'), ...boot, rtmr2: hex48('g') }] }, /tdx\.images\[0\]\.rtmr2 must be 96/],
+    [{ images: [{ mrtd: hex48('a'), ...boot }, { mrtd: hex48('a'), ...boot }] }, /tdx\.images\[1\] is a duplicate/],
+    [{ images: [{ mrtd: hex48('a'), ...boot }], allowDebug: true }, /tdx\.allowDebug must be false/],
+    [{ images: [{ mrtd: hex48('a'), ...boot }], allowDebug: 'false' }, /tdx\.allowDebug must be false/],
   ];
   for (const [json, message] of cases) t.throws(() => parseTdxReference(json, 'tdx'), { code: 'E_ATT_MANIFEST', message }, JSON.stringify(json)?.slice(0, 80));
   // Same MRTD, different RTMRs: two images, not a duplicate.
-  t.doesNotThrow(() => parseTdxReference({ images: [{ mrtd: hex48('a') }, { mrtd: hex48('a'), rtmr0: hex48('b') }] }, 'tdx'));
+  t.doesNotThrow(() => parseTdxReference({ images: [{ mrtd: hex48('a'), ...boot }, { mrtd: hex48('a'), ...boot, rtmr0: hex48('b') }] }, 'tdx'));
 });

@@ -1,5 +1,6 @@
 // Test vectors of the TDX verifier (test/vectors/tdx/, provenance in
 // test/vectors/README.md) and small helpers to mutate quotes.
+import { tdxQuoteDeclaredLength } from '../../attestation/tdx/tdx-quote.ts';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
@@ -19,7 +20,7 @@ export function upstreamBytes(file: string): Uint8Array {
  * test shows it on the files as published.
  */
 export function exactQuote(bytes: Uint8Array): Uint8Array {
-  return bytes.slice(0, 636 + Buffer.from(bytes).readUInt32LE(632));
+  return bytes.slice(0, tdxQuoteDeclaredLength(bytes)!);
 }
 
 export interface RealVector {

@@ -10,6 +10,7 @@ import { repoRoot } from '../../attestation/disk-node-bundle.ts';
 import { loadArrayConfig, parseArrayConfig } from '../../cli/array-config.ts';
 import { CliError, exitCodes } from '../../cli/cli-error.ts';
 import { persistEndpointChange } from '../../cli/config-file.ts';
+import { loadCertificateDir } from '../../cli/certificate-dir.ts';
 import { readdirSync, statSync, chmodSync } from 'node:fs';
 
 const base = {
@@ -270,4 +271,23 @@ t.test('a replacement rewrites the config file atomically, keeping every other f
     await t.rejects(persistEndpointChange(path, { slot: 0, endpoint: 'ws://x:1', spares: [] }), { code: 'E_CONFIG_WRITE', message: /cannot rewrite the config file .*array\.json: EACCES/ });
     t.same(JSON.parse(readFileSync(path, 'utf8')), base, 'and the file is untouched');
   }
+});
+
+t.test('vcekDir: a path relative to the file; its certificate files are read, bounded', async (t) => {
+  t.equal(parse({ ...base, vcekDir: 'vceks' }).vcekDir, '/etc/teearray/vceks');
+  t.notOk('vcekDir' in parse(base), 'absent: no operator certificates');
+  t.throws(() => parse({ ...base, vcekDir: '' }), /^config: vcekDir must be a path/);
+  t.throws(() => parse({ ...base, vcekDir: 7 }), /^config: vcekDir must be a path/);
+  const dir = mkdtempSync(join(tmpdir(), 'teearray-vcek-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const vcek = readFileSync(join(repoRoot, 'test', 'vectors', 'sev-snp', 'lunal-genoa-vcek.der'));
+  writeFileSync(join(dir, 'genoa.der'), vcek);
+  writeFileSync(join(dir, 'README.txt'), 'not a certificate file: ignored');
+  t.same(await loadCertificateDir(dir), [new Uint8Array(vcek)]);
+  await t.rejects(loadCertificateDir(join(dir, 'missing')), { message: /vcekDir .*missing cannot be read \(ENOENT\)/ });
+  writeFileSync(join(dir, 'huge.pem'), Buffer.alloc(16 * 1024 + 1));
+  await t.rejects(loadCertificateDir(dir), { message: /huge\.pem is larger than 16384 bytes/ });
+  rmSync(join(dir, 'huge.pem'));
+  for (let i = 0; i <= 256; i++) writeFileSync(join(dir, `v${i}.der`), vcek);
+  await t.rejects(loadCertificateDir(dir), { message: /holds 258 certificate files, more than 256/ });
 });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli, diskNodeBundle, freePort, notBuilt } from './cli-process.ts';
 
-const commands = ['local', 'disk-node', 'array', 'nbd', 'keygen', 'audit'];
+const commands = ['local', 'disk-node', 'array', 'nbd', 'keygen', 'audit', 'attest'];
 
 t.test('--help', { skip: notBuilt }, async (t) => {
   const top = await cli(['--help']);
@@ -36,7 +36,11 @@ t.test('usage errors exit 2 with a clear message', { skip: notBuilt }, async (t)
     [['disk-node', '--sectors', '16', '--platform-dir', '/nonexistent'], /--manager-key is required/],
     [['disk-node', '--manager-key', 'abcd', '--sectors', '16', '--platform-dir', '/x'], /--manager-key must be 64 hex digits/],
     [['disk-node', '--manager-key', 'ab'.repeat(32), '--sectors', '0', '--platform-dir', '/x'], /--sectors must be an integer in 1\.\.4294967295, got "0"/],
-    [['disk-node', '--manager-key', 'ab'.repeat(32), '--sectors', '16'], /--platform-dir is required/],
+    [['disk-node', '--manager-key', 'ab'.repeat(32), '--sectors', '16'], /--platform sim needs --platform-dir/],
+    [['disk-node', '--manager-key', 'ab'.repeat(32), '--sectors', '16', '--platform', 'sgx'], /--platform must be sim, configfs-tsm or nitro, got "sgx"/],
+    [['disk-node', '--manager-key', 'ab'.repeat(32), '--sectors', '16', '--platform', 'configfs-tsm'], /--platform configfs-tsm needs --tee sev-snp or --tee tdx/],
+    [['disk-node', '--manager-key', 'ab'.repeat(32), '--sectors', '16', '--platform', 'nitro', '--tee', 'tdx'], /--tee does not apply to --platform nitro/],
+    [['disk-node', '--manager-key', 'ab'.repeat(32), '--sectors', '16', '--platform-dir', '/x', '--nsm-helper', '/y'], /--nsm-helper does not apply to --platform sim/],
     [['local', '--k', '0'], /--k must be an integer in 1\.\.64/],
     [['local', '--node-mib', '1'], /--node-mib must be an integer in 4\.\./],
     [['keygen'], /--data-dir is required/],
@@ -50,6 +54,17 @@ t.test('usage errors exit 2 with a clear message', { skip: notBuilt }, async (t)
     t.equal(r.code, 2, `${args.join(' ')} exits 2`);
     t.match(r.stderr, message, `${args.join(' ')}: ${r.stderr.trim()}`);
   }
+});
+
+t.test('a platform that is not here is a clear error (exit 1) before the node starts', { skip: notBuilt }, async (t) => {
+  const key = ['--manager-key', 'ab'.repeat(32), '--sectors', '16', '--port', '0'];
+  const tsm = await cli(['disk-node', ...key, '--platform', 'configfs-tsm', '--tee', 'sev-snp', '--tsm-root', '/nonexistent/tsm/report']);
+  t.equal(tsm.code, 1);
+  t.match(tsm.stderr, /E_ATT_PLATFORM: configfs-tsm not found at \/nonexistent\/tsm\/report: needs Linux ≥ 6\.7/);
+  const nitro = await cli(['disk-node', ...key, '--platform', 'nitro', '--nsm-helper', '/nonexistent/helper']);
+  t.equal(nitro.code, 1);
+  t.match(nitro.stderr, /E_ATT_PLATFORM: .*(nsm|Nitro)/i);
+  t.notMatch(tsm.stdout + nitro.stdout, /listening/, 'no node started');
 });
 
 // cli/cli-error.ts exitCodeFor() maps every error without a CliError or an

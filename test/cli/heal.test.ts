@@ -59,7 +59,9 @@ t.test('local --spares 1: a killed node is replaced by the spare and rebuilt', {
   while (Date.now() - killedAt < healDeadlineMs) {
     const s = await status();
     seen.add(`${s.state}/${s.slots[victim].state}`);
-    if (s.state === 'optimal' && s.slots[victim].endpoint === nodes[3].endpoint) {
+    // The rebuild-done event is recorded once the slot's return to live is durable, a moment after status shows it.
+    const done = s.events.some((e) => e.slot === victim && e.kind === 'rebuild-done');
+    if (s.state === 'optimal' && s.slots[victim].endpoint === nodes[3].endpoint && done) {
       healed = s;
       break;
     }

@@ -7,11 +7,12 @@
 // until its stdin closes (so a test runner that dies takes its nodes along).
 import { launchDiskNode } from '../../attestation/launch.ts';
 import { loadSimChip } from '../../attestation/sim-platform.ts';
+import { simReporterFor } from '../../attestation/sim-provider.ts';
 
 const [platformDir, bundlePath, managerKeyHex, sectorCount] = process.argv.slice(2);
 const chip = await loadSimChip(platformDir);
 const config = { managerPublicKey: Buffer.from(managerKeyHex, 'hex'), sectorBytes: 4096, sectorCount: Number(sectorCount) };
-const launched = await launchDiskNode({ bundlePath, chip, config, host: '127.0.0.1', port: 0 });
+const launched = await launchDiskNode({ bundlePath, reporterFor: simReporterFor(chip), config, host: '127.0.0.1', port: 0 });
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 process.stdout.write(`${JSON.stringify({ port: launched.node.port, instanceId: hex(launched.instanceId), buildDigest: hex(launched.buildDigest) })}\n`);
 process.stdin.resume();
