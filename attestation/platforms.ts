@@ -48,6 +48,14 @@ function measured(claims: NativeClaims, names: string[]): Record<string, string>
   return Object.fromEntries(names.map((name) => [name, toHex(claims.measurements[name])]));
 }
 
+/** A platform's reference parser and check as the manifest keeps them: the JSON, and the check bound to what was parsed. */
+function referenceRules<R>(parse: (json: unknown, field: string) => R, check: (claims: NativeClaims, reference: R) => void): HardwareRules['parseReference'] {
+  return (json, field) => {
+    const reference = parse(json, field);
+    return { json, check: (claims) => check(claims, reference) };
+  };
+}
+
 function noCertificates(aux: Uint8Array, platform: string): void {
   if (aux.length !== 0) throw new AttestationError('E_ATT_FORMAT', `${platform} evidence comes with no separate certificates`);
 }
@@ -76,10 +84,7 @@ const hardwareRules: Partial<Record<HardwarePlatform, HardwareRules>> = {
   'aws-nitro-v1': {
     // The document carries its own chain (certificate, cabundle) and its own time.
     verify: (native, aux, opts) => (noCertificates(aux, 'Nitro'), verifyNitroEvidence(native, opts)),
-    parseReference: (json, field) => {
-      const reference = parseNitroReference(json, field);
-      return { json, check: (claims) => checkNitroReference(claims, reference) };
-    },
+    parseReference: referenceRules(parseNitroReference, checkNitroReference),
     knownRoots: [{ name: 'AWS Nitro Enclaves Root G1', fingerprint: fingerprint(awsNitroRootG1Fingerprint) }],
     // PCR0 the image file, PCR1 kernel and boot ramfs, PCR2 the application: what `nitro-cli build-enclave` prints.
     referenceOf: (claims) => ({ images: [measured(claims, ['pcr0', 'pcr1', 'pcr2'])] }),
@@ -91,10 +96,7 @@ const hardwareRules: Partial<Record<HardwarePlatform, HardwareRules>> = {
       if (aux.length > 0 || !certificates?.length) return verifySevSnpEvidence(native, aux, { ...opts, at });
       return firstThatVerifies(certificates.map((certs) => () => verifySevSnpEvidence(native, certs, { ...opts, at })), 'operator-supplied VCEKs');
     },
-    parseReference: (json, field) => {
-      const reference = parseSevSnpReference(json, field);
-      return { json, check: (claims) => checkSevSnpReference(claims, reference) };
-    },
+    parseReference: referenceRules(parseSevSnpReference, checkSevSnpReference),
     knownRoots: Object.entries(amdArkFingerprints).map(([line, hex]) => ({ name: `AMD ARK-${line}`, fingerprint: fingerprint(hex) })),
     // The launch digest, and the platform's TCB as the minimum from now on.
     referenceOf: (claims) => ({
@@ -105,10 +107,7 @@ const hardwareRules: Partial<Record<HardwarePlatform, HardwareRules>> = {
   'intel-tdx-v1': {
     // The quote's certification data carries the PCK chain.
     verify: (native, aux, opts) => (noCertificates(aux, 'TDX'), verifyTdxEvidence(native, { ...opts, at: opts.at ?? new Date() })),
-    parseReference: (json, field) => {
-      const reference = parseTdxReference(json, field);
-      return { json, check: (claims) => checkTdxReference(claims, reference) };
-    },
+    parseReference: referenceRules(parseTdxReference, checkTdxReference),
     knownRoots: [{ name: 'Intel SGX Root CA', fingerprint: intelSgxRootCaFingerprint }],
     // MRTD (the TD's initial memory: firmware) and RTMR0..2 (firmware config, kernel, command line); RTMR3 is the guest's to extend.
     referenceOf: (claims) => ({ images: [measured(claims, ['mrtd', 'rtmr0', 'rtmr1', 'rtmr2'])] }),

@@ -56,7 +56,7 @@ export function checkSevSnpReference(claims: NativeClaims, reference: SevSnpRefe
   if (!measurement || !reference.measurements.some((m) => equalBytes(m, measurement))) {
     throw new AttestationError('E_ATT_MEASUREMENT', `SEV-SNP MEASUREMENT ${measurement ? toHex(measurement) : '(none)'} is not a reference measurement`);
   }
-  if (detail(claims, 'debug', 'boolean')) policyError('guest policy allows debugging (POLICY.DEBUG): its memory is readable by the host');
+  if (claims.debug) policyError('guest policy allows debugging (POLICY.DEBUG): its memory is readable by the host');
   if (detail(claims, 'migrateMa', 'boolean') && !reference.allowMigrateMa) policyError('guest policy allows a migration agent (POLICY.MIGRATE_MA)');
   // VMPL 0 unless the reference names another: a report requested from a less privileged level
   // speaks for software that a more privileged one (an SVSM) could control.

@@ -13,7 +13,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { equalBytes, toHex } from '../bytes.ts';
 import { AttestationError } from '../errors.ts';
 import type { CheckRecord } from '../hardware/native-claims.ts';
-import { certificateExtensions, derChildren, derNode, derUnsigned } from './der.ts';
+import { certificateExtensions, derChildren, derNode, derUnsigned, type Extension } from './der.ts';
 
 /** Largest certificate accepted, DER or PEM. */
 export const certificateBytesMax = 8 * 1024;
@@ -62,8 +62,8 @@ function subjectOf(cert: X509Certificate): string {
 }
 
 /** Key usage bits as a predicate, or null when the extension is absent. */
-function keyUsage(cert: X509Certificate, what: string): ((bit: number) => boolean) | null {
-  const ext = certificateExtensions(new Uint8Array(cert.raw), what).get(oidKeyUsage);
+function keyUsage(extensions: Map<string, Extension>, what: string): ((bit: number) => boolean) | null {
+  const ext = extensions.get(oidKeyUsage);
   if (!ext) return null;
   const bits = derNode(ext.value, `${what} key usage`);
   if (bits.tag !== 0x03 || bits.value.length < 1) throw new AttestationError('E_ATT_FORMAT', `${what} key usage is not a BIT STRING`);
@@ -74,8 +74,8 @@ function keyUsage(cert: X509Certificate, what: string): ((bit: number) => boolea
 }
 
 /** Basic constraints (RFC 5280 §4.2.1.9): whether a CA, and its path length limit. */
-function basicConstraints(cert: X509Certificate, what: string): { ca: boolean; pathLength: number | null } {
-  const ext = certificateExtensions(new Uint8Array(cert.raw), what).get(oidBasicConstraints);
+function basicConstraints(extensions: Map<string, Extension>, what: string): { ca: boolean; pathLength: number | null } {
+  const ext = extensions.get(oidBasicConstraints);
   if (!ext) return { ca: false, pathLength: null };
   const fields = derChildren(derNode(ext.value, `${what} basic constraints`).value, `${what} basic constraints`);
   let at = 0;
@@ -99,8 +99,9 @@ function chainError(what: string, why: string): never {
 
 /** The leaf must be an end entity that may sign; certificate i > 0 issues certificates. */
 function checkRole(cert: X509Certificate, i: number, name: string, what: string): void {
-  const usage = keyUsage(cert, name);
-  const constraints = basicConstraints(cert, name);
+  const extensions = certificateExtensions(new Uint8Array(cert.raw), name);
+  const usage = keyUsage(extensions, name);
+  const constraints = basicConstraints(extensions, name);
   if (i === 0) {
     if (constraints.ca) chainError(what, `${name} is a CA, not an end entity`);
     if (usage && !usage(keyUsageDigitalSignature)) chainError(what, `${name} may not sign (no digitalSignature key usage)`);
