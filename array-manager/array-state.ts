@@ -10,7 +10,7 @@ import type { KeySet } from './crypto/key-set.ts';
 import { slots, stripeOf, type Geometry, type Region } from './geometry.ts';
 import { SlotState, deadCount, encodeMembership, isMemberState, withDead, withSlots, type Membership, type SlotRecord } from './membership.ts';
 import { Op, type CommandResult, type OutgoingCommand } from './node-client/frame-codec.ts';
-import { NodeFailure, transportFault, type NodeHandle } from './node-handle.ts';
+import { NodeFailure, transportFault, type Clock, type NodeHandle } from './node-handle.ts';
 import { RwLock } from './rw-lock.ts';
 import { ReadCoalescer } from './read-coalescer.ts';
 
@@ -42,6 +42,12 @@ export interface ArrayCounters {
   nodeFailures: number;
   bytesSentToNodes: number;
   bytesReceivedFromNodes: number;
+}
+
+/** Why a slot is to be marked dead, and which node it held then (when known). */
+interface Death {
+  reason: string;
+  instance?: Buffer;
 }
 
 export interface CacheLimits {
@@ -138,6 +144,11 @@ export class ArrayState {
     for (const h of handles) {
       h.onHealth = (inDoubt, reason) => this.event({ kind: inDoubt ? 'slot-in-doubt' : 'slot-back', slot: h.slot, reason });
     }
+  }
+
+  /** The health policy's clock, which every handle shares: real time, or the simulator's virtual time. */
+  get clock(): Clock {
+    return this.handles[0].health.clock;
   }
 
   event(e: Omit<ArrayEvent, 'at'>): void {
@@ -237,7 +248,7 @@ export class ArrayState {
    * membership stays as it is, and the next write retries (ready()).
    */
   markDead(failed: Iterable<number>, reason: string): Promise<void> {
-    return this.updateMembership(new Map([...failed].map((slot) => [slot, reason])), false);
+    return this.updateMembership(new Map([...failed].map((slot) => [slot, { reason }])), false);
   }
 
   /** Writes the membership anew above every version a node may hold (after adopting a record below the highest seen). */
@@ -279,19 +290,32 @@ export class ArrayState {
     return this.updateMembership(new Map(), false, changes);
   }
 
-  private updateMembership(failed: Map<number, string>, force: boolean, changes = new Map<number, SlotRecord>()): Promise<void> {
-    const toKill = new Map([...failed].filter(([slot]) => this.isMember(slot)));
+  /**
+   * The one path that changes the membership. Each failed slot's death is
+   * bound to the instance that failed (the one the slot was pinned to then,
+   * else the one it holds now), because updates queue behind each other: by
+   * the time this one runs, a replacement may have put another node in the
+   * slot, and the old node's failure must not kill it.
+   */
+  private updateMembership(failed: Map<number, Death>, force: boolean, changes = new Map<number, SlotRecord>()): Promise<void> {
+    const toKill = new Map<number, { reason: string; instance: Buffer }>();
+    const condemn = (slot: number, reason: string, instance = this.membership.slots[slot].instanceId) => {
+      if (this.isMember(slot)) toKill.set(slot, { reason, instance });
+    };
+    for (const [slot, { reason, instance }] of failed) condemn(slot, reason, instance);
     const run = async (): Promise<void> => {
       while (toKill.size > 0 || force || changes.size > 0 || this.membershipIncomplete) {
         if (toKill.size > 0 || force || changes.size > 0) {
           const floor = this.membershipFloor > this.membership.version ? this.membershipFloor : this.membership.version;
           // A cursor or live change to a slot that died meanwhile is void: its death stands.
           for (const [slot, record] of changes) if (!this.changeApplies(slot, record)) changes.delete(slot);
+          // A death of a node the slot no longer holds is void: a replacement took the slot meanwhile.
+          for (const [slot, { instance }] of toKill) if (!this.isMember(slot) || !this.membership.slots[slot].instanceId.equals(instance)) toKill.delete(slot);
           this.membership = withDead(withSlots(this.membership, changes, floor - 1n), toKill.keys(), floor);
           for (const [slot, record] of changes) if (record.state !== SlotState.rebuilding) this.rebuilt.delete(slot);
           changes.clear();
           this.counters.nodeFailures += toKill.size;
-          for (const [slot, reason] of toKill) {
+          for (const [slot, { reason }] of toKill) {
             this.handles[slot].close();
             this.rebuilt.delete(slot);
             this.deaths.set(slot, { reason, at: new Date().toISOString() });
@@ -315,7 +339,7 @@ export class ArrayState {
               // An update resumed after it stopped part way: a node that stored it already refuses it again.
               if ((err as { code?: string }).code === 'E_DEATH_VERSION' && (await holdsRecord(this.handles[slot], next.version, record).catch(() => false))) return;
               if (err instanceof NodeFailure && err.reason === 'unreachable') unreachable.push(slot);
-              else if (err instanceof NodeFailure || (err as { code?: string }).code === 'E_DEATH_VERSION') toKill.set(slot, `membership update refused: ${(err as Error).message}`);
+              else if (err instanceof NodeFailure || (err as { code?: string }).code === 'E_DEATH_VERSION') condemn(slot, `membership update refused: ${(err as Error).message}`);
               else throw err;
             }
           }),
@@ -323,7 +347,7 @@ export class ArrayState {
         if (toKill.size > 0) continue;
         if (unreachable.length > 0) {
           this.refuseBeyondM(unreachable);
-          unreachable.forEach((slot) => toKill.set(slot, `unreachable for the death window: ${this.handles[slot].lastFailure ?? ''}`));
+          unreachable.forEach((slot) => condemn(slot, `unreachable for the death window: ${this.handles[slot].lastFailure ?? ''}`));
           continue;
         }
         this.membershipIncomplete = false;
@@ -382,7 +406,7 @@ export class ArrayState {
     if (failed.length && !degraded) {
       const unreachable = failed.filter((f) => f.reason === 'unreachable').map((f) => f.slot);
       if (unreachable.length) this.refuseBeyondM(unreachable);
-      await this.updateMembership(new Map(failed.map((f) => [f.slot, f.message])), false);
+      await this.updateMembership(new Map(failed.map((f) => [f.slot, { reason: f.message, instance: f.instance }])), false);
     }
     if (unexpected) throw unexpected.error;
     return out;
