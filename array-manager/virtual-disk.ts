@@ -20,6 +20,15 @@ import { since } from './latency-histogram.ts';
 const queueRequestsMax = 4096;
 /** Largest single read, in bytes. */
 export const readBytesMax = 32 * 1024 * 1024;
+/**
+ * How long the committer, finding the queue empty after a commit, waits for
+ * a next write to carry the pending apply before applying it alone. A writer
+ * at queue depth 1 sends its next write as soon as the last is acknowledged:
+ * the wait turns its third round trip per write (the lone apply, which the
+ * next entry's journal round had to wait for) into none (docs/JOURNAL.md,
+ * "Pipelining"). Acknowledged writes do not wait for it.
+ */
+export const applyWaitMs = 1;
 
 interface QueuedRequest {
   /** Sector writes in order; undefined data = trim. Empty for a flush marker. */
@@ -45,6 +54,8 @@ export class VirtualDisk {
   private committing = false;
   private closed = false;
   private readonly writer: JournalWriter;
+  /** Set while the committer waits for a next write (applyWaitMs): push() ends the wait. */
+  private wake: (() => void) | undefined;
 
   constructor(readonly state: ArrayState) {
     this.sectors = userSectors(state.geometry);
@@ -172,6 +183,7 @@ export class VirtualDisk {
     request.queuedAt = process.hrtime.bigint();
     this.state.lastForegroundAt = performance.now();
     this.queue.push(request);
+    this.wake?.();
     if (!this.committing) void this.commitLoop();
   }
 
@@ -267,6 +279,10 @@ export class VirtualDisk {
     try {
       let current = await this.prepareNext();
       while (current || this.writer.hasPending) {
+        if (!current && (await this.nextRequestWithin(applyWaitMs))) {
+          current = await this.prepareNext();
+          continue;
+        }
         if (!current?.entry) {
           const err = await this.writer.applyPending().then(() => undefined, (e: Error) => e);
           if (err) {
@@ -301,6 +317,21 @@ export class VirtualDisk {
       this.committing = false;
     }
     if (this.queue.length > 0) void this.commitLoop();
+  }
+
+  /** True once a request is queued, false if none came within `ms` (on the health policy's clock, virtual in the simulator). */
+  private nextRequestWithin(ms: number): Promise<boolean> {
+    if (this.queue.length > 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (queued: boolean) => {
+        this.wake = undefined;
+        resolve(queued);
+      };
+      this.wake = () => done(true);
+      void this.state.clock.sleep(ms).then(() => {
+        if (this.wake) done(false);
+      });
+    });
   }
 
   async close(): Promise<void> {

@@ -115,6 +115,26 @@ t.test('reads of one node arriving one by one share batches, at most two in flig
   await reopened.close();
 });
 
+t.test('writes at queue depth 1 cost two batches each: the apply rides in the next write\'s journal round', async (t) => {
+  const cluster = new SimCluster(6, 600);
+  const key = dataKey();
+  const disk = await createArray({ connector: cluster.connector(), dataKey: key, k: 4, m: 2, journalPieces: 32 });
+  const { batches } = record(disk);
+  const writes = Array.from({ length: 8 }, () => randomBytes(4 * S));
+  // One write at a time, the next sent as soon as the last is acknowledged (NBD at queue depth 1).
+  for (const [i, data] of writes.entries()) await disk.writeSectors(i * 4, data);
+  t.equal(batches.filter((b) => isApplyOnly(b.commands)).length, 0, 'no entry was applied alone while writes kept coming');
+  t.equal(disk.state.counters.journalApplies, writes.length - 1, 'each entry but the last was applied by the next journal round');
+  // Reads (the first write's table sectors, not in memory yet) are not part of the journal's cost.
+  const perWrite = Math.max(...perSlot(batches.filter((b) => b.commands.some((c) => c.op !== Op.read))).values()) / writes.length;
+  t.equal(perWrite, 2, 'two writing batches per node per write: journal (with the last apply) and commit');
+  // With the queue empty, the last entry is applied alone once the wait is over.
+  await new Promise((r) => setTimeout(r, 20));
+  t.equal(disk.state.counters.journalApplies, writes.length, 'the last entry was applied alone');
+  for (const [i, data] of writes.entries()) t.same(await disk.readSectors(i * 4, 4), data, `write ${i} reads back`);
+  await disk.close();
+});
+
 t.test('an apply that fails unexpectedly waits for the next write, which applies it once', async (t) => {
   // Key-erasure mode trims journal payloads after apply, so an apply sent twice would copy zeros home.
   const cluster = new SimCluster(6, 600);
