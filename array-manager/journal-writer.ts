@@ -249,8 +249,10 @@ export class JournalWriter {
     const pieces = new Map<number, { home: number; data: Buffer }[]>();
     const zeroHomes = new Map<number, number[]>();
     const trimmed = new Set([...writes].filter(([, data]) => !data).map(([index]) => index));
-    // One allocation for every shard the entry computes (parity, zero padding), not one per shard.
-    const arena = Buffer.alloc(updates.size * (g.k + g.m) * sectorBytes);
+    // One allocation for every shard the entry computes (parity, and zero padding of rows not read), not one per shard.
+    let computed = 0;
+    for (const [key, u] of updates) computed += g.m + (currents.has(key) ? 0 : g.k - u.shards.size);
+    const arena = Buffer.alloc(computed * sectorBytes);
     let used = 0;
     const fresh = () => arena.subarray(used, (used += sectorBytes));
     for (const [key, u] of updates) {

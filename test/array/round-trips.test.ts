@@ -128,8 +128,9 @@ t.test('writes at queue depth 1 cost two batches each: the apply rides in the ne
   // Reads (the first write's table sectors, not in memory yet) are not part of the journal's cost.
   const perWrite = Math.max(...perSlot(batches.filter((b) => b.commands.some((c) => c.op !== Op.read))).values()) / writes.length;
   t.equal(perWrite, 2, 'two writing batches per node per write: journal (with the last apply) and commit');
-  // With the queue empty, the last entry is applied alone once the wait is over.
-  await new Promise((r) => setTimeout(r, 20));
+  // With the queue empty, the last entry is applied alone once the wait is over (bounded: a loaded machine is slow).
+  const deadline = Date.now() + 10_000;
+  while (disk.state.counters.journalApplies < writes.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
   t.equal(disk.state.counters.journalApplies, writes.length, 'the last entry was applied alone');
   for (const [i, data] of writes.entries()) t.same(await disk.readSectors(i * 4, 4), data, `write ${i} reads back`);
   await disk.close();
