@@ -16,16 +16,18 @@ import { ArrayError } from './array-state.ts';
 /** Worker threads for the array's sector crypto: a count, 0 = none (all inline), or 'auto' (cryptoWorkersAuto). */
 export type CryptoWorkers = number | 'auto';
 
+/** Most workers 'auto' gives: the calling thread keeps 1/(w + 1) of a batch, so a fifth worker would take only 1/30 more of it off. */
+export const cryptoWorkersAutoMax = 4;
+
 /**
  * The 'auto' rule: no pool below 4 cores, else all cores but two, at most
- * poolWorkersMax. On the 2-core reference machine the pool gained nothing
- * once the manager's own thread and its nodes (or its transport) had the
- * cores busy (docs/PERFORMANCE.md, "Crypto workers"); the two cores left
- * out are the manager's thread and the garbage collector, node:crypto's
- * and the sockets' helpers.
+ * cryptoWorkersAutoMax. On the 2-core reference machine the pool gained
+ * nothing with the cores busy (docs/PERFORMANCE.md, "Crypto workers"); the
+ * two cores left out are the manager's thread (transport, tables, journal,
+ * coding) and the garbage collector's and the sockets' helpers.
  */
 export function cryptoWorkersAuto(cores = availableParallelism()): number {
-  return cores >= 4 ? Math.min(poolWorkersMax, cores - 2) : 0;
+  return cores >= 4 ? Math.min(cryptoWorkersAutoMax, cores - 2) : 0;
 }
 
 /** Checks a cryptoWorkers setting (default 0) and resolves 'auto'; a bad one is E_CONFIG naming the bounds. */
