@@ -23,8 +23,13 @@
 // opened array warmed by one request each way, so the three see the same
 // machine minute; `--rounds N` repeats that and reports medians. Each row
 // with workers carries its MB/s against the row with one worker fewer
-// ("2 vs 1 thread", "3 vs 2 threads") and against inline. The stand-ins run
-// on the manager's thread, as a many-core manager's transport would.
+// ("2 threads vs 1 thread", "3 threads vs 2 threads") and against inline.
+// The stand-ins run on the manager's thread, as a many-core manager's
+// transport would. Next to them, the manager's own thread's CPU per MiB
+// (mainThreadCpuMs, less the stand-ins'): on a host with a core for every
+// other thread that thread is the bottleneck, so its figure inline over its
+// figure with workers ("free-core bound vs inline") is what the workers can
+// give where cores are free, which this 2-core machine's are not.
 //
 //   npm run bench -- manager [--quick] [--shapes 4+2,8+3] [--seconds 3] [--rounds 1] [--node-mib 64] [--span-mib 128]
 //
@@ -211,6 +216,7 @@ async function runJob(disk: VirtualDisk, nodes: StandInNode[], job: Job, spanByt
   const before = { ...counters };
   const nodesBefore = nodes.reduce((sum, n) => sum + n.cpuMs, 0);
   const cpu = startCpuMeter([]);
+  const mainBefore = mainThreadCpuMs();
   const start = process.hrtime.bigint();
   const worker = async () => {
     while (secondsSince(start) < seconds) {
@@ -224,6 +230,7 @@ async function runJob(disk: VirtualDisk, nodes: StandInNode[], job: Job, spanByt
   await Promise.all(Array.from({ length: job.queueDepth }, worker));
   const elapsed = secondsSince(start);
   const spent = cpu().selfMs;
+  const mainMs = mainThreadCpuMs() - mainBefore;
   const nodesMs = nodes.reduce((sum, n) => sum + n.cpuMs, 0) - nodesBefore;
   const mibs = latenciesMs.length;
   return {
@@ -231,6 +238,8 @@ async function runJob(disk: VirtualDisk, nodes: StandInNode[], job: Job, spanByt
     p50Ms: percentile(latenciesMs, 50),
     p99Ms: percentile(latenciesMs, 99),
     managerCpuMsPerMiB: (spent - nodesMs) / mibs,
+    /** The manager's thread alone: with a core for each other thread, its throughput is bound by this. */
+    mainThreadCpuMsPerMiB: (mainMs - nodesMs) / mibs,
     standInCpuMsPerMiB: nodesMs / mibs,
     /** writeAmp or readAmp (see the notes). */
     amp:
@@ -308,6 +317,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
       }
       const floorMs = median(floors);
       const mbps = (w: number) => median(runs.get(w)!.map((x) => x.mbps));
+      const mainMs = (w: number) => median(runs.get(w)!.map((x) => x.mainThreadCpuMsPerMiB));
       for (const workers of workerCounts) {
         const of = (pick: (x: JobRun) => number) => median(runs.get(workers)!.map(pick));
         const manager = of((x) => x.managerCpuMsPerMiB);
@@ -315,12 +325,20 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
           name: `${k}+${m} ${job.name}, cryptoWorkers ${workers}`,
           value: mbps(workers),
           unit: 'MB/s',
-          ratios: workers === 0 ? undefined : { [`${threadsLabel(workers)} vs ${threadsLabel(workers - 1)}`]: mbps(workers) / mbps(workers - 1), 'vs inline': mbps(workers) / mbps(0) },
+          ratios:
+            workers === 0
+              ? undefined
+              : {
+                  [`${threadsLabel(workers)} vs ${threadsLabel(workers - 1)}`]: mbps(workers) / mbps(workers - 1),
+                  'vs inline': mbps(workers) / mbps(0),
+                  'free-core bound vs inline': mainMs(0) / mainMs(workers),
+                },
           extra: {
             threads: workers + 1,
             p50ms: of((x) => x.p50Ms),
             p99ms: of((x) => x.p99Ms),
             managerCpuMsPerMiB: manager,
+            mainThreadCpuMsPerMiB: mainMs(workers),
             standInNodesCpuMsPerMiB: of((x) => x.standInCpuMsPerMiB),
             floorCpuMsPerMiB: floorMs,
             managerVsFloor: manager / floorMs,
@@ -341,6 +359,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
       `real manager (createArray, then openArray per job and worker count) over in-process stand-in nodes (SectorStore, no frames, signatures or attestation); ${seconds} s per job and worker count, ${rounds} round(s), medians; ${spans.join('; ')}; nodes of ${nodeMib} MiB`,
       'cryptoWorkers N = the manager opened with N crypto worker threads: 0 = inline (1 thread), 1 = the calling thread\'s share plus one worker (2 threads), 2 = plus two (3 threads); "2 threads vs 1 thread" = MB/s with cryptoWorkers 1 / with 0, "3 threads vs 2 threads" = cryptoWorkers 2 / 1; the pool takes only sealing and opening, not coding, digests or tables',
       'managerCpuMsPerMiB = this process\'s CPU (all threads, workers included) less the stand-ins\' own (their thread\'s CPU time), per MiB; the manager\'s transport (frames, batch signatures, reply checks) is not in it',
+      'mainThreadCpuMsPerMiB = the manager\'s own thread alone (less the stand-ins): given a free core for every other thread (workers, garbage collector), throughput is bound by it; "free-core bound vs inline" = its value inline / with the workers, the gain a host with cores to spare could see; on a machine whose cores are busy the MB/s ratios fall below it',
       'writeAmp = bytes sent to nodes / bytes written; readAmp = bytes received from nodes / bytes read (below 1: rows the row cache held)',
       `floorCpuMsPerMiB: bench/floor.ts (seal, parity, one SHA-256 pass over data and parity / open and one SHA-256 pass), ${floorSeconds} s right after each job's worker counts, on the calling thread; managerVsFloor = manager / floor`,
       `load average (1 min) during the run: ${Math.min(...load).toFixed(1)} to ${Math.max(...load).toFixed(1)} on ${availableParallelism()} cores`,
