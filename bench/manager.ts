@@ -19,7 +19,8 @@
 //
 // Crypto workers: each job runs with the manager opened with cryptoWorkers
 // 0 (inline: one thread), 1 (the calling thread's share plus one worker: two
-// threads) and 2 (three threads), one after the other, each on a freshly
+// threads) and 2 (three threads), or the counts `--workers` lists, one after
+// the other, each on a freshly
 // opened array warmed by one request each way, so the three see the same
 // machine minute; `--rounds N` repeats that and reports medians. Each row
 // with workers carries its MB/s against the row with one worker fewer
@@ -31,7 +32,7 @@
 // figure with workers ("free-core bound vs inline") is what the workers can
 // give where cores are free, which this 2-core machine's are not.
 //
-//   npm run bench -- manager [--quick] [--shapes 4+2,8+3] [--seconds 3] [--rounds 1] [--node-mib 64] [--span-mib 128]
+//   npm run bench -- manager [--quick] [--shapes 4+2,8+3] [--seconds 3] [--rounds 1] [--workers 0,1,2] [--node-mib 64] [--span-mib 128]
 //
 // Does not measure: the manager's transport, nodes, the NBD layer, random
 // I/O (bench/array has all of these, with real node processes).
@@ -41,6 +42,7 @@ import { createArray } from '../array-manager/array-create.ts';
 import { openArray } from '../array-manager/array-open.ts';
 import { cacheDefaults } from '../array-manager/array-state.ts';
 import { sectorBytes } from '../array-manager/crypto/crypto-constants.ts';
+import { poolWorkersMax } from '../array-manager/crypto/crypto-pool.ts';
 import { deriveKeySet } from '../array-manager/crypto/key-set.ts';
 import type { NodeConnector } from '../array-manager/node-handle.ts';
 import { NodeError, Op, Status, type CommandResult, type Hello, type NodeStatus, type OutgoingCommand } from '../array-manager/node-client/frame-codec.ts';
@@ -264,8 +266,18 @@ async function fill(disk: VirtualDisk, spanBytes: number): Promise<void> {
   await Promise.all(Array.from({ length: 4 }, worker));
 }
 
-/** Crypto worker threads the manager is opened with for each job; threads = workers + the calling thread. */
-const workerCounts = [0, 1, 2];
+/**
+ * `--workers`: the crypto worker counts each job runs with, from 0 (inline)
+ * up; threads = workers + the calling thread.
+ */
+function parseWorkerCounts(text: string): number[] {
+  const counts = text.split(',').map(Number);
+  if (counts[0] !== 0 || counts.some((w, i) => !Number.isInteger(w) || w > poolWorkersMax || (i > 0 && w <= counts[i - 1]))) {
+    throw new Error(`--workers: "${text}" is not 0 then increasing counts up to ${poolWorkersMax}`);
+  }
+  return counts;
+}
+
 const threadsLabel = (workers: number) => `${workers + 1} thread${workers ? 's' : ''}`;
 
 /** Opens the array with `cryptoWorkers` and warms it (pool start, JIT) with one request each way at the span's end. */
@@ -280,6 +292,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
   const shapes = parseShapes(opts.params.get('shapes') ?? (opts.quick ? '4+2' : '4+2,8+3'));
   const seconds = numberParam(opts, 'seconds', opts.quick ? 0.3 : 3);
   const rounds = Math.ceil(numberParam(opts, 'rounds', 1));
+  const workerCounts = parseWorkerCounts(opts.params.get('workers') ?? '0,1,2');
   const nodeMib = Math.ceil(numberParam(opts, 'node-mib', opts.quick ? 16 : 64));
   const spanMib = Math.ceil(numberParam(opts, 'span-mib', opts.quick ? 8 : 128));
   const rowsMax = Math.ceil(numberParam(opts, 'rows-cache', opts.quick ? 64 : cacheDefaults.rowsMax));
@@ -318,7 +331,8 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
       const floorMs = median(floors);
       const mbps = (w: number) => median(runs.get(w)!.map((x) => x.mbps));
       const mainMs = (w: number) => median(runs.get(w)!.map((x) => x.mainThreadCpuMsPerMiB));
-      for (const workers of workerCounts) {
+      workerCounts.forEach((workers, i) => {
+        const fewer = workerCounts[i - 1];
         const of = (pick: (x: JobRun) => number) => median(runs.get(workers)!.map(pick));
         const manager = of((x) => x.managerCpuMsPerMiB);
         rows.push({
@@ -329,7 +343,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
             workers === 0
               ? undefined
               : {
-                  [`${threadsLabel(workers)} vs ${threadsLabel(workers - 1)}`]: mbps(workers) / mbps(workers - 1),
+                  [`${threadsLabel(workers)} vs ${threadsLabel(fewer)}`]: mbps(workers) / mbps(fewer),
                   'vs inline': mbps(workers) / mbps(0),
                   'free-core bound vs inline': mainMs(0) / mainMs(workers),
                 },
@@ -345,7 +359,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
             [job.kind === 'write' ? 'writeAmp' : 'readAmp']: of((x) => x.amp),
           },
         });
-      }
+      });
     }
   }
   floorKeys.destroy();
@@ -357,7 +371,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     rows,
     notes: [
       `real manager (createArray, then openArray per job and worker count) over in-process stand-in nodes (SectorStore, no frames, signatures or attestation); ${seconds} s per job and worker count, ${rounds} round(s), medians; ${spans.join('; ')}; nodes of ${nodeMib} MiB`,
-      'cryptoWorkers N = the manager opened with N crypto worker threads: 0 = inline (1 thread), 1 = the calling thread\'s share plus one worker (2 threads), 2 = plus two (3 threads); "2 threads vs 1 thread" = MB/s with cryptoWorkers 1 / with 0, "3 threads vs 2 threads" = cryptoWorkers 2 / 1; the pool takes only sealing and opening, not coding, digests or tables',
+      'cryptoWorkers N = the manager opened with N crypto worker threads: 0 = inline (1 thread), 1 = the calling thread\'s share plus one worker (2 threads), 2 = plus two (3 threads); "2 threads vs 1 thread" = MB/s with cryptoWorkers 1 / with 0, "3 threads vs 2 threads" = cryptoWorkers 2 / 1 (each row against the count listed before it); the pool takes only sealing and opening, not coding, digests or tables',
       'managerCpuMsPerMiB = this process\'s CPU (all threads, workers included) less the stand-ins\' own (their thread\'s CPU time), per MiB; the manager\'s transport (frames, batch signatures, reply checks) is not in it',
       'mainThreadCpuMsPerMiB = the manager\'s own thread alone (less the stand-ins): given a free core for every other thread (workers, garbage collector), throughput is bound by it; "free-core bound vs inline" = its value inline / with the workers, the gain a host with cores to spare could see; on a machine whose cores are busy the MB/s ratios fall below it',
       'writeAmp = bytes sent to nodes / bytes written; readAmp = bytes received from nodes / bytes read (below 1: rows the row cache held)',
