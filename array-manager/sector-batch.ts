@@ -16,17 +16,19 @@ import { ArrayError } from './array-state.ts';
 /** Worker threads for the array's sector crypto: a count, 0 = none (all inline), or 'auto' (cryptoWorkersAuto). */
 export type CryptoWorkers = number | 'auto';
 
+/** Most workers 'auto' gives: as many as docs/PERFORMANCE.md measured; past them each would save the calling thread at most 1/30 of a batch. */
+export const cryptoWorkersAutoMax = 4;
+
 /**
- * The 'auto' rule: 2 workers on a host of 4 cores or more, else none.
- * Measured (docs/PERFORMANCE.md, "Crypto workers"): on 2 cores the workers
- * gain nothing, as the manager's thread and its nodes or transport keep both
- * busy; the manager's own thread, the bottleneck where cores are free, spends
- * less per MiB with 2 workers than with 1, and no less with 4 (the calling
- * thread still copies every worker's share in and out). Four cores leave one
- * for the manager's thread and one for the garbage collector and sockets.
+ * The 'auto' rule: none below 4 cores, else all cores but two, at most
+ * cryptoWorkersAutoMax. Measured (docs/PERFORMANCE.md, "Crypto workers"):
+ * on 2 cores the workers gain nothing, as the manager's thread and its nodes
+ * or transport keep both busy. The two cores left out are the manager's
+ * thread (transport, tables, journal, coding), the bottleneck the workers
+ * relieve, and the garbage collector's and the sockets' helpers.
  */
 export function cryptoWorkersAuto(cores = availableParallelism()): number {
-  return cores >= 4 ? 2 : 0;
+  return cores >= 4 ? Math.min(cryptoWorkersAutoMax, cores - 2) : 0;
 }
 
 /** Checks a cryptoWorkers setting (default 0) and resolves 'auto'; a bad one is E_CONFIG naming the bounds. */

@@ -45,8 +45,8 @@ RAM: stopping (Ctrl-C) discards it, as losing every node would.
   --death-window S   a node unreachable for S seconds is declared lost
                      (default 30)
   --crypto-workers N threads sealing and opening large requests beside the
-                     manager's: 0..16 or auto (default auto: 2 on 4 cores or
-                     more, else none)
+                     manager's: 0..16 or auto (default auto: none below 4
+                     cores, else cores - 2, at most 4)
   --log-json         JSON log lines even on a terminal
   --tq-members N     instead: N small trust-quorum member arrays for
                      \`teearray tq\` (docs/VAULT.md), no NBD export
