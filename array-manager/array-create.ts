@@ -15,6 +15,7 @@ import { encodeCommit } from '../journal/journal-record.ts';
 import { Op } from './node-client/frame-codec.ts';
 import { NodeHandle, healthDefaults, type HealthPolicy, type NodeConnector } from './node-handle.ts';
 import { VirtualDisk } from './virtual-disk.ts';
+import { cryptoWorkerCount, startCryptoPool, type CryptoWorkers } from './sector-batch.ts';
 
 export interface CreateOptions {
   connector: NodeConnector;
@@ -27,6 +28,8 @@ export interface CreateOptions {
   /** Use at most this many sectors of each node (default: all of the smallest). */
   nodeSectors?: number;
   caches?: CacheLimits;
+  /** Worker threads sealing and opening large requests (sector-batch.ts), 0..16 or 'auto'; default 0: all on the calling thread. */
+  cryptoWorkers?: CryptoWorkers;
   /** When a node that does not answer is declared lost (node-handle.ts). */
   health?: Partial<HealthPolicy>;
   onProgress?: (done: number, total: number) => void;
@@ -39,6 +42,7 @@ export async function createArray(opts: CreateOptions): Promise<VirtualDisk> {
   const n = opts.k + opts.m;
   if (opts.connector.slots !== n) throw new ArrayError('E_CONFIG', `${opts.connector.slots} nodes configured for k + m = ${n}`);
   if (opts.dataKey.length !== 32) throw new ArrayError('E_CONFIG', 'the data key must be 32 bytes');
+  const cryptoWorkers = cryptoWorkerCount(opts.cryptoWorkers);
   const handles = Array.from({ length: n }, (_, slot) => new NodeHandle(slot, opts.connector, undefined, { ...healthDefaults, ...opts.connector.health, ...opts.health }));
   const instanceIds: Buffer[] = [];
   let smallest = Infinity;
@@ -67,11 +71,12 @@ export async function createArray(opts: CreateOptions): Promise<VirtualDisk> {
     keyErasure: opts.keyErasure ?? false,
     slots: instanceIds.map((instanceId) => ({ state: SlotState.live, instanceId, cursor: 0 })),
   };
-  const state = new ArrayState(geometry, keys, membership, handles, opts.caches);
+  const state = new ArrayState(geometry, keys, membership, handles, opts.caches, startCryptoPool(keys, cryptoWorkers));
   try {
     await format(state, opts.onProgress);
   } catch (err) {
     handles.forEach((h) => h.close());
+    await state.pool?.close();
     throw err;
   }
   return new VirtualDisk(state);

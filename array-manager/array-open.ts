@@ -20,6 +20,7 @@ import { planRecovery } from '../journal/recovery.ts';
 import { Op } from './node-client/frame-codec.ts';
 import { NodeHandle, healthDefaults, type HealthPolicy, type NodeConnector } from './node-handle.ts';
 import { VirtualDisk } from './virtual-disk.ts';
+import { cryptoWorkerCount, startCryptoPool, type CryptoWorkers } from './sector-batch.ts';
 
 export interface OpenOptions {
   connector: NodeConnector;
@@ -27,6 +28,8 @@ export interface OpenOptions {
   /** Open only this array (a node from another array is ignored). */
   arrayId?: Buffer;
   caches?: CacheLimits;
+  /** Worker threads sealing and opening large requests (sector-batch.ts), 0..16 or 'auto'; default 0: all on the calling thread. */
+  cryptoWorkers?: CryptoWorkers;
   /** When a node that does not answer is declared lost (node-handle.ts). */
   health?: Partial<HealthPolicy>;
   /** Slots the operator declares gone for good (membership.ts, adoptMembership; docs/JOURNAL.md, k <= m). */
@@ -110,13 +113,14 @@ export async function inspectArray(opts: OpenOptions): Promise<Adoption> {
 }
 
 export async function openArray(opts: OpenOptions): Promise<VirtualDisk> {
+  const cryptoWorkers = cryptoWorkerCount(opts.cryptoWorkers);
   const { handles, keys, adopted } = await adopt(opts);
   const { membership, usable, highest } = adopted;
   if (membership.slots.length !== handles.length) {
     throw new ArrayError('E_CONFIG', `${handles.length} nodes configured for an array of ${membership.slots.length}`);
   }
   membership.slots.forEach((s, slot) => (handles[slot].pinned = isMemberState(s.state) ? s.instanceId : undefined));
-  const state = new ArrayState(membership.geometry, keys, membership, handles, opts.caches);
+  const state = new ArrayState(membership.geometry, keys, membership, handles, opts.caches, startCryptoPool(keys, cryptoWorkers));
   state.membershipFloor = highest;
   const lost = state.memberSlots().filter((slot) => !usable.includes(slot));
   // A node live in the adopted record never holds an older one (that would refute it), so there is no

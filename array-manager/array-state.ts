@@ -13,6 +13,7 @@ import { Op, type CommandResult, type OutgoingCommand } from './node-client/fram
 import { NodeFailure, transportFault, type Clock, type NodeHandle } from './node-handle.ts';
 import { RwLock } from './rw-lock.ts';
 import { ReadCoalescer } from './read-coalescer.ts';
+import type { CryptoPool } from './crypto/crypto-pool.ts';
 
 /** True when the node behind `node` (a handle, or one session) holds exactly `record` at `version`. */
 async function holdsRecord(node: { batch(commands: OutgoingCommand[]): Promise<CommandResult[]> }, version: bigint, record: Buffer): Promise<boolean> {
@@ -136,6 +137,8 @@ export class ArrayState {
     public membership: Membership,
     readonly handles: NodeHandle[],
     caches: CacheLimits = cacheDefaults,
+    /** Worker threads sealing and opening large requests (sector-batch.ts); none: all inline. Closed with the virtual disk. */
+    readonly pool?: CryptoPool,
   ) {
     this.stored = membership;
     this.code = createErasureCode({ k: geometry.k, m: geometry.m, shardBytes: 4096 });

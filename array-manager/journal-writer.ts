@@ -26,7 +26,6 @@
 //
 // A node that fails at any step is marked dead (a new membership version on
 // all others) before the next step, so no later step or read relies on it.
-import { sealSector } from './crypto/sector-crypto.ts';
 import { entryBytes } from './crypto/crypto-constants.ts';
 import { encodeTable, entryAt, slotOf, tableIndexOf } from './crypto/table-sector.ts';
 import { ArrayError, type ArrayState } from './array-state.ts';
@@ -35,6 +34,7 @@ import { applyCommands, applyEntry, type SlotApply } from './journal-apply.ts';
 import { encodeCommit, encodeHeader, headerDigest, payloadDigest } from '../journal/journal-record.ts';
 import { Op, type OutgoingCommand } from './node-client/frame-codec.ts';
 import { loadRows, readNodeSectors, readTableSet } from './row-reader.ts';
+import { sealWrites } from './sector-batch.ts';
 
 interface RowUpdate {
   region: Region;
@@ -197,18 +197,6 @@ export class JournalWriter {
     return out;
   }
 
-  /** Seals every written sector, in write order (ciphertext i, entry i); a trimmed sector gets zeros. */
-  private seal(writes: Map<number, Uint8Array | undefined>): { sectors: Buffer; entries: Buffer } {
-    const sectors = Buffer.alloc(writes.size * sectorBytes);
-    const entries = Buffer.alloc(writes.size * entryBytes);
-    let i = 0;
-    for (const [index, data] of writes) {
-      if (data) sealSector(this.state.keys, index, data, sectors.subarray(i * sectorBytes, (i + 1) * sectorBytes), entries.subarray(i * entryBytes, (i + 1) * entryBytes));
-      i++;
-    }
-    return { sectors, entries };
-  }
-
   /** Step 1: seals, encodes and lays out an entry; CPU and reads only, nothing is written. */
   async prepare(writes: Map<number, Uint8Array | undefined>): Promise<PreparedEntry> {
     const state = this.state;
@@ -230,7 +218,7 @@ export class JournalWriter {
       if (!updates.has(key)) updates.set(key, { region, row, shards: new Map() });
       updates.get(key)!.shards.set(j, shard);
     };
-    const ciphertexts = this.seal(writes);
+    const ciphertexts = await sealWrites(state.keys, state.pool, writes);
     let at = 0;
     for (const [index, data] of writes) {
       const entry = entryAt(tables.get(tableIndexOf(index))!, slotOf(index));

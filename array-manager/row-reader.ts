@@ -11,6 +11,7 @@ import { ArrayError, type ArrayState } from './array-state.ts';
 import { locate, rowSector, sectorBytes, shardOfSlot, slotOfShard, tableSectorsFor, type Region } from './geometry.ts';
 import { Op } from './node-client/frame-codec.ts';
 import { fetchSectors } from './read-coalescer.ts';
+import { OpenBatch } from './sector-batch.ts';
 
 /** Zeros to compare shards and entries (a sector at most) with: a native compare, where `every` with a callback took about 70 us a sector. */
 const zeros = Buffer.alloc(sectorBytes);
@@ -305,24 +306,27 @@ export async function readUserSectors(state: ArrayState, first: number, count: n
   const target = (i: number) => out.subarray((i - first) * sectorBytes, (i - first + 1) * sectorBytes);
   for (let i = first; i < first + count; i++) if (blankIn(tables, i)) target(i).fill(0);
   const entry = (i: number) => entryAt(tables.get(tableIndexOf(i))!, slotOf(i));
+  const received = new OpenBatch(state.keys, state.pool);
   for (const [slot, list] of wanted) {
     const data = fetched.get(slot);
     list.forEach((w, j) => {
       if (blankIn(tables, w.index)) return;
-      try {
-        if (!data) throw new SectorAuthError(w.index);
-        openSector(state.keys, w.index, data[j], entry(w.index), target(w.index));
-      } catch (err) {
-        if (!(err instanceof SectorAuthError)) throw err;
-        if (data) state.noteMacFailure(slot);
-        fromRows.push(w.index);
-      }
+      if (data) received.add(w.index, data[j], entry(w.index), target(w.index));
+      else fromRows.push(w.index);
     });
+  }
+  for (const i of await received.open()) {
+    const { row, shard } = locate(g, i);
+    state.noteMacFailure(slotOfShard(g, row, shard));
+    fromRows.push(i);
   }
   const fromRowsWritten = fromRows.filter((i) => !blankIn(tables, i));
   const rows = await loadRows(state, 'data', fromRowsWritten.map((i) => locate(g, i).row));
+  const verified = new OpenBatch(state.keys, state.pool);
   for (const i of fromRowsWritten) {
     const { row, shard } = locate(g, i);
-    openSector(state.keys, i, rows.get(row)![shard], entry(i), target(i));
+    verified.add(i, rows.get(row)![shard], entry(i), target(i));
   }
+  const [bad] = await verified.open();
+  if (bad !== undefined) throw new SectorAuthError(bad);
 }

@@ -338,6 +338,7 @@ export class VirtualDisk {
     await this.flush().catch(() => {});
     this.closed = true;
     for (const h of this.state.handles) h.close();
+    await this.state.pool?.close();
     this.state.keys.destroy();
   }
 }

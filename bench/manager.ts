@@ -12,21 +12,27 @@
 // Jobs: sequential 1 MiB writes and reads at queue depth 1 and 4, for each
 // shape, over a span written once before timing and larger than the row
 // cache. Reported: MB/s and the manager's CPU per MiB, which is this
-// process's CPU (cpu-meter.ts) less the stand-in nodes' own (timed with
-// process.cpuUsage around each batch they execute), and next to it the floor
-// (bench/floor.ts) measured right after each job.
+// process's CPU (cpu-meter.ts, all threads: the crypto workers' too) less the
+// stand-in nodes' own (this thread's CPU time, cpu-meter.ts mainThreadCpuMs,
+// around each batch they execute), and next to it the floor (bench/floor.ts)
+// measured right after each job.
 //
-// Workers: the manager has no worker pool to switch. array-manager/crypto/
-// crypto-pool.ts (CryptoPool) exists and is tested, but nothing in the
-// manager uses it: the journal writer seals with sealSector and the readers
-// open with openSector, inline. So the figures with "1 and 2 workers" are
-// the pool's own, on the manager's per-MiB crypto: one 256-sector seal or
-// open batch at a time (what a 1 MiB request at queue depth 1 would hand
-// it), with 1 and 2 workers (plus the calling thread's share, as the pool
-// always runs one) and inline, interleaved round by round; the 2-vs-1 ratio
-// is of those.
+// Crypto workers: each job runs with the manager opened with cryptoWorkers
+// 0 (inline: one thread), 1 (the calling thread's share plus one worker: two
+// threads) and 2 (three threads), or the counts `--workers` lists, one after
+// the other, each on a freshly
+// opened array warmed by one request each way, so the three see the same
+// machine minute; `--rounds N` repeats that and reports medians. Each row
+// with workers carries its MB/s against the row with one worker fewer
+// ("2 threads vs 1 thread", "3 threads vs 2 threads") and against inline.
+// The stand-ins run on the manager's thread, as a many-core manager's
+// transport would. Next to them, the manager's own thread's CPU per MiB
+// (mainThreadCpuMs, less the stand-ins'): on a host with a core for every
+// other thread that thread is the bottleneck, so its figure inline over its
+// figure with workers ("free-core bound vs inline") is what the workers can
+// give where cores are free, which this 2-core machine's are not.
 //
-//   npm run bench -- manager [--quick] [--shapes 4+2,8+3] [--seconds 3] [--node-mib 64] [--span-mib 128] [--pool-seconds 1] [--pool-rounds 3]
+//   npm run bench -- manager [--quick] [--shapes 4+2,8+3] [--seconds 3] [--rounds 1] [--workers 0,1,2] [--node-mib 64] [--span-mib 128]
 //
 // Does not measure: the manager's transport, nodes, the NBD layer, random
 // I/O (bench/array has all of these, with real node processes).
@@ -35,10 +41,9 @@ import { availableParallelism, loadavg } from 'node:os';
 import { createArray } from '../array-manager/array-create.ts';
 import { openArray } from '../array-manager/array-open.ts';
 import { cacheDefaults } from '../array-manager/array-state.ts';
-import { entryBytes, sectorBytes } from '../array-manager/crypto/crypto-constants.ts';
-import { CryptoPool } from '../array-manager/crypto/crypto-pool.ts';
+import { sectorBytes } from '../array-manager/crypto/crypto-constants.ts';
+import { poolWorkersMax } from '../array-manager/crypto/crypto-pool.ts';
 import { deriveKeySet } from '../array-manager/crypto/key-set.ts';
-import { openSectors, sealSectors } from '../array-manager/crypto/sector-crypto.ts';
 import type { NodeConnector } from '../array-manager/node-handle.ts';
 import { NodeError, Op, Status, type CommandResult, type Hello, type NodeStatus, type OutgoingCommand } from '../array-manager/node-client/frame-codec.ts';
 import type { NodeClient } from '../array-manager/node-client/node-client.ts';
@@ -47,7 +52,7 @@ import * as limits from '../disk-node/limits.ts';
 import { SectorStore } from '../disk-node/store.ts';
 import { statusCodes } from '../disk-node/wire.ts';
 import { numberParam, parseShapes } from './bench-nodes.ts';
-import { startCpuMeter } from './cpu-meter.ts';
+import { mainThreadCpuMs, startCpuMeter } from './cpu-meter.ts';
 import { Floor } from './floor.ts';
 import { median, percentile, secondsSince, type BenchOptions, type BenchResult, type BenchRow } from './report.ts';
 
@@ -68,7 +73,8 @@ export class StandInNode {
 
   /** Runs a batch whole, as a node does: checked first, then executed; a refused batch runs nothing. */
   execute(commands: OutgoingCommand[]): CommandResult[] {
-    const began = process.cpuUsage();
+    // This thread's time only: the process's would count crypto workers running meanwhile as the node's.
+    const began = mainThreadCpuMs();
     try {
       const s = this.store;
       if (commands.length === 0 || commands.length > limits.batchCommandsMax) throw new NodeError('E_TOO_LARGE', `batch of ${commands.length} commands`);
@@ -118,8 +124,7 @@ export class StandInNode {
         }
       });
     } finally {
-      const spent = process.cpuUsage(began);
-      this.cpuMs += (spent.user + spent.system) / 1000;
+      this.cpuMs += mainThreadCpuMs() - began;
     }
   }
 
@@ -209,8 +214,11 @@ async function runJob(disk: VirtualDisk, nodes: StandInNode[], job: Job, spanByt
   const slots = Math.floor(spanBytes / mib);
   let cursor = 0;
   const latenciesMs: number[] = [];
+  const counters = disk.state.counters;
+  const before = { ...counters };
   const nodesBefore = nodes.reduce((sum, n) => sum + n.cpuMs, 0);
   const cpu = startCpuMeter([]);
+  const mainBefore = mainThreadCpuMs();
   const start = process.hrtime.bigint();
   const worker = async () => {
     while (secondsSince(start) < seconds) {
@@ -224,6 +232,7 @@ async function runJob(disk: VirtualDisk, nodes: StandInNode[], job: Job, spanByt
   await Promise.all(Array.from({ length: job.queueDepth }, worker));
   const elapsed = secondsSince(start);
   const spent = cpu().selfMs;
+  const mainMs = mainThreadCpuMs() - mainBefore;
   const nodesMs = nodes.reduce((sum, n) => sum + n.cpuMs, 0) - nodesBefore;
   const mibs = latenciesMs.length;
   return {
@@ -231,9 +240,18 @@ async function runJob(disk: VirtualDisk, nodes: StandInNode[], job: Job, spanByt
     p50Ms: percentile(latenciesMs, 50),
     p99Ms: percentile(latenciesMs, 99),
     managerCpuMsPerMiB: (spent - nodesMs) / mibs,
+    /** The manager's thread alone: with a core for each other thread, its throughput is bound by this. */
+    mainThreadCpuMsPerMiB: (mainMs - nodesMs) / mibs,
     standInCpuMsPerMiB: nodesMs / mibs,
+    /** writeAmp or readAmp (see the notes). */
+    amp:
+      job.kind === 'write'
+        ? (counters.bytesSentToNodes - before.bytesSentToNodes) / (counters.bytesWritten - before.bytesWritten)
+        : (counters.bytesReceivedFromNodes - before.bytesReceivedFromNodes) / (counters.bytesRead - before.bytesRead),
   };
 }
+
+type JobRun = Awaited<ReturnType<typeof runJob>>;
 
 /** Writes the span once, 1 MiB requests, 4 in flight. */
 async function fill(disk: VirtualDisk, spanBytes: number): Promise<void> {
@@ -248,83 +266,40 @@ async function fill(disk: VirtualDisk, spanBytes: number): Promise<void> {
   await Promise.all(Array.from({ length: 4 }, worker));
 }
 
-type PoolMode = { label: string; workers: number };
-const poolModes: PoolMode[] = [
-  { label: 'inline', workers: 0 },
-  { label: '1 worker', workers: 1 },
-  { label: '2 workers', workers: 2 },
-];
-
 /**
- * The pool on the manager's crypto per MiB: one batch of 256 sectors at a
- * time, for `seconds`, `rounds` rounds with the modes interleaved. Returns
- * median MB/s and CPU ms per MiB (all threads) by op and mode.
+ * `--workers`: the crypto worker counts each job runs with, from 0 (inline)
+ * up; threads = workers + the calling thread.
  */
-async function poolFigures(seconds: number, rounds: number) {
-  const keys = deriveKeySet(randomBytes(32), randomBytes(16));
-  const sectors = mib / sectorBytes;
-  const indices = Array.from({ length: sectors }, (_, i) => 3_000_000 + i);
-  const plain = randomBytes(mib);
-  const sealed = Buffer.alloc(mib);
-  const entries = Buffer.alloc(sectors * entryBytes);
-  const out = Buffer.alloc(mib);
-  sealSectors(keys, indices, plain, sealed, entries);
-  const openEntries = Buffer.from(entries);
-  const openInput = Buffer.from(sealed);
-  const pools = new Map<number, CryptoPool>();
-  for (const { workers } of poolModes) if (workers) pools.set(workers, new CryptoPool(keys, { workers }));
-  const figures = new Map<string, { mbps: number[]; cpu: number[] }>();
-  try {
-    // Warm the workers (module load, JIT) before anything is timed.
-    for (const pool of pools.values()) {
-      await pool.seal(indices, plain, sealed, entries);
-      await pool.open(indices, openInput, openEntries, out);
-    }
-    for (let r = 0; r < rounds; r++) {
-      for (const op of ['seal', 'open'] as const) {
-        for (const mode of poolModes) {
-          const pool = pools.get(mode.workers);
-          const once =
-            op === 'seal'
-              ? pool
-                ? () => pool.seal(indices, plain, sealed, entries)
-                : () => sealSectors(keys, indices, plain, sealed, entries)
-              : pool
-                ? () => pool.open(indices, openInput, openEntries, out)
-                : () => openSectors(keys, indices, openInput, openEntries, out);
-          const cpu = startCpuMeter([]);
-          const start = process.hrtime.bigint();
-          let done = 0;
-          do {
-            await once();
-            done++;
-          } while (secondsSince(start) < seconds);
-          const elapsed = secondsSince(start);
-          const key = `${op} ${mode.label}`;
-          const f = figures.get(key) ?? { mbps: [], cpu: [] };
-          f.mbps.push((done * mib) / elapsed / 1e6);
-          f.cpu.push(cpu().selfMs / done);
-          figures.set(key, f);
-        }
-      }
-    }
-  } finally {
-    await Promise.all([...pools.values()].map((p) => p.close()));
-    keys.destroy();
+function parseWorkerCounts(text: string): number[] {
+  const counts = text.split(',').map(Number);
+  if (counts[0] !== 0 || counts.some((w, i) => !Number.isInteger(w) || w > poolWorkersMax || (i > 0 && w <= counts[i - 1]))) {
+    throw new Error(`--workers: "${text}" is not 0 then increasing counts up to ${poolWorkersMax}`);
   }
-  return new Map([...figures].map(([key, f]) => [key, { mbps: median(f.mbps), cpuMsPerMiB: median(f.cpu) }]));
+  return counts;
+}
+
+const threadsLabel = (workers: number) => `${workers + 1} thread${workers ? 's' : ''}`;
+
+/** Opens the array with `cryptoWorkers` and warms it (pool start, JIT) with one request each way at the span's end. */
+async function openWarm(connector: NodeConnector, dataKey: Buffer, rowsMax: number, cryptoWorkers: number, spanBytes: number): Promise<VirtualDisk> {
+  const disk = await openArray({ connector, dataKey, caches: { ...cacheDefaults, rowsMax }, cryptoWorkers });
+  const last = (spanBytes - mib) / sectorBytes;
+  await disk.writeSectors(last, await disk.readSectors(last, mib / sectorBytes));
+  return disk;
 }
 
 export async function run(opts: BenchOptions): Promise<BenchResult> {
   const shapes = parseShapes(opts.params.get('shapes') ?? (opts.quick ? '4+2' : '4+2,8+3'));
   const seconds = numberParam(opts, 'seconds', opts.quick ? 0.3 : 3);
+  const rounds = Math.ceil(numberParam(opts, 'rounds', 1));
+  const workerCounts = parseWorkerCounts(opts.params.get('workers') ?? '0,1,2');
   const nodeMib = Math.ceil(numberParam(opts, 'node-mib', opts.quick ? 16 : 64));
   const spanMib = Math.ceil(numberParam(opts, 'span-mib', opts.quick ? 8 : 128));
   const rowsMax = Math.ceil(numberParam(opts, 'rows-cache', opts.quick ? 64 : cacheDefaults.rowsMax));
   const floorSeconds = numberParam(opts, 'floor-seconds', opts.quick ? 0.1 : 0.5);
-  const poolSeconds = numberParam(opts, 'pool-seconds', opts.quick ? 0.1 : 1);
-  const poolRounds = Math.ceil(numberParam(opts, 'pool-rounds', opts.quick ? 1 : 3));
   const dataKey = randomBytes(32);
+  // The arrays' own keys are destroyed when each one closes; the floor needs keys of its own.
+  const floorKeys = deriveKeySet(randomBytes(32), randomBytes(16));
   const rows: BenchRow[] = [];
   const load = [loadavg()[0]];
   const spans: string[] = [];
@@ -333,57 +308,61 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     const nodes = Array.from({ length: k + m }, () => new StandInNode(nodeMib * 256));
     const connector = standInConnector(nodes);
     const created = await createArray({ connector, dataKey, k, m, caches: { ...cacheDefaults, rowsMax } });
+    const spanBytes = Math.min(spanMib * mib, Math.floor(created.sizeBytes / mib) * mib);
+    spans.push(`${k}+${m}: span ${spanBytes / mib} MiB, row cache ${(rowsMax * k * sectorBytes) / mib} MiB`);
+    await fill(created, spanBytes);
     await created.close();
-    const disk = await openArray({ connector, dataKey, caches: { ...cacheDefaults, rowsMax } });
-    try {
-      const spanBytes = Math.min(spanMib * mib, Math.floor(disk.sizeBytes / mib) * mib);
-      spans.push(`${k}+${m}: span ${spanBytes / mib} MiB, row cache ${(rowsMax * k * sectorBytes) / mib} MiB`);
-      await fill(disk, spanBytes);
-      const floor = new Floor(disk.state.keys, k, m);
-      const counters = disk.state.counters;
-      for (const job of jobs) {
-        const before = { ...counters };
-        const ours = await runJob(disk, nodes, job, spanBytes, seconds);
-        const floorMs = floor.cpuMsPerMiB(job.kind, mib / sectorBytes, floorSeconds);
-        load.push(loadavg()[0]);
+    const floor = new Floor(floorKeys, k, m);
+    for (const job of jobs) {
+      const runs = new Map(workerCounts.map((w) => [w, [] as JobRun[]]));
+      const floors: number[] = [];
+      for (let r = 0; r < rounds; r++) {
+        for (const workers of workerCounts) {
+          const disk = await openWarm(connector, dataKey, rowsMax, workers, spanBytes);
+          try {
+            runs.get(workers)!.push(await runJob(disk, nodes, job, spanBytes, seconds));
+          } finally {
+            await disk.close();
+          }
+          load.push(loadavg()[0]);
+        }
+        floors.push(floor.cpuMsPerMiB(job.kind, mib / sectorBytes, floorSeconds));
+      }
+      const floorMs = median(floors);
+      const mbps = (w: number) => median(runs.get(w)!.map((x) => x.mbps));
+      const mainMs = (w: number) => median(runs.get(w)!.map((x) => x.mainThreadCpuMsPerMiB));
+      workerCounts.forEach((workers, i) => {
+        const fewer = workerCounts[i - 1];
+        const of = (pick: (x: JobRun) => number) => median(runs.get(workers)!.map(pick));
+        const manager = of((x) => x.managerCpuMsPerMiB);
         rows.push({
-          name: `${k}+${m} ${job.name}`,
-          value: ours.mbps,
+          name: `${k}+${m} ${job.name}, cryptoWorkers ${workers}`,
+          value: mbps(workers),
           unit: 'MB/s',
+          ratios:
+            workers === 0
+              ? undefined
+              : {
+                  [`${threadsLabel(workers)} vs ${threadsLabel(fewer)}`]: mbps(workers) / mbps(fewer),
+                  'vs inline': mbps(workers) / mbps(0),
+                  'free-core bound vs inline': mainMs(0) / mainMs(workers),
+                },
           extra: {
-            p50ms: ours.p50Ms,
-            p99ms: ours.p99Ms,
-            managerCpuMsPerMiB: ours.managerCpuMsPerMiB,
-            standInNodesCpuMsPerMiB: ours.standInCpuMsPerMiB,
+            threads: workers + 1,
+            p50ms: of((x) => x.p50Ms),
+            p99ms: of((x) => x.p99Ms),
+            managerCpuMsPerMiB: manager,
+            mainThreadCpuMsPerMiB: mainMs(workers),
+            standInNodesCpuMsPerMiB: of((x) => x.standInCpuMsPerMiB),
             floorCpuMsPerMiB: floorMs,
-            managerVsFloor: ours.managerCpuMsPerMiB / floorMs,
-            ...(job.kind === 'write'
-              ? { writeAmp: (counters.bytesSentToNodes - before.bytesSentToNodes) / (counters.bytesWritten - before.bytesWritten) }
-              : { readAmp: (counters.bytesReceivedFromNodes - before.bytesReceivedFromNodes) / (counters.bytesRead - before.bytesRead) }),
+            managerVsFloor: manager / floorMs,
+            [job.kind === 'write' ? 'writeAmp' : 'readAmp']: of((x) => x.amp),
           },
         });
-      }
-    } finally {
-      await disk.close();
-    }
-  }
-
-  const pool = await poolFigures(poolSeconds, poolRounds);
-  load.push(loadavg()[0]);
-  for (const op of ['seal', 'open'] as const) {
-    const inline = pool.get(`${op} inline`)!;
-    const one = pool.get(`${op} 1 worker`)!;
-    for (const mode of poolModes) {
-      const f = pool.get(`${op} ${mode.label}`)!;
-      rows.push({
-        name: `crypto pool ${op} 256 sectors, ${mode.label}`,
-        value: f.mbps,
-        unit: 'MB/s',
-        ratios: mode.workers === 0 ? undefined : { 'vs inline': f.mbps / inline.mbps, ...(mode.workers === 2 ? { 'vs 1 worker': f.mbps / one.mbps } : {}) },
-        extra: { cpuMsPerMiB: f.cpuMsPerMiB, threads: mode.workers + 1 },
       });
     }
   }
+  floorKeys.destroy();
 
   const params = [...opts.params].map(([key, value]) => ` --${key} ${value}`).join('');
   return {
@@ -391,11 +370,12 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     command: `npm run bench -- manager${opts.quick ? ' --quick' : ''}${params}`,
     rows,
     notes: [
-      `real manager (createArray, then openArray) over in-process stand-in nodes (SectorStore, no frames, signatures or attestation); ${seconds} s per job; ${spans.join('; ')}; nodes of ${nodeMib} MiB`,
-      'managerCpuMsPerMiB = this process\'s CPU (all threads) less the stand-ins\' own, per MiB; the manager\'s transport (frames, batch signatures, reply checks) is not in it; all threads: the garbage collector\'s helpers can take it above the wall time',
-      'writeAmp = bytes sent to nodes / bytes written; readAmp = bytes received from nodes / bytes read (below 1: rows the row cache still held from the writes)',
-      `floorCpuMsPerMiB: bench/floor.ts (seal, parity, one SHA-256 pass over data and parity / open and one SHA-256 pass), ${floorSeconds} s right after each job; managerVsFloor = manager / floor`,
-      `worker pool: the manager has none to switch (nothing in array-manager/ uses CryptoPool); crypto pool rows = CryptoPool alone on one 256-sector batch at a time, ${poolRounds} rounds of ${poolSeconds} s interleaved, medians; threads = workers + the calling thread's share`,
+      `real manager (createArray, then openArray per job and worker count) over in-process stand-in nodes (SectorStore, no frames, signatures or attestation); ${seconds} s per job and worker count, ${rounds} round(s), medians; ${spans.join('; ')}; nodes of ${nodeMib} MiB`,
+      'cryptoWorkers N = the manager opened with N crypto worker threads: 0 = inline (1 thread), 1 = the calling thread\'s share plus one worker (2 threads), 2 = plus two (3 threads); "2 threads vs 1 thread" = MB/s with cryptoWorkers 1 / with 0, "3 threads vs 2 threads" = cryptoWorkers 2 / 1 (each row against the count listed before it); the pool takes only sealing and opening, not coding, digests or tables',
+      'managerCpuMsPerMiB = this process\'s CPU (all threads, workers included) less the stand-ins\' own (their thread\'s CPU time), per MiB; the manager\'s transport (frames, batch signatures, reply checks) is not in it',
+      'mainThreadCpuMsPerMiB = the manager\'s own thread alone (less the stand-ins): given a free core for every other thread (workers, garbage collector), throughput is bound by it; "free-core bound vs inline" = its value inline / with the workers, the gain a host with cores to spare could see; on a machine whose cores are busy the MB/s ratios fall below it',
+      'writeAmp = bytes sent to nodes / bytes written; readAmp = bytes received from nodes / bytes read (below 1: rows the row cache held)',
+      `floorCpuMsPerMiB: bench/floor.ts (seal, parity, one SHA-256 pass over data and parity / open and one SHA-256 pass), ${floorSeconds} s right after each job's worker counts, on the calling thread; managerVsFloor = manager / floor`,
       `load average (1 min) during the run: ${Math.min(...load).toFixed(1)} to ${Math.max(...load).toFixed(1)} on ${availableParallelism()} cores`,
     ],
   };

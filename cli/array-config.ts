@@ -5,6 +5,8 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { CliError } from './cli-error.ts';
 import { parseNbdSection, type NbdAccess } from './nbd-access.ts';
+import { poolWorkersMax } from '../array-manager/crypto/crypto-pool.ts';
+import type { CryptoWorkers } from '../array-manager/sector-batch.ts';
 
 export interface ArrayConfig {
   k: number;
@@ -18,6 +20,8 @@ export interface ArrayConfig {
   /** Directory of operator-supplied SEV-SNP VCEKs for nodes that send none (cli/certificate-dir.ts); absent: none. */
   vcekDir?: string;
   keyErasure: boolean;
+  /** Worker threads sealing and opening large requests, or 'auto' (array-manager/sector-batch.ts). */
+  cryptoWorkers: CryptoWorkers;
   /** Who may reach the NBD export, and how (cli/nbd-access.ts). */
   nbd: NbdAccess;
   admin: { host: string; port: number };
@@ -150,7 +154,7 @@ function sparesField(v: unknown, nodes: string[]): string[] {
 }
 
 const configBytesMax = 64 * 1024;
-const known = ['k', 'm', 'nodes', 'dataDir', 'manifest', 'vcekDir', 'keyErasure', 'nbd', 'admin', 'health', 'spares', 'rebuild', 'scrub'];
+const known = ['k', 'm', 'nodes', 'dataDir', 'manifest', 'vcekDir', 'keyErasure', 'cryptoWorkers', 'nbd', 'admin', 'health', 'spares', 'rebuild', 'scrub'];
 
 function fail(field: string, why: string): never {
   throw new CliError(`config: ${field} ${why}`);
@@ -158,6 +162,12 @@ function fail(field: string, why: string): never {
 
 function int(v: unknown, field: string, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(field, `must be an integer in ${min}..${max}`);
+  return v;
+}
+
+function cryptoWorkersField(v: unknown): CryptoWorkers {
+  if (v === undefined || v === 'auto') return 'auto';
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > poolWorkersMax) fail('cryptoWorkers', `must be "auto" or an integer in 0..${poolWorkersMax}`);
   return v;
 }
 
@@ -203,6 +213,7 @@ export function parseArrayConfig(text: string, baseDir: string): ArrayConfig {
     manifest: resolve(baseDir, (o.manifest as string | undefined) ?? `${dataDir}/manifest.json`),
     ...(o.vcekDir !== undefined ? { vcekDir: resolve(baseDir, o.vcekDir as string) } : {}),
     keyErasure: (o.keyErasure as boolean | undefined) ?? false,
+    cryptoWorkers: cryptoWorkersField(o.cryptoWorkers),
     nbd: parseNbdSection(o.nbd, baseDir),
     admin: address(o.admin, 'admin', { host: '127.0.0.1', port: 10810 }),
     health: healthSection(o.health),

@@ -273,7 +273,7 @@ export async function arrayCommand(argv: string[]): Promise<number> {
   }
   const { keys, connector, health } = await connect(config);
   const onProgress = progressReporter('creating array');
-  const disk = await createArray({ connector, health, dataKey: keys.dataKey, k: config.k, m: config.m, keyErasure: config.keyErasure, onProgress });
+  const disk = await createArray({ connector, health, dataKey: keys.dataKey, k: config.k, m: config.m, keyErasure: config.keyErasure, cryptoWorkers: config.cryptoWorkers, onProgress });
   report(arrayStatus(disk, config.nodes), values.json!);
   await disk.close();
   return exitCodes.ok;
@@ -289,7 +289,7 @@ export async function nbdCommand(argv: string[]): Promise<void> {
   // Credentials first: a bad key file is a usage error, before any node is contacted.
   const nbdListen = await nbdListenSpecs(config.nbd, log);
   const { keys, connector, health } = await connect(config);
-  const disk = await openArray({ connector, health, dataKey: keys.dataKey, acceptLost });
+  const disk = await openArray({ connector, health, dataKey: keys.dataKey, acceptLost, cryptoWorkers: config.cryptoWorkers });
   const opened = arrayStatus(disk);
   log.info('array open', { health: opened.health, state: opened.state, journalVersion: disk.state.journalVersion.toString() });
   const healing = await createHealing(disk, {

@@ -14,7 +14,7 @@ import { localConfigFile, removeLocalConfig, writeLocalConfig } from './local-co
 import { createLogger } from './log.ts';
 import type { NbdListenerAddress } from '../array-manager/nbd/nbd-listeners.ts';
 import { attachLines, ensurePskFile, idleTimeoutSecondsMax, localPskIdentity, nbdListenSpecs, type NbdAccess } from './nbd-access.ts';
-import { intOption } from './options.ts';
+import { cryptoWorkersOption, intOption } from './options.ts';
 import { progressReporter } from './progress.ts';
 import { serve } from './serve.ts';
 import { startLocalArray } from './local-array.ts';
@@ -44,6 +44,9 @@ RAM: stopping (Ctrl-C) discards it, as losing every node would.
                      is lost, a spare takes its slot and is rebuilt
   --death-window S   a node unreachable for S seconds is declared lost
                      (default 30)
+  --crypto-workers N threads sealing and opening large requests beside the
+                     manager's: 0..16 or auto (default auto: none below 4
+                     cores, else cores - 2, at most 4)
   --log-json         JSON log lines even on a terminal
   --tq-members N     instead: N small trust-quorum member arrays for
                      \`teearray tq\` (docs/VAULT.md), no NBD export
@@ -68,6 +71,7 @@ export async function localCommand(argv: string[]): Promise<void> {
       'key-erasure': { type: 'boolean', default: false },
       spares: { type: 'string', default: '0' },
       'death-window': { type: 'string', default: '30' },
+      'crypto-workers': { type: 'string', default: 'auto' },
       'log-json': { type: 'boolean', default: false },
       'tq-members': { type: 'string' },
     },
@@ -85,6 +89,7 @@ export async function localCommand(argv: string[]): Promise<void> {
   const idleTimeoutSeconds = intOption(values['nbd-idle-timeout'], '--nbd-idle-timeout', 0, idleTimeoutSecondsMax);
   const spareCount = intOption(values.spares, '--spares', 0, localSparesMax);
   const deathWindowSeconds = intOption(values['death-window'], '--death-window', 1, 86_400);
+  const cryptoWorkers = cryptoWorkersOption(values['crypto-workers'], '--crypto-workers');
   const dir = values['data-dir']!;
   const log = createLogger(values['log-json'] || undefined);
   const insecure = values['nbd-insecure-tcp']!;
@@ -107,6 +112,7 @@ export async function localCommand(argv: string[]): Promise<void> {
     nodeMib,
     spares: spareCount,
     keyErasure: values['key-erasure'],
+    cryptoWorkers,
     health: { deathWindowMs: deathWindowSeconds * 1000 },
     log,
     onProgress: progressReporter('creating array'),

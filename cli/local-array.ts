@@ -9,6 +9,7 @@ import type { HealthPolicy } from '../array-manager/node-handle.ts';
 import type { CacheLimits } from '../array-manager/array-state.ts';
 import { attestedConnector } from '../array-manager/node-client/attested-connector.ts';
 import type { VirtualDisk } from '../array-manager/virtual-disk.ts';
+import type { CryptoWorkers } from '../array-manager/sector-batch.ts';
 import { generateKeys, loadKeys, type KeyStore } from './key-store.ts';
 import type { Logger } from './log.ts';
 import { localManifest, saveManifest } from './manifest-file.ts';
@@ -23,6 +24,8 @@ export interface LocalArrayOptions {
   /** Spare nodes to start beside the array's (default 0). */
   spares?: number;
   caches?: CacheLimits;
+  /** Crypto worker threads, or 'auto' (default 0: none). */
+  cryptoWorkers?: CryptoWorkers;
   /** When a silent node is declared lost (default: healthDefaults). */
   health?: Partial<HealthPolicy>;
   /** The `teearray` command the nodes run (default: this process's own). */
@@ -64,7 +67,7 @@ export async function startLocalArray(opts: LocalArrayOptions): Promise<LocalArr
   const endpoints = nodes.endpoints.slice(0, n);
   try {
     const connector = attestedConnector({ endpoints, manifest, managerPrivateKey: keys.managerPrivateKey, managerPublicKey: keys.managerPublicKey });
-    const disk = await createArray({ connector, dataKey: keys.dataKey, k: opts.k, m: opts.m, keyErasure: opts.keyErasure, caches: opts.caches, health: opts.health, onProgress: opts.onProgress });
+    const disk = await createArray({ connector, dataKey: keys.dataKey, k: opts.k, m: opts.m, keyErasure: opts.keyErasure, caches: opts.caches, cryptoWorkers: opts.cryptoWorkers, health: opts.health, onProgress: opts.onProgress });
     return {
       disk,
       nodes,

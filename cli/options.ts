@@ -1,5 +1,7 @@
 // Checked conversions of command-line values, each naming the option on error.
 import { CliError } from './cli-error.ts';
+import { poolWorkersMax } from '../array-manager/crypto/crypto-pool.ts';
+import type { CryptoWorkers } from '../array-manager/sector-batch.ts';
 
 export function intOption(value: string | undefined, name: string, min: number, max: number): number {
   if (value === undefined) throw new CliError(`${name} is required`);
@@ -8,6 +10,15 @@ export function intOption(value: string | undefined, name: string, min: number, 
     throw new CliError(`${name} must be an integer in ${min}..${max}, got "${value}"`);
   }
   return n;
+}
+
+/** `auto` or a count of crypto worker threads (array-manager/sector-batch.ts). */
+export function cryptoWorkersOption(value: string | undefined, name: string): CryptoWorkers {
+  if (value === 'auto') return value;
+  if (value === undefined || !/^\d+$/.test(value) || Number(value) > poolWorkersMax) {
+    throw new CliError(`${name} must be auto or an integer in 0..${poolWorkersMax}, got "${value ?? ''}"`);
+  }
+  return Number(value);
 }
 
 /**

@@ -22,7 +22,7 @@ export interface MemberVault {
 export async function openMember(configPath: string): Promise<MemberVault> {
   const config = await loadArrayConfig(configPath);
   const { keys, connector, health } = await connect(config);
-  const disk = await openArray({ connector, dataKey: keys.dataKey, health });
+  const disk = await openArray({ connector, dataKey: keys.dataKey, health, cryptoWorkers: config.cryptoWorkers });
   try {
     const vault = await openVault(disk);
     const id = vault.initialised ? vault.summary().memberId : defaultMemberId(configPath);

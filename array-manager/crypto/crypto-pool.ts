@@ -97,7 +97,7 @@ export class CryptoPool {
     this.sharedKeys.set(keys.sectorEncryption, 0);
     this.sharedKeys.set(keys.sectorMac, keyBytes);
     this.keys = sharedSectorKeys(keyBuffer);
-    const workerUrl = options.workerUrl ?? new URL('./crypto-worker.ts', import.meta.url);
+    const workerUrl = options.workerUrl ?? defaultWorkerUrl();
     const loader = typeScriptLoader(workerUrl);
     this.workers = Array.from({ length: workerCount }, () => this.spawn(workerUrl, loader, keyBuffer));
   }
@@ -226,6 +226,15 @@ export class CryptoPool {
     batch.out.set(slice.data, from * sectorBytes);
     if (batch.op === 'seal') batch.entries.set(slice.entries, from * entryBytes);
   }
+}
+
+/**
+ * The worker module beside this one: crypto-worker.ts from the sources, or
+ * crypto-worker.mjs beside a bundle (cli/build.ts writes it next to
+ * dist/teearray.mjs, whose URL this module then has).
+ */
+function defaultWorkerUrl(): URL {
+  return new URL(import.meta.url.endsWith('.ts') ? './crypto-worker.ts' : './crypto-worker.mjs', import.meta.url);
 }
 
 /** The tsx loader a TypeScript worker entry needs, or undefined for JavaScript. */

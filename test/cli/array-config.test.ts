@@ -32,6 +32,7 @@ t.test('a minimal config takes the documented defaults', async (t) => {
     dataDir: '/etc/teearray/keys',
     manifest: '/etc/teearray/keys/manifest.json',
     keyErasure: false,
+    cryptoWorkers: 'auto',
     nbd: { tcp: null, unixSocket: { path: '/etc/teearray/nbd.sock', group: null }, idleTimeoutSeconds: 0 },
     admin: { host: '127.0.0.1', port: 10810 },
     health: { deathWindowMs: 30_000, backoffMinMs: 50, backoffMaxMs: 2_000, requestTimeoutMs: 5_000, macFailuresMax: 64, probeMs: 5_000 },
@@ -102,9 +103,11 @@ t.test('every field set', async (t) => {
     dataDir: '/var/lib/teearray',
     manifest: 'refs/manifest.json',
     keyErasure: true,
+    cryptoWorkers: 3,
     nbd: { host: '0.0.0.0', port: 0, insecureTcp: true },
     admin: { port: 9000 },
   });
+  t.equal(c.cryptoWorkers, 3);
   t.equal(c.dataDir, '/var/lib/teearray', 'absolute dataDir kept');
   t.equal(c.manifest, '/etc/teearray/refs/manifest.json', 'manifest relative to the config file');
   t.equal(c.keyErasure, true);
@@ -136,6 +139,10 @@ const refusals: [string, unknown, string][] = [
   ['dataDir empty', { ...base, dataDir: '' }, 'config: dataDir must name'],
   ['manifest empty', { ...base, manifest: '' }, 'config: manifest must be a path'],
   ['keyErasure not boolean', { ...base, keyErasure: 'yes' }, 'config: keyErasure must be true or false'],
+  ['cryptoWorkers negative', { ...base, cryptoWorkers: -1 }, 'config: cryptoWorkers must be "auto" or an integer in 0..16'],
+  ['cryptoWorkers fractional', { ...base, cryptoWorkers: 1.5 }, 'config: cryptoWorkers must be "auto" or an integer in 0..16'],
+  ['cryptoWorkers too many', { ...base, cryptoWorkers: 17 }, 'config: cryptoWorkers must be "auto" or an integer in 0..16'],
+  ['cryptoWorkers another word', { ...base, cryptoWorkers: 'all' }, 'config: cryptoWorkers must be "auto"'],
   ['nbd missing', { ...base, nbd: undefined }, 'config: nbd must be an object; set tls, unixSocket or insecureTcp'],
   ['nbd not an object', { ...base, nbd: 10809 }, 'config: nbd must be an object'],
   ['nbd null', { ...base, nbd: null }, 'config: nbd must be an object'],
