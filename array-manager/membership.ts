@@ -170,9 +170,21 @@ function liveIn(m: Membership, slot: number, instanceId: Buffer): boolean {
 function standingRecords(valid: MembershipResponse[]): Membership[] {
   const distinct: Membership[] = [];
   for (const r of valid) if (!distinct.some((d) => sameRecord(d, r.record!))) distinct.push(r.record!);
-  const refutes = (r: MembershipResponse, c: Membership) =>
-    liveIn(c, r.slot, r.instanceId) && (r.record!.version < c.version || (r.record!.version === c.version && !sameRecord(c, r.record!)));
+  const refutes = (r: MembershipResponse, c: Membership) => {
+    if (!liveIn(c, r.slot, r.instanceId)) return false;
+    const held = r.record!;
+    if (held.version < c.version || (held.version === c.version && !sameRecord(c, held))) return true;
+    // A higher record that brings back a node c marked dead: no manager wrote it after c completed (deaths
+    // are final: every record since keeps them, a replacement puts a new instance in the slot), yet this
+    // node would have stored c before it. So c did not complete.
+    return held.version > c.version && revives(held, c);
+  };
   return distinct.filter((c) => !valid.some((r) => refutes(r, c)));
+}
+
+/** True when `later` has a slot `earlier` marked dead as a member again under the same instance. */
+function revives(later: Membership, earlier: Membership): boolean {
+  return earlier.slots.some((s, i) => s.state === SlotState.dead && liveIn(later, i, s.instanceId));
 }
 
 /**
