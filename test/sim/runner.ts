@@ -21,6 +21,7 @@ import { SeededDelivery } from './delivery-scheduler.ts';
 import { SimCluster, dataKey, type FaultPolicy } from './sim-cluster.ts';
 import { slotsMarkedDead } from './marked-dead.ts';
 import { FaultLedger, type Moment } from './fault-ledger.ts';
+import type { FrameTally, Phase } from './frame-tally.ts';
 
 export interface SimStats {
   scenarios: number;
@@ -167,8 +168,14 @@ export class ScenarioRun {
   constructor(
     private readonly sc: Scenario,
     private readonly stats: SimStats,
+    private readonly tally?: FrameTally,
   ) {
     this.cluster = new SimCluster(sc.k + sc.m, nodeSectors);
+    if (tally) {
+      tally.phase = 'create';
+      tally.geometry = undefined;
+      this.cluster.onDelivered = (frame) => tally.count(frame);
+    }
     if (sc.delivery) this.cluster.scheduler = new SeededDelivery(sc.delivery);
     this.ledger = new FaultLedger(this.cluster.clock);
     this.cluster.onAnswered = (slot) => this.watchDeathRecord(slot);
@@ -260,6 +267,7 @@ export class ScenarioRun {
       ...(this.sc.caches && { caches: this.sc.caches }),
     });
     this.arrayId = Buffer.from(this.disk.state.arrayId);
+    if (this.tally) this.tally.geometry = this.disk.state.geometry;
     this.keys = deriveKeySet(this.key, this.arrayId);
     this.disk.state.membership.slots.forEach((s, slot) => this.ledger.setOriginal(slot, hex(s.instanceId)));
     for (const group of this.sc.groups) {
@@ -276,6 +284,10 @@ export class ScenarioRun {
     this.stats.frames += this.cluster.delivered;
     this.stats.lateFrames += this.cluster.lateDeliveries;
     this.countNetworkOnly(before);
+  }
+
+  private setPhase(phase: Phase): void {
+    if (this.tally) this.tally.phase = phase;
   }
 
   /** Counts the scenario if network faults were all it met, and whether it ended with every slot live. */
@@ -362,6 +374,7 @@ export class ScenarioRun {
     this.stats.steps++;
     this.step++;
     const io = group.filter((op) => !faultKinds.has(op.kind));
+    this.setPhase('io');
     this.groupNetwork = group.some((op) => op.kind === 'network');
     this.scrubPassInGroup = false;
     for (const op of group) if (!io.includes(op)) this.arm(op);
@@ -432,6 +445,7 @@ export class ScenarioRun {
     let crashDuringRecovery = crash && crash.duringRecovery >= 0 ? crash.duringRecovery : -1;
     this.checkDeaths();
     this.disk = undefined;
+    this.setPhase('open');
     for (;;) {
       if (crashDuringRecovery >= 0) this.cluster.crashAt = this.cluster.delivered + crashDuringRecovery;
       crashDuringRecovery = -1;
@@ -463,6 +477,7 @@ export class ScenarioRun {
   /** Reads every sector ever touched and checks it against the model. */
   private async verify(where: string): Promise<void> {
     const disk = this.disk!;
+    this.setPhase('verify');
     const sectors = [...this.model.touched].sort((a, b) => a - b);
     const observed = new Map<number, Buffer>();
     try {
@@ -845,8 +860,9 @@ function spareImage(core: DiskNodeCore, journalSectors: number): Buffer {
   return Buffer.concat([Buffer.from(core.store.deathVersion.toString()), core.store.deathRecord, ...core.store.view(0, journalSectors)]);
 }
 
-export async function runScenario(sc: Scenario, stats: SimStats): Promise<string[]> {
-  const run = new ScenarioRun(sc, stats);
+/** Runs one scenario; `tally`, when given, counts its frames by phase and kind. */
+export async function runScenario(sc: Scenario, stats: SimStats, tally?: FrameTally): Promise<string[]> {
+  const run = new ScenarioRun(sc, stats, tally);
   await run.run();
   return run.violations;
 }
