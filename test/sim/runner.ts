@@ -480,17 +480,21 @@ export class ScenarioRun {
     this.setPhase('verify');
     const sectors = [...this.model.touched].sort((a, b) => a - b);
     const observed = new Map<number, Buffer>();
-    try {
-      // Consecutive touched sectors are read together: fewer batches, same check.
-      for (let i = 0; i < sectors.length; ) {
-        let j = i + 1;
-        while (j < sectors.length && sectors[j] === sectors[j - 1] + 1) j++;
-        const data = await disk.readSectors(sectors[i], j - i);
-        for (let x = i; x < j; x++) observed.set(sectors[x], data.subarray((x - i) * 4096, (x - i + 1) * 4096));
-        i = j;
-      }
-    } catch (err) {
-      this.checkError(`verify ${where}`, err as Error);
+    // Consecutive touched sectors are read together, and the runs all at once: the manager's read coalescer
+    // then asks each node once for all of them (fewer frames, same check). Every read settles before the verdict.
+    const reads: Promise<void>[] = [];
+    for (let i = 0; i < sectors.length; ) {
+      let j = i + 1;
+      while (j < sectors.length && sectors[j] === sectors[j - 1] + 1) j++;
+      const [from, to] = [i, j];
+      reads.push(disk.readSectors(sectors[from], to - from).then((data) => {
+        for (let x = from; x < to; x++) observed.set(sectors[x], data.subarray((x - from) * 4096, (x - from + 1) * 4096));
+      }));
+      i = j;
+    }
+    const failed = (await Promise.allSettled(reads)).find((r) => r.status === 'rejected');
+    if (failed) {
+      this.checkError(`verify ${where}`, failed.reason as Error);
       this.stats.failedArrays++;
       this.disk = undefined;
       return;
