@@ -5,12 +5,13 @@
 // its node's attested instance. Creation is not journalled: a crash during
 // it leaves no membership record, and creating again starts over.
 //
-// Round trips per node: the session's ATTEST, then the format batches (for
-// nodes up to 256 MiB one: STATUS, TRIM, the table rows, the commit record),
-// then, once every node has run all of them, the membership record. Within a
-// node, a batch runs its commands in order, whole or not at all, so one batch
-// does what the same commands in separate batches did; the barrier that
-// matters is the one before the membership record.
+// Round trips per node: the session's ATTEST (which also reads the node's
+// membership record), the format batches (for nodes up to 256 MiB one: TRIM,
+// the table rows, the commit record), then, once every node has run all of
+// them, the membership record. A node runs a batch's commands in order, whole
+// or not at all, so one batch does what the same commands in separate
+// batches did; the barrier that matters is the one before the membership
+// record.
 import { randomBytes } from 'node:crypto';
 import { deriveKeySet } from './crypto/key-set.ts';
 import { encodeTable } from './crypto/table-sector.ts';
@@ -49,9 +50,14 @@ export async function createArray(opts: CreateOptions): Promise<VirtualDisk> {
   const handles = Array.from({ length: n }, (_, slot) => new NodeHandle(slot, opts.connector, undefined, { ...healthDefaults, ...opts.connector.health, ...opts.health }));
   const instanceIds: Buffer[] = [];
   let smallest = Infinity;
+  // Nodes reused from an earlier array hold its membership: the new one must go above it, or they refuse it.
+  let highest = 0n;
   for (const h of handles) {
     try {
       const session = await h.session();
+      // A fresh handle's session, just opened: its first batch read the record (NodeClient.openingRecord).
+      const { version } = session.openingRecord()!;
+      if (version > highest) highest = version;
       smallest = Math.min(smallest, session.hello.sectorCount);
       instanceIds.push(Buffer.from(session.peer.instanceId));
       h.pinned = instanceIds[instanceIds.length - 1];
@@ -64,8 +70,7 @@ export async function createArray(opts: CreateOptions): Promise<VirtualDisk> {
   const arrayId = randomBytes(arrayIdBytes);
   const keys = deriveKeySet(opts.dataKey, arrayId);
   const membership: Membership = {
-    // Set by format() from the nodes' STATUS answers, before anything reads it.
-    version: 0n,
+    version: highest + 1n,
     arrayId,
     geometry,
     keyErasure: opts.keyErasure ?? false,
@@ -82,8 +87,8 @@ export async function createArray(opts: CreateOptions): Promise<VirtualDisk> {
 }
 
 /** Every node must take every write: a node that fails during creation fails the creation. */
-async function onAll<T>(state: ArrayState, fn: (h: NodeHandle) => Promise<T>): Promise<T[]> {
-  return Promise.all(state.handles.map(fn));
+async function onAll(state: ArrayState, fn: (h: NodeHandle) => Promise<unknown>): Promise<void> {
+  await Promise.all(state.handles.map(fn));
 }
 
 /** One format batch, the same on every node: a piece of the wipe, a piece of the tables, or both. */
@@ -114,26 +119,19 @@ async function format(state: ArrayState, onProgress?: (done: number, total: numb
   const g = state.geometry;
   const plan = formatPlan(g);
   const commit = encodeCommit(state.keys.journalMac, state.arrayId, { version: 0n, headerDigests: new Array(state.n).fill(undefined) });
-  // Nodes reused from an earlier array hold its membership: the new one must go above it, or they refuse it.
-  let highest = 0n;
   for (const [i, step] of plan.entries()) {
     const perSlot = step.rows && tableRowShards(state, g, step.rows.first, step.rows.count);
-    const statuses = await onAll(state, async (h) => {
+    await onAll(state, (h) => {
       const commands: OutgoingCommand[] = [];
-      // STATUS rides in the first batch: what it reports (the node's membership version) no format command changes.
-      if (i === 0) commands.push({ op: Op.status });
       if (step.trim) commands.push({ op: Op.trim, ...step.trim });
       if (step.rows) commands.push({ op: Op.write, sector: rowSector(g, 'table', step.rows.first), count: step.rows.count, data: perSlot![h.slot] });
       // The empty commit record in the last batch: like the tables, it only has to be there before the membership record.
       if (i === plan.length - 1) commands.push({ op: Op.write, sector: commitSector, count: 1, data: commit });
-      const [first] = await h.batch(commands);
-      return first.op === Op.status ? first.status.deathVersion : 0n;
+      return h.batch(commands);
     });
-    for (const v of statuses) if (v > highest) highest = v;
     if (step.rows) onProgress?.(step.rows.first + step.rows.count, g.tableRows);
   }
   // Last, and only once every node holds its tables and commit record: a crash before this leaves no record anywhere.
-  state.membership.version = highest + 1n;
   const record = encodeMembership(state.keys.membershipMac, state.membership);
   await onAll(state, (h) => h.batch([{ op: Op.deathWrite, version: state.membership.version, record }]));
 }
