@@ -341,6 +341,11 @@ export class ArrayState {
     return current.instanceId.equals(record.instanceId) && record.state !== SlotState.dead;
   }
 
+  /** True when `failure` is of an instance a replacement has since taken the slot from. */
+  private replacedSince(failure: NodeFailure): boolean {
+    return failure.instanceId !== undefined && !failure.instanceId.equals(this.membership.slots[failure.slot].instanceId);
+  }
+
   /** Throws E_UNAVAILABLE when marking `unreachable` dead, with every other unreachable slot, would leave more than m dead. */
   private refuseBeyondM(unreachable: number[]): void {
     const down = new Set([...unreachable, ...this.unreachableSlots()]);
@@ -373,7 +378,9 @@ export class ArrayState {
         try {
           out.set(slot, await fn(slot));
         } catch (err) {
-          if (err instanceof NodeFailure) failed.push(err);
+          if (err instanceof NodeFailure && (degraded || !this.replacedSince(err))) failed.push(err);
+          // The node that failed is no longer the slot's: that says nothing of the new one, but this call missed it.
+          else if (err instanceof NodeFailure) unexpected ??= { error: new ArrayError('E_UNAVAILABLE', `slot ${slot} was given a new node while this ran; retry`) };
           else if (degraded && transportFault(err)) return;
           else unexpected ??= { error: err };
         }

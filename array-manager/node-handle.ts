@@ -66,6 +66,8 @@ export class NodeFailure extends Error {
     readonly slot: number,
     readonly reason: FailureReason,
     override readonly cause: Error,
+    /** The instance the slot was pinned to when it failed: a replacement since then makes the failure stale. */
+    readonly instanceId: Buffer | undefined,
   ) {
     super(`E_NODE_FAILED: slot ${slot} ${reason}: ${cause.message}`);
   }
@@ -143,7 +145,7 @@ export class NodeHandle {
     }
     if (this.pinned && !Buffer.from(client.peer.instanceId).equals(this.pinned)) {
       client.close();
-      throw new NodeFailure(this.slot, 'restarted', new NodeError('E_IDENTITY', `slot ${this.slot} answered as another instance: the node restarted`));
+      throw new NodeFailure(this.slot, 'restarted', new NodeError('E_IDENTITY', `slot ${this.slot} answered as another instance: the node restarted`), this.pinned);
     }
     this.client = client;
     // An attested session is an answer: the node is reachable, whatever the batch that follows meets.
@@ -182,7 +184,7 @@ export class NodeHandle {
         if (err instanceof NodeFailure || !transportFault(err)) throw err;
         this.sessionFailures++;
         this.lastFailure = (err as Error).message;
-        if (this.unreachable) throw new NodeFailure(this.slot, 'unreachable', err as Error);
+        if (this.unreachable) throw new NodeFailure(this.slot, 'unreachable', err as Error, this.pinned);
         if (!patient) throw err;
         firstFailure ??= clock.now();
         // A node that keeps accepting sessions but breaking them keeps its slot; the call gives up, retryably.

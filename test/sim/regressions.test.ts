@@ -223,6 +223,36 @@ const cases: Case[] = [
     injected: (stats) => stats.corruptions === 1 && stats.nodeLosses === 1 && stats.scrubs === 1,
     violation: "scrub: a whole pass with no fault in its group left slot 5's corrupted shard of stripe 57 (data row 56, node sector 67) in place with 2 really faulty of m=3",
   },
+  {
+    // A forced replacement while a transaction's journal round runs: the
+    // round's batch to slot 1's old node (restarted, unnoticed) failed
+    // E_IDENTITY before the replacement repinned the slot, and the round,
+    // settling after it, marked the slot dead: the new node, rebuilding.
+    // Fixed in array-state.ts (eachSlot): a failure of an instance the slot
+    // no longer holds fails the call retryably and kills nothing. Reached
+    // once the writer read table and data rows in one round (more frames
+    // before it, it never lined up).
+    found: 'bench sim, seed 0x7ea1, scenario 78, shrunk',
+    scenario: {
+      ...arrayOf(3, 2, [
+        [
+          { kind: 'kill', slot: 1, afterFrames: 15, restart: true },
+          { kind: 'crash', afterFrames: 3, duringRecovery: -1 },
+          { kind: 'txn', sectors: [0, 1], seed: 0 },
+        ],
+        [
+          { kind: 'txn', sectors: [36, 0], seed: 0 },
+          { kind: 'replace', slot: 0, force: false, spare: 'fresh' },
+        ],
+        [{ kind: 'corrupt', slot: 0, row: 0, byte: 0 }],
+      ]),
+      keyErasure: true,
+      delivery: { seed: 0, jitter: 0, slotDelays: [0, 0, 0, 0, 0, 1, 0, 0] },
+    },
+    injected: (stats) => stats.replacements === 1 && stats.nodeLosses === 1 && stats.crashes === 1,
+    violation:
+      'slot 1 marked dead at 0 ms (virtual) with no real fault: network faults only, its longest partition by then 0 ms of the 30000 ms death window (the node a replacement put there, instance e1eb248c)',
+  },
 ];
 
 for (const c of cases) {
