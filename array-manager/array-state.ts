@@ -378,19 +378,21 @@ export class ArrayState {
         try {
           out.set(slot, await fn(slot));
         } catch (err) {
-          if (err instanceof NodeFailure && (degraded || !this.replacedSince(err))) failed.push(err);
-          // The node that failed is no longer the slot's: that says nothing of the new one, but this call missed it.
-          else if (err instanceof NodeFailure) unexpected ??= { error: new ArrayError('E_UNAVAILABLE', `slot ${slot} was given a new node while this ran; retry`) };
+          if (err instanceof NodeFailure) failed.push(err);
           else if (degraded && transportFault(err)) return;
           else unexpected ??= { error: err };
         }
       }),
     );
-    if (failed.length && !degraded) {
-      const unreachable = failed.filter((f) => f.reason === 'unreachable').map((f) => f.slot);
+    // Judged once every call settled, as the membership now stands: a replacement may have taken a slot meanwhile.
+    const current = failed.filter((f) => !this.replacedSince(f));
+    if (current.length && !degraded) {
+      const unreachable = current.filter((f) => f.reason === 'unreachable').map((f) => f.slot);
       if (unreachable.length) this.refuseBeyondM(unreachable);
-      await this.updateMembership(new Map(failed.map((f) => [f.slot, f.message])), false);
+      await this.updateMembership(new Map(current.map((f) => [f.slot, f.message])), false);
     }
+    // The node that failed is no longer the slot's: that says nothing of the new one, but this call missed it.
+    if (current.length < failed.length && !degraded) unexpected ??= { error: new ArrayError('E_UNAVAILABLE', 'a slot was given a new node while this ran; retry') };
     if (unexpected) throw unexpected.error;
     return out;
   }

@@ -229,9 +229,9 @@ const cases: Case[] = [
     // E_IDENTITY before the replacement repinned the slot, and the round,
     // settling after it, marked the slot dead: the new node, rebuilding.
     // Fixed in array-state.ts (eachSlot): a failure of an instance the slot
-    // no longer holds fails the call retryably and kills nothing. Reached
-    // once the writer read table and data rows in one round (more frames
-    // before it, it never lined up).
+    // no longer holds, judged once every call settled, fails the call
+    // retryably and kills nothing. Reached once the writer read table and
+    // data rows in one round (more frames before it, it never lined up).
     found: 'bench sim, seed 0x7ea1, scenario 78, shrunk',
     scenario: {
       ...arrayOf(3, 2, [
@@ -252,6 +252,33 @@ const cases: Case[] = [
     injected: (stats) => stats.replacements === 1 && stats.nodeLosses === 1 && stats.crashes === 1,
     violation:
       'slot 1 marked dead at 0 ms (virtual) with no real fault: network faults only, its longest partition by then 0 ms of the 30000 ms death window (the node a replacement put there, instance e1eb248c)',
+  },
+  {
+    // The same race through an apply batch: judged when that slot's call
+    // settled, the failure still matched the slot's instance; the
+    // replacement repinned the slot before the other calls settled.
+    found: 'crash-sim-b, seed 42874, scenario 895, shrunk',
+    scenario: {
+      ...arrayOf(2, 1, [
+        [
+          { kind: 'txn', sectors: [67, 0], seed: 0 },
+          { kind: 'kill', slot: 1, afterFrames: 10, restart: true },
+        ],
+        [
+          { kind: 'replace', slot: 5, force: true, spare: 'member' },
+          { kind: 'kill', slot: 0, afterFrames: 16, restart: false },
+        ],
+        [
+          { kind: 'replace', slot: 0, force: false, spare: 'fresh' },
+          { kind: 'write', sector: 0, count: 1, seed: 0 },
+        ],
+        [{ kind: 'txn', sectors: [0, 1], seed: 0 }],
+      ]),
+      delivery: { seed: 0, jitter: 0, slotDelays: [1, 0, 0, 1, 1, 1, 1, 0] },
+    },
+    injected: (stats) => stats.replacements === 1 && stats.nodeLosses === 2,
+    violation:
+      'slot 1 marked dead at 100 ms (virtual) with no real fault: network faults only, its longest partition by then 0 ms of the 30000 ms death window (the node a replacement put there, instance c347f748)',
   },
 ];
 
