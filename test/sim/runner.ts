@@ -520,6 +520,7 @@ export class ScenarioRun {
 
   private healingFor(disk: VirtualDisk): Healing {
     if (this.healing?.disk === disk) return this.healing;
+    this.watchRebuilt(disk);
     const rebuildOptions: RebuildOptions = { stripesPerBatch: 8, checkpointMs: 0 };
     const scrubOptions: ScrubOptions = { stripesPerBatch: 16 };
     this.healing = {
@@ -536,6 +537,22 @@ export class ScenarioRun {
       scrubs: Promise.resolve(),
     };
     return this.healing;
+  }
+
+  /**
+   * Notes each stripe count the manager's rebuilder reaches for an instance
+   * (it sets `rebuilt` once the batch's writes are done), as it happens: a
+   * slot forced out right after its cursor was persisted is dead by the time
+   * the rebuild op looks, yet a record carrying that cursor may be adopted.
+   */
+  private watchRebuilt(disk: VirtualDisk): void {
+    const state = disk.state;
+    const set = state.rebuilt.set.bind(state.rebuilt);
+    state.rebuilt.set = (slot, cursor) => {
+      const log = this.rebuildLog.get(hex(state.membership.slots[slot].instanceId));
+      if (log) log.rebuilt = Math.max(log.rebuilt, cursor);
+      return set(slot, cursor);
+    };
   }
 
   /**
