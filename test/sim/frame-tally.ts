@@ -47,7 +47,10 @@ export class FrameTally {
   /** Frames per phase, then the `top` most frequent kinds, each per scenario. */
   lines(scenarios: number, top: number): string[] {
     const perPhase = new Map<string, number>();
-    for (const [key, n] of this.counts) perPhase.set(key.split(':')[0], (perPhase.get(key.split(':')[0]) ?? 0) + n);
+    for (const [key, n] of this.counts) {
+      const phase = key.slice(0, key.indexOf(':'));
+      perPhase.set(phase, (perPhase.get(phase) ?? 0) + n);
+    }
     const fmt = (n: number) => (n / scenarios).toFixed(2);
     return [
       `frames per scenario by phase: ${[...perPhase].map(([p, n]) => `${p} ${fmt(n)}`).join(', ')}`,
