@@ -4,6 +4,14 @@
 // empty commit record, and last the membership record that pins each slot to
 // its node's attested instance. Creation is not journalled: a crash during
 // it leaves no membership record, and creating again starts over.
+//
+// Round trips per node: the session's ATTEST (which also reads the node's
+// membership record), the format batches (for nodes up to 256 MiB one: TRIM,
+// the table rows, the commit record), then, once every node has run all of
+// them, the membership record. A node runs a batch's commands in order, whole
+// or not at all, so one batch does what the same commands in separate
+// batches did; the barrier that matters is the one before the membership
+// record.
 import { randomBytes } from 'node:crypto';
 import { deriveKeySet } from './crypto/key-set.ts';
 import { encodeTable } from './crypto/table-sector.ts';
@@ -12,7 +20,7 @@ import { commitSector, journalPiecesDefault, planGeometry, rowSector, sectorByte
 import { batchWorkBytesMax } from '../disk-node/limits.ts';
 import { SlotState, arrayIdBytes, encodeMembership, type Membership } from './membership.ts';
 import { encodeCommit } from '../journal/journal-record.ts';
-import { Op } from './node-client/frame-codec.ts';
+import { Op, type OutgoingCommand } from './node-client/frame-codec.ts';
 import { NodeHandle, healthDefaults, type HealthPolicy, type NodeConnector } from './node-handle.ts';
 import { VirtualDisk } from './virtual-disk.ts';
 import { cryptoWorkerCount, startCryptoPool, type CryptoWorkers } from './sector-batch.ts';
@@ -51,8 +59,9 @@ export async function createArray(opts: CreateOptions): Promise<VirtualDisk> {
   for (const h of handles) {
     try {
       const session = await h.session();
-      const { deathVersion } = await session.status();
-      if (deathVersion > highest) highest = deathVersion;
+      // A fresh handle's session, just opened: its first batch read the record (NodeClient.openingRecord).
+      const { version } = session.openingRecord()!;
+      if (version > highest) highest = version;
       smallest = Math.min(smallest, session.hello.sectorCount);
       instanceIds.push(Buffer.from(session.peer.instanceId));
       h.pinned = instanceIds[instanceIds.length - 1];
@@ -87,23 +96,47 @@ async function onAll(state: ArrayState, fn: (h: NodeHandle) => Promise<unknown>)
   await Promise.all(state.handles.map(fn));
 }
 
+/** One format batch, the same on every node: a piece of the wipe, a piece of the tables, or both. */
+interface FormatBatch {
+  trim?: { sector: number; count: number };
+  rows?: { first: number; count: number };
+}
+
+/**
+ * The wipe in pieces a node accepts (one batch may trim at most
+ * batchWorkBytesMax), then the table rows, formatRowsPerBatch per batch, the
+ * first of them in the last wipe batch. Every trim runs before any table
+ * write, as when each went alone: a later trim never zeroes a table sector.
+ */
+function formatPlan(g: Geometry): FormatBatch[] {
+  const trimSectors = batchWorkBytesMax / sectorBytes;
+  const plan: FormatBatch[] = [];
+  for (let first = 0; first < g.nodeSectors; first += trimSectors) plan.push({ trim: { sector: first, count: Math.min(trimSectors, g.nodeSectors - first) } });
+  for (let first = 0; first < g.tableRows; first += formatRowsPerBatch) {
+    const rows = { first, count: Math.min(formatRowsPerBatch, g.tableRows - first) };
+    if (first === 0 && plan.length) plan[plan.length - 1].rows = rows;
+    else plan.push({ rows });
+  }
+  return plan;
+}
+
 async function format(state: ArrayState, onProgress?: (done: number, total: number) => void): Promise<void> {
   const g = state.geometry;
-  // Wipe what an earlier array left, in pieces a node accepts (one batch may trim at most batchWorkBytesMax).
-  const trimSectors = batchWorkBytesMax / sectorBytes;
-  for (let first = 0; first < g.nodeSectors; first += trimSectors) {
-    await onAll(state, (h) => h.batch([{ op: Op.trim, sector: first, count: Math.min(trimSectors, g.nodeSectors - first) }]));
-  }
-  for (let first = 0; first < g.tableRows; first += formatRowsPerBatch) {
-    const rows = Math.min(formatRowsPerBatch, g.tableRows - first);
-    const perSlot = tableRowShards(state, g, first, rows);
-    await onAll(state, (h) =>
-      h.batch([{ op: Op.write, sector: rowSector(g, 'table', first), count: rows, data: perSlot[h.slot] }]),
-    );
-    onProgress?.(first + rows, g.tableRows);
-  }
+  const plan = formatPlan(g);
   const commit = encodeCommit(state.keys.journalMac, state.arrayId, { version: 0n, headerDigests: new Array(state.n).fill(undefined) });
-  await onAll(state, (h) => h.batch([{ op: Op.write, sector: commitSector, count: 1, data: commit }]));
+  for (const [i, step] of plan.entries()) {
+    const perSlot = step.rows && tableRowShards(state, g, step.rows.first, step.rows.count);
+    await onAll(state, (h) => {
+      const commands: OutgoingCommand[] = [];
+      if (step.trim) commands.push({ op: Op.trim, ...step.trim });
+      if (step.rows) commands.push({ op: Op.write, sector: rowSector(g, 'table', step.rows.first), count: step.rows.count, data: perSlot![h.slot] });
+      // The empty commit record in the last batch: like the tables, it only has to be there before the membership record.
+      if (i === plan.length - 1) commands.push({ op: Op.write, sector: commitSector, count: 1, data: commit });
+      return h.batch(commands);
+    });
+    if (step.rows) onProgress?.(step.rows.first + step.rows.count, g.tableRows);
+  }
+  // Last, and only once every node holds its tables and commit record: a crash before this leaves no record anywhere.
   const record = encodeMembership(state.keys.membershipMac, state.membership);
   await onAll(state, (h) => h.batch([{ op: Op.deathWrite, version: state.membership.version, record }]));
 }

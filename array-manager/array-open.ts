@@ -18,7 +18,7 @@ import { applyEntry, type SlotApply } from './journal-apply.ts';
 import { adoptMembership, isMemberState, decodeMembership, type Adoption, type MembershipResponse } from './membership.ts';
 import { planRecovery } from '../journal/recovery.ts';
 import { Op } from './node-client/frame-codec.ts';
-import { NodeHandle, healthDefaults, type HealthPolicy, type NodeConnector } from './node-handle.ts';
+import { NodeHandle, healthDefaults, transportFault, type HealthPolicy, type NodeConnector } from './node-handle.ts';
 import { VirtualDisk } from './virtual-disk.ts';
 import { cryptoWorkerCount, startCryptoPool, type CryptoWorkers } from './sector-batch.ts';
 
@@ -43,13 +43,31 @@ interface RawRecord {
   record: Buffer;
 }
 
+/**
+ * A fresh handle's membership record: the session opened for it read the
+ * record in its first batch, with ATTEST (NodeClient.openingRecord), so it
+ * costs no round trip of its own. Only a session that could not be opened
+ * (a transport fault) falls back to a patient DEATH_READ, which reconnects.
+ */
+async function recordOf(h: NodeHandle): Promise<{ version: bigint; record: Uint8Array }> {
+  try {
+    const opened = (await h.session()).openingRecord();
+    if (opened) return opened;
+  } catch (err) {
+    if (!transportFault(err)) throw err;
+  }
+  const [res] = await h.batch([{ op: Op.deathRead }]);
+  if (res.op !== Op.deathRead) throw new ArrayError('E_FRAME', 'DEATH_READ answered with another result');
+  return res;
+}
+
 async function readRecords(handles: NodeHandle[]): Promise<RawRecord[]> {
   const out: RawRecord[] = [];
   await Promise.all(
     handles.map(async (h) => {
       try {
-        const [res] = await h.batch([{ op: Op.deathRead }]);
-        if (res.op === Op.deathRead) out.push({ slot: h.slot, instanceId: h.instanceId!, version: res.version, record: Buffer.from(res.record) });
+        const res = await recordOf(h);
+        out.push({ slot: h.slot, instanceId: h.instanceId!, version: res.version, record: Buffer.from(res.record) });
       } catch {
         h.close(); // Unreachable or refusing: this node does not count.
       }

@@ -368,6 +368,11 @@ export class ArrayState {
     return current.instanceId.equals(record.instanceId) && record.state !== SlotState.dead;
   }
 
+  /** True when `failure` is of an instance a replacement has since taken the slot from. */
+  private replacedSince(failure: NodeFailure): boolean {
+    return failure.instanceId !== undefined && !failure.instanceId.equals(this.membership.slots[failure.slot].instanceId);
+  }
+
   /** Throws E_UNAVAILABLE when marking `unreachable` dead, with every other unreachable slot, would leave more than m dead. */
   private refuseBeyondM(unreachable: number[]): void {
     const down = new Set([...unreachable, ...this.unreachableSlots()]);
@@ -406,11 +411,15 @@ export class ArrayState {
         }
       }),
     );
-    if (failed.length && !degraded) {
-      const unreachable = failed.filter((f) => f.reason === 'unreachable').map((f) => f.slot);
+    // Judged once every call settled, as the membership now stands: a replacement may have taken a slot meanwhile.
+    const current = failed.filter((f) => !this.replacedSince(f));
+    if (current.length && !degraded) {
+      const unreachable = current.filter((f) => f.reason === 'unreachable').map((f) => f.slot);
       if (unreachable.length) this.refuseBeyondM(unreachable);
-      await this.updateMembership(new Map(failed.map((f) => [f.slot, { reason: f.message, instance: f.instance }])), false);
+      await this.updateMembership(new Map(current.map((f) => [f.slot, { reason: f.message, instance: f.instanceId }])), false);
     }
+    // The node that failed is no longer the slot's: that says nothing of the new one, but this call missed it.
+    if (current.length < failed.length && !degraded) unexpected ??= { error: new ArrayError('E_UNAVAILABLE', 'a slot was given a new node while this ran; retry') };
     if (unexpected) throw unexpected.error;
     return out;
   }

@@ -191,9 +191,9 @@ export class JournalWriter {
       if (mine) out.set(key, mine.shards);
       else rest[u.region].push(u.row);
     }
-    for (const region of ['table', 'data'] as const) {
-      for (const [row, shards] of await loadRows(this.state, region, rest[region])) out.set(this.state.rowKey(region, row), shards);
-    }
+    // Both regions in one round: the coalescer then asks each node for its table and data shards in one batch.
+    const loaded = await Promise.all((['table', 'data'] as const).map(async (region) => [region, await loadRows(this.state, region, rest[region])] as const));
+    for (const [region, rows] of loaded) for (const [row, shards] of rows) out.set(this.state.rowKey(region, row), shards);
     return out;
   }
 

@@ -66,8 +66,8 @@ export class NodeFailure extends Error {
     readonly slot: number,
     readonly reason: FailureReason,
     override readonly cause: Error,
-    /** The instance the slot was pinned to when it failed: the failure condemns that node, not one a replacement put there since. */
-    readonly instance?: Buffer,
+    /** The instance the slot was pinned to when it failed: a replacement since then makes the failure stale. */
+    readonly instanceId: Buffer | undefined,
   ) {
     super(`E_NODE_FAILED: slot ${slot} ${reason}: ${cause.message}`);
   }

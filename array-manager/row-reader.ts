@@ -121,10 +121,14 @@ export async function loadRows(state: ArrayState, region: Region, rows: number[]
   }
   if (missing.length === 0) return out;
   const { k } = state.geometry;
-  const tables = region === 'data' ? await readTableSet(state, missing.flatMap((row) => Array.from({ length: k }, (_, j) => tableIndexOf(row * k + j)))) : undefined;
   const sectors = missing.map((row) => rowSector(state.geometry, region, row));
   const from = state.servingSlots(region, missing);
-  const read = await state.eachSlot(from, (slot) => readNodeSectors(state, slot, sectors), true);
+  // The tables are read in the same round as the rows (the coalescer puts both in one batch per node): which
+  // sectors to read does not depend on them, only the check does, and a node runs the batch's reads at one moment.
+  const [tables, read] = await Promise.all([
+    region === 'data' ? readTableSet(state, missing.flatMap((row) => Array.from({ length: k }, (_, j) => tableIndexOf(row * k + j)))) : undefined,
+    state.eachSlot(from, (slot) => readNodeSectors(state, slot, sectors), true),
+  ]);
   let waited = false;
   for (let i = 0; i < missing.length; i++) {
     const fetched = () => new Map([...read].map(([slot, data]) => [slot, data[i]] as const));

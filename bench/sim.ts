@@ -12,7 +12,10 @@
 // frames a scenario delivered, it bounds how fast any simulator running
 // the real manager and nodes can go: `vsFloor` is CPU per scenario over it.
 //
-//   npm run bench -- sim [--quick] [--runs 300] [--seeds 0x7ea1,0xa77a]
+//   npm run bench -- sim [--quick] [--runs 300] [--seeds 0x7ea1,0xa77a] [--tally yes]
+//
+// `--tally yes` adds where the frames go (test/sim/frame-tally.ts): per
+// scenario, by phase and by the commands a batch carries.
 //
 // Each seed runs `runs` scenarios (the first `runs` of the CI stream for that
 // seed). A violation fails the benchmark: a fast simulator that no longer
@@ -21,6 +24,7 @@ import { generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
 import fc from 'fast-check';
 import { emptyStats, runScenario, statsLine } from '../test/sim/runner.ts';
 import { scenarioArb } from '../test/sim/scenario.ts';
+import { FrameTally } from '../test/sim/frame-tally.ts';
 import { secondsSince, type BenchOptions, type BenchResult, type BenchRow } from './report.ts';
 
 const ciSeeds = [0x7ea1, 0xa77a];
@@ -65,6 +69,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
   let allWall = 0;
   let allFrames = 0;
   const floors: number[] = [];
+  const tally = opts.params.get('tally') === 'yes' ? new FrameTally() : undefined;
   for (const seed of seeds) {
     floors.push(signatureMsPerFrame());
     const stats = emptyStats();
@@ -72,7 +77,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     const start = process.hrtime.bigint();
     const result = await fc.check(
       fc.asyncProperty(scenarioArb, async (sc) => {
-        const v = await runScenario(sc, stats);
+        const v = await runScenario(sc, stats, tally);
         if (v.length) throw new Error(v.join('\n'));
       }),
       { numRuns: runs, seed, endOnFailure: true },
@@ -111,6 +116,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
       seconds: allWall,
     },
   });
+  if (tally) notes.push(...tally.lines(allScenarios, 30));
   notes.push("sc/cpu-s: scenarios per second of this process's CPU, i.e. per core; wallPerSecond is lower when the cores are shared");
   notes.push('vsFloor: CPU per scenario over its frames\' four Ed25519 operations each (measured before each seed and at the end); ceilingPerCpuSecond: the rate if nothing else cost anything');
   return { bench: 'sim', command: `npm run bench -- sim --runs ${runs} --seeds ${seeds.join(',')}`, rows, notes };

@@ -61,7 +61,8 @@ async function check(state: ArrayState, req: ReplaceRequest, client: NodeClient)
   if (client.hello.sectorCount < g.nodeSectors) {
     throw new ArrayError('E_REPLACE_TOO_SMALL', `${req.endpoint} has ${client.hello.sectorCount} sectors; this array uses ${g.nodeSectors} on each node`);
   }
-  const { deathVersion } = await client.status();
+  // The session was opened just above, for this check: its first batch read the record (no round trip of its own).
+  const deathVersion = client.openingRecord()!.version;
   if (deathVersion !== 0n) {
     throw new ArrayError('E_REPLACE_IN_USE', `${req.endpoint} holds a membership record (version ${deathVersion}): it is, or was, part of an array; start a fresh node`);
   }

@@ -1,6 +1,7 @@
 // A session with one disk node, from the manager's side. It waits for the
 // node's HELLO, sends a first batch that asks for the platform's report over
-// this session (ATTEST) and has that evidence verified, then signs and
+// this session (ATTEST, with the node's membership record) and has that
+// evidence verified, then signs and
 // pipelines command batches (bounded in flight, bounded waiting) and checks
 // every reply: the counter and request digest it answers, its layout, and the
 // instance key's signature over the whole reply. Any reply that fails a check
@@ -96,6 +97,7 @@ export class NodeClient {
   private readonly instanceKey: KeyObject;
   /** Set once the session's evidence verified. */
   peer!: VerifiedPeer;
+  private recordAtOpen: { version: bigint; record: Buffer } | undefined;
 
   private constructor(
     private readonly channel: FrameChannel,
@@ -138,16 +140,34 @@ export class NodeClient {
     });
   }
 
-  /** The session's first batch: the platform's report binding this session, the manager's nonce, the instance key and the launch config. */
+  /**
+   * The session's first batch: the platform's report binding this session,
+   * the manager's nonce, the instance key and the launch config. DEATH_READ
+   * rides along (read-only, trusted only once the evidence verified): it is
+   * what a manager that just opened a session asks first (creating or opening
+   * an array, checking a replacement), and this way costs no round trip.
+   */
   private async attest(): Promise<void> {
-    const { results, nonce } = await this.send([{ op: Op.attest }]);
-    const [result] = results;
-    if (result.op !== Op.attest) throw new NodeError('E_FRAME', 'ATTEST answered with another result');
+    const { results, nonce } = await this.send([{ op: Op.attest }, { op: Op.deathRead }]);
+    const [result, record] = results;
+    if (result.op !== Op.attest || record.op !== Op.deathRead) throw new NodeError('E_FRAME', 'ATTEST answered with another result');
     const h = this.hello;
     const launch = encodeLaunch({ managerPublicKey: this.opts.managerPublicKey, sectorBytes: h.sectorBytes, sectorCount: h.sectorCount });
     const reportData = sessionReportData(h.challenge, nonce, h.instancePublicKey, launch);
     const { platform } = this.opts.verifyEvidence(result.evidence, { reportData, hello: h, managerPublicKey: this.opts.managerPublicKey });
     this.peer = { instanceId: instanceIdOf(h.instancePublicKey), instancePublicKey: h.instancePublicKey, platform };
+    this.recordAtOpen = { version: record.version, record: Buffer.from(record.record) };
+  }
+
+  /**
+   * The node's membership record as the session's first batch read it, while
+   * nothing else has been sent on the session; undefined after. Until then it
+   * is what a DEATH_READ would return: that batch fenced every older session,
+   * and this one has changed nothing. For a caller that opened the session
+   * itself just now (another session to the node, opened since, could).
+   */
+  openingRecord(): { version: bigint; record: Buffer } | undefined {
+    return this.counter === 1n ? this.recordAtOpen : undefined;
   }
 
   get closed(): boolean {

@@ -155,7 +155,10 @@ t.test('NodeClient.open refuses a node whose session evidence does not verify, a
   const channel = new CoreChannel(node.core);
   const client = await NodeClient.open(channel, testClientOptions(node.manager, 5000));
   t.same(client.peer.instanceId, node.core.instanceId, 'a verified session names the instance its HELLO key derives');
-  t.same(decodeRequest(channel.requests[0], 4096).commands, [{ op: Op.attest }], 'the first batch of a session is ATTEST alone');
+  t.same(decodeRequest(channel.requests[0], 4096).commands, [{ op: Op.attest }, { op: Op.deathRead }], 'the first batch of a session is ATTEST with DEATH_READ, both read-only');
+  t.same(client.openingRecord(), { version: 0n, record: Buffer.alloc(0) }, 'the membership record it read is the session opener\'s, with no round trip of its own');
+  await client.batch([{ op: Op.status }]);
+  t.equal(client.openingRecord(), undefined, 'and no longer once another batch went out on the session (it may have changed the record)');
 });
 
 t.test('E_NONCE: a replayed reply in place of the one expected', async (t) => {

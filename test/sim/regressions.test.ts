@@ -63,10 +63,11 @@ const cases: Case[] = [
     // The issue's reproduction (k=2 m=1: crash after 7 frames, again after 7 frames of recovery, slot 0
     // lost 12 frames later) was counted in protocol v1 frames; each session now starts with an ATTEST
     // batch, so the same moments lie at other frame counts. This is the point of the exhaustive sweep
-    // that lands on them, found with the fix taken out (k=2 m=1, a write of two rows). Since the apply
-    // of the first group's write rides in the second group's journal round (the committer's applyWaitMs),
-    // the crash lands 3 frames earlier (crash frame 7 before).
-    scenario: pointScenario({ k: 2, m: 1, op: 'write-two-rows', crashFrame: 4, recoveryCrashFrame: 10, victim: 0, death: 8 }),
+    // that lands on them, found with the fix taken out (k=2 m=1, a write of two rows). Found again
+    // after frames were cut: the first group's apply rides in the second group's journal round (the
+    // committer's applyWaitMs), and an opening's first batch reads the membership record (crash frame
+    // 7, recovery frame 10, death 8 before).
+    scenario: pointScenario({ k: 2, m: 1, op: 'write-two-rows', crashFrame: 4, recoveryCrashFrame: 7, victim: 0, death: 5 }),
     injected: crashedAndLost,
     violation: 'verify after recovery: E_UNRECOVERABLE E_UNRECOVERABLE: data row 0: fewer than k = 2 shards readable and valid with 1 faulty of m=1',
   },
@@ -250,6 +251,87 @@ const cases: Case[] = [
     },
     injected: (stats) => stats.nodeLosses === 2 && stats.replacements === 1,
     violation: 'slot 2 marked dead at 30050 ms (virtual) with no real fault: network faults only, its longest partition by then 0 ms of the 30000 ms death window (the node a replacement put there, instance …)',
+  },
+  {
+    // A forced replacement while a transaction's journal round runs: the
+    // round's batch to slot 1's old node (restarted, unnoticed) failed
+    // E_IDENTITY before the replacement repinned the slot, and the round,
+    // settling after it, marked the slot dead: the new node, rebuilding.
+    // Fixed in array-state.ts (eachSlot): a failure of an instance the slot
+    // no longer holds, judged once every call settled, fails the call
+    // retryably and kills nothing. Reached once the writer read table and
+    // data rows in one round (more frames before it, it never lined up).
+    found: 'bench sim, seed 0x7ea1, scenario 78, shrunk',
+    scenario: {
+      ...arrayOf(3, 2, [
+        [
+          { kind: 'kill', slot: 1, afterFrames: 15, restart: true },
+          { kind: 'crash', afterFrames: 3, duringRecovery: -1 },
+          { kind: 'txn', sectors: [0, 1], seed: 0 },
+        ],
+        [
+          { kind: 'txn', sectors: [36, 0], seed: 0 },
+          { kind: 'replace', slot: 0, force: false, spare: 'fresh' },
+        ],
+        [{ kind: 'corrupt', slot: 0, row: 0, byte: 0 }],
+      ]),
+      keyErasure: true,
+      delivery: { seed: 0, jitter: 0, slotDelays: [0, 0, 0, 0, 0, 1, 0, 0] },
+    },
+    injected: (stats) => stats.replacements === 1 && stats.nodeLosses === 1 && stats.crashes === 1,
+    violation:
+      'slot 1 marked dead at 0 ms (virtual) with no real fault: network faults only, its longest partition by then 0 ms of the 30000 ms death window (the node a replacement put there, instance e1eb248c)',
+  },
+  {
+    // The same race through an apply batch: judged when that slot's call
+    // settled, the failure still matched the slot's instance; the
+    // replacement repinned the slot before the other calls settled.
+    found: 'crash-sim-b, seed 42874, scenario 895, shrunk',
+    scenario: {
+      ...arrayOf(2, 1, [
+        [
+          { kind: 'txn', sectors: [67, 0], seed: 0 },
+          { kind: 'kill', slot: 1, afterFrames: 10, restart: true },
+        ],
+        [
+          { kind: 'replace', slot: 5, force: true, spare: 'member' },
+          { kind: 'kill', slot: 0, afterFrames: 16, restart: false },
+        ],
+        [
+          { kind: 'replace', slot: 0, force: false, spare: 'fresh' },
+          { kind: 'write', sector: 0, count: 1, seed: 0 },
+        ],
+        [{ kind: 'txn', sectors: [0, 1], seed: 0 }],
+      ]),
+      delivery: { seed: 0, jitter: 0, slotDelays: [1, 0, 0, 1, 1, 1, 1, 0] },
+    },
+    injected: (stats) => stats.replacements === 1 && stats.nodeLosses === 2,
+    violation:
+      'slot 1 marked dead at 100 ms (virtual) with no real fault: network faults only, its longest partition by then 0 ms of the 30000 ms death window (the node a replacement put there, instance c347f748)',
+  },
+  {
+    // A rebuild batch persisted slot 2's cursor 1, then a replacement forced
+    // the slot out before the rebuild op looked: the runner never noted that
+    // stripe as rebuilt, and took the next manager's cursor 1 (from the
+    // complete record) for trusting stripes no one rebuilt. The simulator's
+    // bookkeeping, not the manager: fixed in runner.ts (watchRebuilt).
+    found: 'soak seed 349365036, shrunk',
+    scenario: arrayOf(3, 2, [
+      [
+        { kind: 'replace', slot: 2, force: true, spare: 'fresh' },
+        { kind: 'write', sector: 0, count: 3, seed: 0 },
+        { kind: 'kill', slot: 0, afterFrames: -1, restart: false },
+      ],
+      [
+        { kind: 'rebuild', batches: 1, stripesPerBatch: 1, checkpointEvery: 1 },
+        { kind: 'crash', afterFrames: 13, duringRecovery: 0 },
+        { kind: 'corrupt', slot: 7, row: 0, byte: 0 },
+        { kind: 'replace', slot: 0, force: false, spare: 'fresh' },
+      ],
+      [{ kind: 'replace', slot: 0, force: false, spare: 'fresh' }],
+    ]),
+    injected: (stats) => stats.replacements >= 2 && stats.crashes >= 1,
+    violation: 'after recovery: slot 2 trusts stripes up to 1; no manager rebuilt more than 0',
   },
 ];
 

@@ -21,6 +21,7 @@ import { SeededDelivery } from './delivery-scheduler.ts';
 import { SimCluster, dataKey, type FaultPolicy } from './sim-cluster.ts';
 import { slotsMarkedDead } from './marked-dead.ts';
 import { FaultLedger, type Moment } from './fault-ledger.ts';
+import type { FrameTally, Phase } from './frame-tally.ts';
 
 export interface SimStats {
   scenarios: number;
@@ -167,8 +168,14 @@ export class ScenarioRun {
   constructor(
     private readonly sc: Scenario,
     private readonly stats: SimStats,
+    private readonly tally?: FrameTally,
   ) {
     this.cluster = new SimCluster(sc.k + sc.m, nodeSectors);
+    if (tally) {
+      tally.phase = 'create';
+      tally.geometry = undefined;
+      this.cluster.onDelivered = (frame) => tally.count(frame);
+    }
     if (sc.delivery) this.cluster.scheduler = new SeededDelivery(sc.delivery);
     this.ledger = new FaultLedger(this.cluster.clock);
     this.cluster.onAnswered = (slot) => this.watchDeathRecord(slot);
@@ -260,6 +267,7 @@ export class ScenarioRun {
       ...(this.sc.caches && { caches: this.sc.caches }),
     });
     this.arrayId = Buffer.from(this.disk.state.arrayId);
+    if (this.tally) this.tally.geometry = this.disk.state.geometry;
     this.keys = deriveKeySet(this.key, this.arrayId);
     this.disk.state.membership.slots.forEach((s, slot) => this.ledger.setOriginal(slot, hex(s.instanceId)));
     for (const group of this.sc.groups) {
@@ -276,6 +284,10 @@ export class ScenarioRun {
     this.stats.frames += this.cluster.delivered;
     this.stats.lateFrames += this.cluster.lateDeliveries;
     this.countNetworkOnly(before);
+  }
+
+  private setPhase(phase: Phase): void {
+    if (this.tally) this.tally.phase = phase;
   }
 
   /** Counts the scenario if network faults were all it met, and whether it ended with every slot live. */
@@ -362,6 +374,7 @@ export class ScenarioRun {
     this.stats.steps++;
     this.step++;
     const io = group.filter((op) => !faultKinds.has(op.kind));
+    this.setPhase('io');
     this.groupNetwork = group.some((op) => op.kind === 'network');
     this.scrubPassInGroup = false;
     for (const op of group) if (!io.includes(op)) this.arm(op);
@@ -432,6 +445,7 @@ export class ScenarioRun {
     let crashDuringRecovery = crash && crash.duringRecovery >= 0 ? crash.duringRecovery : -1;
     this.checkDeaths();
     this.disk = undefined;
+    this.setPhase('open');
     for (;;) {
       if (crashDuringRecovery >= 0) this.cluster.crashAt = this.cluster.delivered + crashDuringRecovery;
       crashDuringRecovery = -1;
@@ -463,19 +477,24 @@ export class ScenarioRun {
   /** Reads every sector ever touched and checks it against the model. */
   private async verify(where: string): Promise<void> {
     const disk = this.disk!;
+    this.setPhase('verify');
     const sectors = [...this.model.touched].sort((a, b) => a - b);
     const observed = new Map<number, Buffer>();
-    try {
-      // Consecutive touched sectors are read together: fewer batches, same check.
-      for (let i = 0; i < sectors.length; ) {
-        let j = i + 1;
-        while (j < sectors.length && sectors[j] === sectors[j - 1] + 1) j++;
-        const data = await disk.readSectors(sectors[i], j - i);
-        for (let x = i; x < j; x++) observed.set(sectors[x], data.subarray((x - i) * 4096, (x - i + 1) * 4096));
-        i = j;
-      }
-    } catch (err) {
-      this.checkError(`verify ${where}`, err as Error);
+    // Consecutive touched sectors are read together, and the runs all at once: the manager's read coalescer
+    // then asks each node once for all of them (fewer frames, same check). Every read settles before the verdict.
+    const reads: Promise<void>[] = [];
+    for (let i = 0; i < sectors.length; ) {
+      let j = i + 1;
+      while (j < sectors.length && sectors[j] === sectors[j - 1] + 1) j++;
+      const [from, to] = [i, j];
+      reads.push(disk.readSectors(sectors[from], to - from).then((data) => {
+        for (let x = from; x < to; x++) observed.set(sectors[x], data.subarray((x - from) * 4096, (x - from + 1) * 4096));
+      }));
+      i = j;
+    }
+    const failed = (await Promise.allSettled(reads)).find((r) => r.status === 'rejected');
+    if (failed) {
+      this.checkError(`verify ${where}`, failed.reason as Error);
       this.stats.failedArrays++;
       this.disk = undefined;
       return;
@@ -501,6 +520,7 @@ export class ScenarioRun {
 
   private healingFor(disk: VirtualDisk): Healing {
     if (this.healing?.disk === disk) return this.healing;
+    this.watchRebuilt(disk);
     const rebuildOptions: RebuildOptions = { stripesPerBatch: 8, checkpointMs: 0 };
     const scrubOptions: ScrubOptions = { stripesPerBatch: 16 };
     this.healing = {
@@ -517,6 +537,22 @@ export class ScenarioRun {
       scrubs: Promise.resolve(),
     };
     return this.healing;
+  }
+
+  /**
+   * Notes each stripe count the manager's rebuilder reaches for an instance
+   * (it sets `rebuilt` once the batch's writes are done), as it happens: a
+   * slot forced out right after its cursor was persisted is dead by the time
+   * the rebuild op looks, yet a record carrying that cursor may be adopted.
+   */
+  private watchRebuilt(disk: VirtualDisk): void {
+    const state = disk.state;
+    const set = state.rebuilt.set.bind(state.rebuilt);
+    state.rebuilt.set = (slot, cursor) => {
+      const log = this.rebuildLog.get(hex(state.membership.slots[slot].instanceId));
+      if (log) log.rebuilt = Math.max(log.rebuilt, cursor);
+      return set(slot, cursor);
+    };
   }
 
   /**
@@ -845,8 +881,9 @@ function spareImage(core: DiskNodeCore, journalSectors: number): Buffer {
   return Buffer.concat([Buffer.from(core.store.deathVersion.toString()), core.store.deathRecord, ...core.store.view(0, journalSectors)]);
 }
 
-export async function runScenario(sc: Scenario, stats: SimStats): Promise<string[]> {
-  const run = new ScenarioRun(sc, stats);
+/** Runs one scenario; `tally`, when given, counts its frames by phase and kind. */
+export async function runScenario(sc: Scenario, stats: SimStats, tally?: FrameTally): Promise<string[]> {
+  const run = new ScenarioRun(sc, stats, tally);
   await run.run();
   return run.violations;
 }

@@ -136,6 +136,8 @@ export class SimCluster {
 
   /** Told after a node core handled a frame (the simulator watches the death records the nodes hold). */
   onAnswered: (slot: number) => void = () => {};
+  /** Told of each request frame delivered to a node (counted in `delivered`). */
+  onDelivered: (frame: Buffer) => void = () => {};
   /** Told when a node's reply to a batch reaches the manager (the manager heard from the node). */
   onHeard: (slot: number) => void = () => {};
 
@@ -278,6 +280,7 @@ export class SimCluster {
           return;
         }
         this.delivered++;
+        this.onDelivered(frame);
         this.fireTriggers();
         if (!this.reaches(slot, core)) return close('node down');
         const answer = this.answer(slot, core, session, frame);
