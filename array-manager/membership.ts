@@ -195,7 +195,8 @@ function revives(later: Membership, earlier: Membership): boolean {
  * (standingRecords: an unrefuted rival means the answers cannot tell which
  * update completed, and the open waits for more nodes; with none standing,
  * their common parent), and when at least k
- * of the responders are live in it under the instance they were pinned to.
+ * of the responders are live in it under the instance they were pinned to,
+ * once the members a complete update may have killed are marked dead in it.
  * Returns the adopted record and the slots usable now.
  */
 export interface Adoption {
@@ -245,6 +246,7 @@ export function adoptMembership(responses: MembershipResponse[], arrayId?: Buffe
   // The standing record may predate the latest complete update (every record its members stored since is
   // refuted as incomplete, and nothing above it stands): mark dead each member a complete update may have killed.
   const killed = best.slots.map((_, i) => i).filter((slot) => mayHaveBeenKilled(same, best, slot, m));
+  // Same version as `best`: the manager writes it above `highest` before relying on it.
   const adopted = killed.length ? withDead(best, killed, best.version - 1n) : best;
   const usable = responses.filter((r) => liveIn(adopted, r.slot, r.instanceId)).map((r) => r.slot);
   // A rebuilding slot serves only the rows below its cursor: k slots must serve every row.
