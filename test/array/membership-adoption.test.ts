@@ -136,6 +136,17 @@ t.test('histories the property test found', async (t) => {
     { reach: [0, 2, 3, 4], stored: 0 },
   ];
   t.equal(replay(4, 2, steps), undefined);
+  // k=3 m=2, the same hole: v2 dead[4] completes on 0-3; v3 dead[2,4] reaches 0, 1; v4 dead[4] reaches 0.
+  // Answering 0, 1, 4 hold v4, v3, v1: v4 and v3 are refuted and v1 stands with slot 4 live.
+  t.equal(
+    replay(3, 2, [
+      { reach: [0, 1, 2, 3], stored: 4 },
+      { reach: [0, 1, 3], stored: 2 },
+      { reach: [0, 1, 2, 3, 4], stored: 1 },
+      { reach: [0, 1, 4], stored: 0 },
+    ]),
+    undefined,
+  );
   const v1 = genesis(4, 2);
   const v2 = withDead(v1, [0]);
   const v3 = withDead(v2, [1]);
