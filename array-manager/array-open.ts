@@ -133,7 +133,7 @@ export async function inspectArray(opts: OpenOptions): Promise<Adoption> {
 export async function openArray(opts: OpenOptions): Promise<VirtualDisk> {
   const cryptoWorkers = cryptoWorkerCount(opts.cryptoWorkers);
   const { handles, keys, adopted } = await adopt(opts);
-  const { membership, usable, highest } = adopted;
+  const { membership, usable, highest, killed } = adopted;
   if (membership.slots.length !== handles.length) {
     throw new ArrayError('E_CONFIG', `${handles.length} nodes configured for an array of ${membership.slots.length}`);
   }
@@ -143,8 +143,10 @@ export async function openArray(opts: OpenOptions): Promise<VirtualDisk> {
   const lost = state.memberSlots().filter((slot) => !usable.includes(slot));
   // A node live in the adopted record never holds an older one (that would refute it), so there is no
   // update to finish; but nodes dead in it may hold higher versions, and the next record must go above them.
+  // The adopted record may also mark dead members a complete update may have killed (adoptMembership's
+  // `killed`): no node holds it as it is, so it is written before anything relies on it.
   if (lost.length) await state.markDead(lost, 'missing at open, or answering as another instance');
-  else if (highest > membership.version) await state.restampMembership();
+  else if (highest > membership.version || killed.length) await state.restampMembership();
   await recoverJournal(state);
   return new VirtualDisk(state);
 }

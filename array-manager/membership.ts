@@ -195,7 +195,8 @@ function revives(later: Membership, earlier: Membership): boolean {
  * (standingRecords: an unrefuted rival means the answers cannot tell which
  * update completed, and the open waits for more nodes; with none standing,
  * their common parent), and when at least k
- * of the responders are live in it under the instance they were pinned to.
+ * of the responders are live in it under the instance they were pinned to,
+ * once the members a complete update may have killed are marked dead in it.
  * Returns the adopted record and the slots usable now.
  */
 export interface Adoption {
@@ -204,6 +205,12 @@ export interface Adoption {
   usable: number[];
   /** The highest version any node answered with: the next update must be above it. */
   highest: bigint;
+  /**
+   * Members of the standing record that the answers allow a complete update to have killed
+   * (mayHaveBeenKilled): `membership` marks them dead, so no node holds it as it is and the
+   * manager must write it (above `highest`) before relying on it.
+   */
+  killed: number[];
 }
 
 /**
@@ -236,12 +243,42 @@ export function adoptMembership(responses: MembershipResponse[], arrayId?: Buffe
       `${same.length} nodes returned this array's membership; need m+1 = ${m + 1} to rule out a stale view, or every live slot (silent: ${silent.join(', ')}; an operator who knows them gone can accept their loss)`,
     );
   }
-  const usable = responses.filter((r) => liveIn(best, r.slot, r.instanceId)).map((r) => r.slot);
+  // The standing record may predate the latest complete update (every record its members stored since is
+  // refuted as incomplete, and nothing above it stands): mark dead each member a complete update may have killed.
+  const killed = best.slots.map((_, i) => i).filter((slot) => mayHaveBeenKilled(same, best, slot, m));
+  // Same version as `best`: the manager writes it above `highest` before relying on it.
+  const adopted = killed.length ? withDead(best, killed, best.version - 1n) : best;
+  const usable = responses.filter((r) => liveIn(adopted, r.slot, r.instanceId)).map((r) => r.slot);
   // A rebuilding slot serves only the rows below its cursor: k slots must serve every row.
-  const rows = best.geometry.tableRows + best.geometry.dataRows;
-  const whole = usable.filter((slot) => best.slots[slot].state === SlotState.live || best.slots[slot].cursor >= rows);
+  const rows = adopted.geometry.tableRows + adopted.geometry.dataRows;
+  const whole = usable.filter((slot) => adopted.slots[slot].state === SlotState.live || adopted.slots[slot].cursor >= rows);
   if (whole.length < k) {
     throw new MembershipError('E_QUORUM', `only ${whole.length} live nodes answered under their pinned identity; need k = ${k}`);
   }
-  return { membership: best, usable, highest: first.version };
+  return { membership: adopted, usable, highest: first.version, killed };
+}
+
+/**
+ * True unless the answers prove that no complete update killed `slot` under the instance `best` pins
+ * there (docs/JOURNAL.md). Let C be the latest complete update. Every answering node live in C holds C or
+ * a record stored after C completed, and every such record keeps C's dead dead; the answering nodes dead
+ * in C (at most m of them: C has at most m dead) may hold anything. So if C killed this member, the
+ * answering nodes whose record keeps it a member are dead in C; so is any answering node whose record
+ * keeps one of those a member; and so on. The least set closed that way is within the nodes dead in C:
+ * if it has more than m nodes, or every answering node, C cannot have killed the member.
+ */
+function mayHaveBeenKilled(valid: MembershipResponse[], best: Membership, slot: number, m: number): boolean {
+  const s = best.slots[slot];
+  if (!isMemberState(s.state)) return false;
+  const stale = new Set(valid.filter((r) => liveIn(r.record!, slot, s.instanceId) || (r.slot === slot && r.instanceId.equals(s.instanceId))));
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const r of valid) {
+      if (!stale.has(r) && [...stale].some((y) => liveIn(r.record!, y.slot, y.instanceId))) {
+        stale.add(r);
+        grew = true;
+      }
+    }
+  }
+  return stale.size <= m && stale.size < valid.length;
 }
