@@ -418,8 +418,9 @@ export class ArrayState {
       if (unreachable.length) this.refuseBeyondM(unreachable);
       await this.updateMembership(new Map(current.map((f) => [f.slot, { reason: f.message, instance: f.instanceId }])), false);
     }
-    // The node that failed is no longer the slot's: that says nothing of the new one, but this call missed it.
-    if (current.length < failed.length && !degraded) unexpected ??= { error: new ArrayError('E_UNAVAILABLE', 'a slot was given a new node while this ran; retry') };
+    // The node that failed is no longer the slot's (judged again: the update may have waited behind a
+    // replacement, and then dropped the death): that says nothing of the new one, but this call missed it.
+    if (!degraded && failed.some((f) => this.replacedSince(f))) unexpected ??= { error: new ArrayError('E_UNAVAILABLE', 'a slot was given a new node while this ran; retry') };
     if (unexpected) throw unexpected.error;
     return out;
   }

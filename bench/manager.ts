@@ -148,8 +148,12 @@ class StandInSession {
   readonly hello: Hello;
   readonly peer;
   private ended = false;
+  /** The membership record as the session opened: a NodeClient reads it with ATTEST, in the session's first batch. */
+  private readonly recordAtOpen: { version: bigint; record: Buffer };
+  private sent = false;
 
   constructor(private readonly node: StandInNode) {
+    this.recordAtOpen = { version: node.store.deathVersion, record: Buffer.from(node.store.deathRecord) };
     this.hello = {
       frameBytesMax: limits.frameBytesMax,
       batchCommandsMax: limits.batchCommandsMax,
@@ -167,9 +171,15 @@ class StandInSession {
     return this.ended;
   }
 
+  /** NodeClient.openingRecord: the record read at open, while nothing else has gone out on the session. */
+  openingRecord(): { version: bigint; record: Buffer } | undefined {
+    return this.sent ? undefined : this.recordAtOpen;
+  }
+
   /** Executes at once, in call order (a node runs a session's batches in order); answers on a later turn, as a socket would. */
   async batch(commands: OutgoingCommand[]): Promise<CommandResult[]> {
     if (this.ended) throw new NodeError('E_CLOSED', 'session closed by the manager');
+    this.sent = true;
     const results = this.node.execute(commands);
     await new Promise((resolve) => setImmediate(resolve));
     return results;
