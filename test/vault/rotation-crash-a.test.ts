@@ -11,8 +11,10 @@ t.test('k=2 m=1: every crash frame x recovery crash x victim x moment of death',
   const started = performance.now();
   const r = await sweepShape(2, 1);
   t.comment(`points=${r.points} recoveries=${r.recoveries} crashFrames=${r.crashFrames} violations=${r.violations.length} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-  // With part B's 6,600 at least and the 135 below, this keeps CI above 10,000 crash points.
-  t.ok(r.points >= 3300, `${r.points} points`);
+  // Every point of the shape, so the count follows the protocol's frames: 3,300 and more before the frame cuts of
+  // issue 14 (docs/PERFORMANCE.md "Simulator speed"), 2,451 after. With part B's 7,500 at least and the 135
+  // below, CI stays above 10,000 crash points.
+  t.ok(r.points >= 2400, `${r.points} points`);
   t.same(r.violations.slice(0, 10), [], 'never mixed, never an acknowledged rotation lost');
 });
 

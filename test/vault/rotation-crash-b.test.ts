@@ -1,11 +1,11 @@
 // The rotation's crash points in CI, part B: k=3 m=1, crash frames taken by
-// a stride across journal, commit and apply until 6,600 points have run
+// a stride across journal, commit and apply until 7,500 points have run
 // (with part A's, over 10,000). VAULT_SWEEP_POINTS=N changes the bound
 // (Infinity: every point of the shape).
 import t from 'tap';
 import { sweepShape } from './rotation-crash.ts';
 
-const pointsMin = Number(process.env.VAULT_SWEEP_POINTS ?? 6600);
+const pointsMin = Number(process.env.VAULT_SWEEP_POINTS ?? 7500);
 
 t.test(`k=3 m=1: at least ${pointsMin} crash points`, async (t) => {
   const started = performance.now();
