@@ -2,7 +2,7 @@
 // measured build: changing one changes the measurement.
 
 /** Wire protocol version spoken by this build (docs/PROTOCOL.md). */
-export const protocolVersion = 2;
+export const protocolVersion = 3;
 /** Largest WebSocket message accepted or sent: 1024 sectors of 4 KiB plus headers. */
 export const frameBytesMax = 4 * 1024 * 1024 + 64 * 1024;
 /** Largest frame a session may send before it has authenticated: strangers get no hashing of megabytes. */

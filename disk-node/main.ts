@@ -1,10 +1,8 @@
 // The disk node's network shell: an HTTP server that only upgrades to
-// WebSocket, one session on the protocol core per connection. Strangers cost
-// almost nothing: connections must upgrade by a deadline, and connections not
-// yet upgraded and sessions not yet authenticated are each bounded, a new one
-// evicting the oldest, so a flood cannot lock the manager out; a refused or
-// failed session is dropped at once. Backpressure: when replies pile up on a
-// socket faster than the peer reads them, the node stops reading from it.
+// WebSocket, one protocol-core session per connection. Strangers cost almost
+// nothing: upgrades have a deadline; connections not yet upgraded and sessions
+// not yet authenticated are bounded, a new one evicting the oldest, so a flood
+// cannot lock the manager out. When replies pile up, the node stops reading.
 import { createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -70,8 +68,7 @@ export async function startDiskNode(opts: DiskNodeOptions, provider: Attestation
     ws.on('close', () => (clearTimeout(authTimer), drop()));
     ws.on('error', () => drop());
     ws.send(hello);
-    // Over the reply bound the session stops reading; frames ws had already
-    // read (at most one socket read's worth) wait unexecuted until drain.
+    // Over the reply bound: frames ws had already read (one socket read's worth) wait unexecuted until drain.
     const held: Buffer[] = [];
     let paused = false;
     const onFrame = (frame: Buffer): void => {
@@ -81,8 +78,7 @@ export async function startDiskNode(opts: DiskNodeOptions, provider: Attestation
       const reply = core.handle(session, frame);
       if (!Buffer.isBuffer(reply)) return drop(4000, reply.close);
       if (wasPending) {
-        // Strangers may send frames of at most preAuthFrameBytesMax, refused at their length header, so
-        // an unauthenticated connection makes the node buffer no more; ws (pinned) reads this field per frame.
+        // Before this, ws refuses frames over preAuthFrameBytesMax at their length header; ws (pinned) reads this per frame.
         (ws as unknown as { _receiver: { _maxPayload: number } })._receiver._maxPayload = limits.frameBytesMax;
         pending.delete(ws);
         authenticated.add(ws);

@@ -1,41 +1,33 @@
 // The disk node's protocol core: sessions, authorization and batch execution,
-// with no I/O. A frame goes in; a signed reply frame, or the reason to close
-// the connection, comes out. The WebSocket shell (main.ts) and the in-process
-// simulator both drive this same code.
-//
-// A batch runs only if (in this order) it parses, it names this session's
-// challenge, its Ed25519 signature by the manager key fixed at launch
-// verifies, its counter is above every counter this session accepted, and
-// no newer session of the manager has run a batch (the fence). A frame that
-// fails any of these gets no reply and costs no signature: the session is
-// closed. Then every command is validated before any executes, so a batch
-// either runs whole or changes nothing; that outcome is signed with the
-// instance key over the reply, which carries the request's digest.
-import { createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+// with no I/O. A frame goes in; a MACed reply, or the reason to close the
+// connection, comes out. The WebSocket shell (main.ts) and the in-process
+// simulator both drive this same code. Order of checks: docs/PROTOCOL.md. A
+// frame that fails one costs no MAC and closes the session; every command is
+// validated before any executes, so a batch runs whole or changes nothing.
+import { generateKeyPairSync, randomBytes, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
 import type { AttestationProvider, LaunchConfig } from '../attestation/provider.ts';
 import * as limits from './limits.ts';
 import { SectorStore } from './store.ts';
 import * as wire from './wire.ts';
 import { Op, Status, WireError, type Command, type Request, type ResultSlot } from './wire.ts';
 
-export function ed25519PublicKey(raw: Uint8Array): KeyObject {
-  if (raw.length !== 32) throw new Error(`manager public key must be 32 bytes, got ${raw.length}`);
-  return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw).toString('base64url') }, format: 'jwk' });
-}
-
 export interface Session {
   readonly challenge: Buffer;
   /** Order in which this node opened the session: a newer session's batch fences every older one. */
   readonly seq: bigint;
   lastCounter: bigint;
+  keys?: SessionKeys;
 }
+
+/** Set by a session's open frame: its MAC keys, and the report data its ATTEST reports (docs/PROTOCOL.md). */
+type SessionKeys = { request: Buffer; reply: Buffer; reportData: Buffer };
 
 /** Why the node closes a session instead of answering: the frame was not an authentic, fresh batch for it. */
 export type Refusal = { close: string };
 
 export class DiskNodeCore {
   readonly store: SectorStore;
-  /** Drawn at boot, never leaves this process: its public key is the instance's identity. */
+  /** X25519, drawn at boot, never leaves this process: its public key is the instance's identity. */
   private readonly instanceKey: KeyObject;
   readonly instancePublicKey: Buffer;
   readonly instanceId: Buffer;
@@ -51,9 +43,9 @@ export class DiskNodeCore {
     readonly config: LaunchConfig,
     private readonly provider: AttestationProvider,
   ) {
-    this.managerKey = ed25519PublicKey(config.managerPublicKey);
+    this.managerKey = wire.rawPublicKey('Ed25519', config.managerPublicKey);
     this.store = new SectorStore(config.sectorBytes, config.sectorCount);
-    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const { privateKey, publicKey } = generateKeyPairSync('x25519');
     this.instanceKey = privateKey;
     this.instancePublicKey = Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url');
     this.instanceId = wire.instanceIdOf(this.instancePublicKey);
@@ -68,54 +60,64 @@ export class DiskNodeCore {
     return { session, hello };
   }
 
-  /** Handles one request frame: the signed reply, or why to close the session. Never throws on bad input. */
+  /** Handles one request frame: the MACed reply, or why to close the session. Never throws on bad input. */
   handle(session: Session, frame: Buffer): Buffer | Refusal {
     let request: Request;
     try {
-      if (session.lastCounter === 0n && frame.length > limits.preAuthFrameBytesMax) throw new WireError(Status.tooLarge, 'first frame too large');
-      request = wire.decodeRequest(frame, this.store.sectorBytes);
+      if (!session.keys && frame.length > limits.preAuthFrameBytesMax) throw new WireError(Status.tooLarge, 'first frame too large');
+      request = wire.decodeRequest(frame, this.store.sectorBytes, !session.keys);
+      session.keys = this.authenticate(session, request);
     } catch (err) {
       if (!(err instanceof WireError)) throw err;
       return this.refuse(err.status);
     }
-    if (!request.session.equals(session.challenge)) return this.refuse(Status.session);
-    const digest = request.digest;
-    if (!verify(null, Buffer.concat([wire.batchDomain, digest]), this.managerKey, request.signature)) return this.refuse(Status.signature);
     if (request.counter <= session.lastCounter) return this.refuse(Status.replay);
     session.lastCounter = request.counter;
     const observer = (request.flags & wire.flagObserve) !== 0;
     if (!observer && session.seq < this.fence) return this.refuse(Status.fenced);
     if (!observer) this.fence = session.seq;
 
-    const ids = { counter: request.counter, digest };
-    const slots = this.validate(request, observer);
+    const ids = { counter: request.counter, digest: request.digest };
+    const slots = this.validate(request, session.keys.reportData, observer);
     const failed = slots.find((s) => s.status !== Status.ok);
     if (failed) {
       this.stats.batchesRefused++;
       for (const s of slots) (s.payloadBytes = 0), s.status === Status.ok && (s.status = Status.notExecuted);
-      return this.sign(wire.allocReply(ids, failed.status, slots).frame);
+      return this.seal(wire.allocReply(ids, failed.status, slots).frame, session.keys);
     }
     const { frame: reply, offsets } = wire.allocReply(ids, Status.ok, slots);
     request.commands.forEach((c, i) => this.execute(c, reply, offsets[i], slots[i]));
     this.stats.batchesExecuted++;
-    return this.sign(reply);
+    return this.seal(reply, session.keys);
+  }
+
+  /** A later frame's MAC, or the open frame's challenge and manager signature, then the keys its session key gives. */
+  private authenticate(session: Session, { opening, digest, auth }: Request): SessionKeys {
+    if (!opening) {
+      if (timingSafeEqual(wire.mac(session.keys!.request, digest), auth)) return session.keys!;
+      throw new WireError(Status.signature, 'bad MAC');
+    }
+    if (!opening.session.equals(session.challenge)) throw new WireError(Status.session, 'not this session');
+    if (!verify(null, Buffer.concat([wire.openDomain, digest]), this.managerKey, auth)) throw new WireError(Status.signature, 'bad signature');
+    const ids = { challenge: session.challenge, managerSessionKey: opening.sessionKey, instancePublicKey: this.instancePublicKey };
+    return { ...wire.sessionKeys(this.instanceKey, opening.sessionKey, ids), reportData: wire.sessionReportData(ids, this.launch) };
   }
 
   private refuse(status: number): Refusal {
     return this.stats.batchesRefused++, { close: wire.statusCodes[status] };
   }
 
-  /** Signs a reply with the instance key over the digest of everything before the signature. */
-  private sign(frame: Buffer): Buffer {
-    const end = frame.length - wire.signatureBytes;
-    frame.set(sign(null, Buffer.concat([wire.replyDomain, wire.sha256(frame.subarray(0, end))]), this.instanceKey), end);
+  /** MACs a reply under the session's reply key over everything before the MAC. */
+  private seal(frame: Buffer, keys: { reply: Buffer }): Buffer {
+    const end = frame.length - wire.macBytes;
+    frame.set(wire.mac(keys.reply, frame.subarray(0, end)), end);
     return frame;
   }
 
   /** Checks every command against the store as it will be when the commands before it have run. */
-  private validate(request: Request, observer: boolean): (ResultSlot & { evidence?: Uint8Array })[] {
+  private validate(request: Request, reportData: Buffer, observer: boolean): (ResultSlot & { evidence?: Uint8Array })[] {
     const s = this.store;
-    let replyBytes = wire.replyHeaderBytes + wire.signatureBytes;
+    let replyBytes = wire.replyHeaderBytes + wire.macBytes;
     let workBytes = 0;
     let deathVersion = s.deathVersion;
     return request.commands.map((c) => {
@@ -136,8 +138,7 @@ export class DiskNodeCore {
       } else if (c.op === Op.deathRead) {
         payloadBytes = 12 + limits.deathRecordBytesMax;
       } else if (c.op === Op.attest) {
-        // The platform's report over this session, the manager's fresh nonce, the instance key and the launch config.
-        evidence = this.provider.report(wire.sessionReportData(request.session, request.nonce, this.instancePublicKey, this.launch));
+        evidence = this.provider.report(reportData);
         if (evidence.length > limits.evidenceBytesMax) status = Status.tooLarge;
         payloadBytes = 4 + evidence.length;
       } else if (c.record.length > limits.deathRecordBytesMax) {
@@ -164,9 +165,8 @@ export class DiskNodeCore {
         this.stats.bytesRead += BigInt(c.count * s.sectorBytes);
         return;
       case Op.write:
-        s.write(c.sector, c.data);
         this.stats.bytesWritten += BigInt(c.data.length);
-        return;
+        return s.write(c.sector, c.data);
       case Op.copy:
         return s.copy(c.src, c.dst, c.count);
       case Op.trim:
@@ -180,8 +180,7 @@ export class DiskNodeCore {
         reply.set(s.deathRecord, at + 12);
         return;
       case Op.deathWrite:
-        s.updateDeathRecord(c.version, c.record);
-        return;
+        return s.updateDeathRecord(c.version, c.record);
       case Op.attest:
         reply.writeUInt32BE(slot.evidence!.length, at);
         reply.set(slot.evidence!, at + 4);

@@ -1,7 +1,7 @@
 // The node's RAM: S sectors held in fixed chunks allocated (and written, so
 // every page is really committed) at start, plus the death record. The
 // store knows nothing of arrays, keys or sessions; callers check ranges first.
-import { chunkSectors, deathRecordBytesMax, sectorBytesMax, sectorBytesMin, sectorCountMax } from './limits.ts';
+import { chunkSectors, sectorBytesMax, sectorBytesMin, sectorCountMax } from './limits.ts';
 
 export class StoreError extends Error { readonly code = 'E_STORE_ALLOC'; }
 
@@ -24,8 +24,7 @@ export class SectorStore {
     for (let first = 0; first < sectorCount; first += chunkSectors) {
       const sectors = Math.min(chunkSectors, sectorCount - first);
       try {
-        // alloc() maps zero pages lazily; writing every byte makes the OS commit them now, so a
-        // node given more memory than its host has fails here, not on some later write.
+        // Writing every byte makes the OS commit the pages now: a node given more memory than its host fails here, not later.
         this.chunks.push(Buffer.allocUnsafeSlow(sectors * sectorBytes).fill(0));
       } catch (err) {
         this.chunks.length = 0;
@@ -75,11 +74,9 @@ export class SectorStore {
     for (const part of this.view(sector, count)) part.fill(0);
   }
 
-  /** Replaces the death record only with a strictly greater version. */
-  updateDeathRecord(version: bigint, record: Uint8Array): boolean {
-    if (version <= this.deathVersion || record.length > deathRecordBytesMax) return false;
+  /** The caller has checked that the version is above the current one and the record within deathRecordBytesMax. */
+  updateDeathRecord(version: bigint, record: Uint8Array): void {
     this.deathVersion = version;
     this.deathRecord = Buffer.from(record);
-    return true;
   }
 }

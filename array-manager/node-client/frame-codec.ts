@@ -9,9 +9,12 @@ import {
   Op,
   Status,
   type Command,
-  batchDomain,
   challengeBytes,
   helloBytes,
+  mac,
+  macBytes,
+  openDomain,
+  openHeaderBytes,
   readOnlyOps,
   replyHeaderBytes,
   requestHeaderBytes,
@@ -54,9 +57,12 @@ export interface RequestIds {
   /** Request flags (flagObserve). */
   flags: number;
   counter: bigint;
-  session: Uint8Array;
-  nonce: Uint8Array;
+  /** The session's open frame only: the HELLO challenge and the manager's X25519 public key for the session. */
+  opening?: { session: Uint8Array; sessionKey: Uint8Array };
 }
+
+/** How a request is authenticated: the open frame by the manager key's signature, every later one by the session's request key. */
+export type RequestAuth = { sign: (message: Buffer) => Uint8Array } | { key: Uint8Array };
 
 function commandBytes(c: OutgoingCommand): number {
   switch (c.op) {
@@ -83,24 +89,29 @@ function dataDigest(c: Extract<OutgoingCommand, { op: typeof Op.write }>): Buffe
 }
 
 /**
- * Encodes a request batch and signs its batch digest (docs/PROTOCOL.md: the
- * header, each command's fixed fields, and the SHA-256 of each data part) with
- * `sign`. Returns the frame and the digest, which the node's reply must echo.
+ * Encodes a request batch (an open frame when `ids.opening` is given) and
+ * authenticates its batch digest (docs/PROTOCOL.md: the header, each
+ * command's fixed fields, and the SHA-256 of each data part): an open frame
+ * with the manager key's signature, a later one with the session's MAC.
+ * Returns the frame and the digest, which the node's reply must echo.
  */
-export function encodeRequest(ids: RequestIds, commands: OutgoingCommand[], sign: (message: Buffer) => Uint8Array): { frame: Buffer; digest: Buffer } {
-  let size = requestHeaderBytes + signatureBytes;
+export function encodeRequest(ids: RequestIds, commands: OutgoingCommand[], auth: RequestAuth): { frame: Buffer; digest: Buffer } {
+  const [headerBytes, authBytes] = ids.opening ? [openHeaderBytes, signatureBytes] : [requestHeaderBytes, macBytes];
+  let size = headerBytes + authBytes;
   for (const c of commands) size += commandBytes(c);
   const frame = Buffer.allocUnsafe(size);
   frame[0] = protocolVersion;
-  frame[1] = FrameType.request;
+  frame[1] = ids.opening ? FrameType.open : FrameType.request;
   frame.writeUInt16BE(commands.length, 2);
   frame.writeUInt16BE(ids.flags, 4);
   frame.writeUInt16BE(0, 6);
   frame.writeBigUInt64BE(ids.counter, 8);
-  frame.set(ids.session, 16);
-  frame.set(ids.nonce, 48);
-  const digest = createHash('sha256').update(frame.subarray(0, requestHeaderBytes));
-  let at = requestHeaderBytes;
+  if (ids.opening) {
+    frame.set(ids.opening.session, 16);
+    frame.set(ids.opening.sessionKey, 48);
+  }
+  const digest = createHash('sha256').update(frame.subarray(0, headerBytes));
+  let at = headerBytes;
   for (const c of commands) {
     const start = at;
     frame[at++] = c.op;
@@ -126,7 +137,8 @@ export function encodeRequest(ids: RequestIds, commands: OutgoingCommand[], sign
     }
   }
   const batchDigest = digest.digest();
-  frame.set(sign(Buffer.concat([batchDomain, batchDigest])), frame.length - signatureBytes);
+  const tag = 'sign' in auth ? auth.sign(Buffer.concat([openDomain, batchDigest])) : mac(auth.key, batchDigest);
+  frame.set(tag, frame.length - authBytes);
   return { frame, digest: batchDigest };
 }
 
@@ -139,7 +151,7 @@ export interface Hello {
   challenge: Buffer;
   /** The node's order of this session: a newer session's batch fences older ones. */
   sessionSeq: bigint;
-  /** The node's instance key, drawn at its boot; it signs every reply, and the session's ATTEST evidence binds it. */
+  /** The node's X25519 instance key, drawn at its boot: the session's MAC keys come from it, and the session's ATTEST evidence binds it. */
   instancePublicKey: Buffer;
 }
 
@@ -188,8 +200,9 @@ export interface Reply {
   /** Per-command status codes (empty when the batch was refused before parsing). */
   statuses: number[];
   results: CommandResult[];
-  digest: Buffer;
-  signature: Buffer;
+  /** The bytes the reply's MAC covers, and the MAC. */
+  authenticated: Buffer;
+  mac: Buffer;
 }
 
 /** Payload bytes of a command's result; an ATTEST result says its own length in its first 4 bytes (`at` points there). */
@@ -234,7 +247,7 @@ function decodeResult(c: OutgoingCommand, p: Buffer): CommandResult {
 
 /** Decodes a reply to `commands`; any layout that does not match them is E_FRAME. */
 export function decodeReply(frame: Buffer, commands: OutgoingCommand[], sectorBytes: number): Reply {
-  if (frame.length < replyHeaderBytes + signatureBytes) throw new NodeError('E_FRAME', 'reply shorter than header');
+  if (frame.length < replyHeaderBytes + macBytes) throw new NodeError('E_FRAME', 'reply shorter than header');
   if (frame[0] !== protocolVersion || frame[1] !== FrameType.reply) {
     throw new NodeError('E_VERSION', `expected reply v${protocolVersion}, got version ${frame[0]} type ${frame[1]}`);
   }
@@ -242,7 +255,7 @@ export function decodeReply(frame: Buffer, commands: OutgoingCommand[], sectorBy
   const batchStatus = frame.readUInt16BE(4);
   if (batchStatus >= statusCodes.length) throw new NodeError('E_FRAME', `unknown batch status ${batchStatus}`);
   if (count !== 0 && count !== commands.length) throw new NodeError('E_FRAME', `reply has ${count} results for ${commands.length} commands`);
-  const end = frame.length - signatureBytes;
+  const end = frame.length - macBytes;
   const statuses: number[] = [];
   const results: CommandResult[] = [];
   let at = replyHeaderBytes;
@@ -265,7 +278,7 @@ export function decodeReply(frame: Buffer, commands: OutgoingCommand[], sectorBy
     batchStatus,
     statuses,
     results,
-    digest: sha256(frame.subarray(0, end)),
-    signature: frame.subarray(end),
+    authenticated: frame.subarray(0, end),
+    mac: frame.subarray(end),
   };
 }

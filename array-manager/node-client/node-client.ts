@@ -1,15 +1,17 @@
 // A session with one disk node, from the manager's side. It waits for the
-// node's HELLO, sends a first batch that asks for the platform's report over
-// this session (ATTEST, with the node's membership record) and has that
-// evidence verified, then signs and
-// pipelines command batches (bounded in flight, bounded waiting) and checks
-// every reply: the counter and request digest it answers, its layout, and the
-// instance key's signature over the whole reply. Any reply that fails a check
+// node's HELLO, draws an X25519 key for the session and derives the session's
+// MAC keys with the node's instance key, sends a first batch signed with the
+// manager key that carries its session key and asks for the platform's report
+// over this session (ATTEST, with the node's membership record), and has that
+// evidence verified. Then it MACs and pipelines command batches (bounded in
+// flight, bounded waiting) and checks every reply: the counter and request
+// digest it answers, its layout, and its MAC under the session's reply key,
+// which only the attested instance could compute. Any reply that fails a check
 // poisons the session: every pending batch fails and the channel is closed,
 // because a channel that returned one forged frame cannot be trusted for the
 // next. A node closes a session rather than answer a frame it does not accept
 // (bad signature, replay, a newer session fenced this one): that too poisons it.
-import { createPublicKey, randomBytes, verify, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, timingSafeEqual } from 'node:crypto';
 import type { FrameChannel } from './frame-channel.ts';
 import {
   NodeError,
@@ -24,7 +26,7 @@ import {
   type Hello,
   type NodeStatus,
 } from './frame-codec.ts';
-import { encodeLaunch, flagObserve, instanceIdOf, replyDomain, sessionReportData, statusCodes } from '../../disk-node/wire.ts';
+import { encodeLaunch, flagObserve, instanceIdOf, mac, sessionKeys, sessionReportData, statusCodes, WireError, type SessionIds } from '../../disk-node/wire.ts';
 
 /** The attested identity of the node on the other end, as its session evidence established it. */
 export interface VerifiedPeer {
@@ -37,14 +39,14 @@ export interface VerifiedPeer {
 
 /** What the node's session evidence must bind, besides what the verifier checks against its manifest. */
 export interface EvidenceExpectation {
-  /** The report data the node's platform must have reported: session, nonce, instance key, launch config. */
+  /** The report data the node's platform must have reported: session, manager's session key, instance key, launch config. */
   reportData: Buffer;
   hello: Hello;
   managerPublicKey: Uint8Array;
 }
 
 export interface NodeClientOptions {
-  /** Signs a batch message with the manager key. */
+  /** Signs a session's open frame with the manager key. */
   sign: (message: Buffer) => Uint8Array;
   /** The manager's public key: the launch config every node must attest to. */
   managerPublicKey: Uint8Array;
@@ -73,20 +75,6 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-/**
- * A batch's nonce: 32 bytes cut from a larger CSPRNG draw that is never
- * reused, so one call into the generator serves 64 batches (a call costs
- * about 7 us, whatever its size up to a few KiB).
- */
-const noncesPerDraw = 64;
-let nonces = Buffer.alloc(0);
-function freshNonce(): Buffer {
-  if (nonces.length === 0) nonces = randomBytes(32 * noncesPerDraw);
-  const nonce = nonces.subarray(0, 32);
-  nonces = nonces.subarray(32);
-  return nonce;
-}
-
 export class NodeClient {
   private counter = 0n;
   private readonly inflight: Pending[] = [];
@@ -94,7 +82,10 @@ export class NodeClient {
   private failure: NodeError | undefined;
   private readonly inflightMax: number;
   private readonly waitingMax: number;
-  private readonly instanceKey: KeyObject;
+  /** What names this session: the HELLO's challenge and instance key, and the manager's fresh session key. */
+  private readonly ids: SessionIds;
+  private readonly keys: { request: Buffer; reply: Buffer };
+  private sentOpen = false;
   /** Set once the session's evidence verified. */
   peer!: VerifiedPeer;
   private recordAtOpen: { version: bigint; record: Buffer } | undefined;
@@ -106,8 +97,16 @@ export class NodeClient {
   ) {
     this.inflightMax = Math.max(1, Math.min(hello.inflightBatchesMax, opts.inflightMax ?? 32));
     this.waitingMax = opts.waitingMax ?? 4096;
-    const x = Buffer.from(hello.instancePublicKey).toString('base64url');
-    this.instanceKey = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x }, format: 'jwk' });
+    const { privateKey, publicKey } = generateKeyPairSync('x25519');
+    const managerSessionKey = Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url');
+    this.ids = { challenge: hello.challenge, managerSessionKey, instancePublicKey: hello.instancePublicKey };
+    try {
+      this.keys = sessionKeys(privateKey, hello.instancePublicKey, this.ids);
+    } catch (err) {
+      // An unsigned HELLO can carry any key; one no X25519 secret comes from is refused like a forged one.
+      if (!(err instanceof WireError)) throw err;
+      throw new NodeError('E_ATTESTATION', `HELLO's instance key: ${err.message}`);
+    }
   }
 
   /** Waits for the node's HELLO on `channel`, has the session's evidence verified, and returns the session. */
@@ -142,18 +141,18 @@ export class NodeClient {
 
   /**
    * The session's first batch: the platform's report binding this session,
-   * the manager's nonce, the instance key and the launch config. DEATH_READ
+   * the manager's session key, the instance key and the launch config. DEATH_READ
    * rides along (read-only, trusted only once the evidence verified): it is
    * what a manager that just opened a session asks first (creating or opening
    * an array, checking a replacement), and this way costs no round trip.
    */
   private async attest(): Promise<void> {
-    const { results, nonce } = await this.send([{ op: Op.attest }, { op: Op.deathRead }]);
+    const results = await this.batch([{ op: Op.attest }, { op: Op.deathRead }]);
     const [result, record] = results;
     if (result.op !== Op.attest || record.op !== Op.deathRead) throw new NodeError('E_FRAME', 'ATTEST answered with another result');
     const h = this.hello;
     const launch = encodeLaunch({ managerPublicKey: this.opts.managerPublicKey, sectorBytes: h.sectorBytes, sectorCount: h.sectorCount });
-    const reportData = sessionReportData(h.challenge, nonce, h.instancePublicKey, launch);
+    const reportData = sessionReportData(this.ids, launch);
     const { platform } = this.opts.verifyEvidence(result.evidence, { reportData, hello: h, managerPublicKey: this.opts.managerPublicKey });
     this.peer = { instanceId: instanceIdOf(h.instancePublicKey), instancePublicKey: h.instancePublicKey, platform };
     this.recordAtOpen = { version: record.version, record: Buffer.from(record.record) };
@@ -174,12 +173,8 @@ export class NodeClient {
     return this.failure !== undefined;
   }
 
-  /** Sends one signed batch and resolves with its results once the node's signed reply checks out. */
+  /** Sends one batch (the first signed, later ones MACed) and resolves with its results once the node's MACed reply checks out. */
   async batch(commands: OutgoingCommand[]): Promise<CommandResult[]> {
-    return (await this.send(commands)).results;
-  }
-
-  private async send(commands: OutgoingCommand[]): Promise<{ results: CommandResult[]; nonce: Buffer }> {
     if (this.opts.observe && commands.some((c) => !readOnlyOps.has(c.op))) throw new NodeError('E_READ_ONLY', 'an observer session sends read-only batches');
     if (commands.length === 0 || commands.length > this.hello.batchCommandsMax) {
       throw new NodeError('E_TOO_LARGE', `batch of ${commands.length} commands (1..${this.hello.batchCommandsMax})`);
@@ -190,9 +185,10 @@ export class NodeClient {
     }
     if (this.failure) throw this.failure;
     const counter = ++this.counter;
-    const nonce = freshNonce();
     const flags = this.opts.observe ? flagObserve : 0;
-    const { frame, digest } = encodeRequest({ flags, counter, session: this.hello.challenge, nonce }, commands, this.opts.sign);
+    // The first frame sent opens the session: it brings the manager's session key under the manager key's signature.
+    const opening = this.sentOpen ? undefined : { session: this.ids.challenge, sessionKey: this.ids.managerSessionKey };
+    const { frame, digest } = encodeRequest({ flags, counter, opening }, commands, opening ? { sign: this.opts.sign } : { key: this.keys.request });
     if (frame.length > this.hello.frameBytesMax) {
       this.wake();
       throw new NodeError('E_TOO_LARGE', `batch frame of ${frame.length} bytes > ${this.hello.frameBytesMax}`);
@@ -203,7 +199,8 @@ export class NodeClient {
         () => this.poison(new NodeError('E_TIMEOUT', `no reply within ${this.opts.timeoutMs} ms`)),
         this.opts.timeoutMs,
       ).unref();
-      this.inflight.push({ counter, digest, commands, resolve: (results) => resolve({ results, nonce }), reject, timer });
+      this.inflight.push({ counter, digest, commands, resolve, reject, timer });
+      this.sentOpen = true;
       this.channel.send(frame);
     });
   }
@@ -230,8 +227,8 @@ export class NodeClient {
     if (reply.counter !== pending.counter || !reply.requestDigest.equals(pending.digest)) {
       return this.poison(new NodeError('E_NONCE', `reply does not answer batch ${pending.counter}`));
     }
-    if (!verify(null, Buffer.concat([replyDomain, reply.digest]), this.instanceKey, reply.signature)) {
-      return this.poison(new NodeError('E_ATTESTATION', `reply to batch ${pending.counter} is not signed by the node's instance key`));
+    if (!timingSafeEqual(mac(this.keys.reply, reply.authenticated), reply.mac)) {
+      return this.poison(new NodeError('E_ATTESTATION', `reply to batch ${pending.counter} does not carry the session's MAC`));
     }
     this.inflight.shift();
     clearTimeout(pending.timer);

@@ -1,16 +1,16 @@
 // Test fixtures for the disk-node protocol: a manager key pair, a minimal
 // stand-in attestation provider whose evidence is just its public key, and a
-// helper that builds signed request frames. The real simulated-TEE provider and
+// helper that builds a session's signed open frame and MACed request frames. The real simulated-TEE provider and
 // verifier are exercised in test/attestation/ and the end-to-end tests.
-import crypto, { createHash, createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import crypto, { createHash, createPublicKey, generateKeyPairSync, sign, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
 import { syncBuiltinESMExports } from 'node:module';
 import type { Test } from 'tap';
 import type { AttestationProvider, LaunchConfig } from '../../attestation/provider.ts';
 import * as realLimits from '../../disk-node/limits.ts';
 import type { RunningDiskNode } from '../../disk-node/main.ts';
-import { DiskNodeCore, ed25519PublicKey } from '../../disk-node/node-core.ts';
+import { DiskNodeCore } from '../../disk-node/node-core.ts';
 import type { SectorStore } from '../../disk-node/store.ts';
-import { replyDomain, sha256, signatureBytes } from '../../disk-node/wire.ts';
+import { mac, macBytes, sessionKeys } from '../../disk-node/wire.ts';
 import { encodeRequest, decodeHello, decodeReply, NodeError, type Command, type Reply, type RequestIds } from '../../array-manager/node-client/frame-codec.ts';
 import type { EvidenceExpectation, NodeClientOptions } from '../../array-manager/node-client/node-client.ts';
 
@@ -80,25 +80,57 @@ export function testNode(sectorCount = 64, sectorBytes = 4096, manager = manager
   return { core: new DiskNodeCore(config, provider), provider, manager, config };
 }
 
-/** A session on an in-process core with a request builder that signs with `signer`. */
+/** A fresh X25519 key pair with its raw public key, as a manager draws one per session. */
+export function sessionKeyPair(): { privateKey: KeyObject; publicRaw: Buffer } {
+  const { privateKey, publicKey } = generateKeyPairSync('x25519');
+  return { privateKey, publicRaw: Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url') };
+}
+
+/**
+ * A session on an in-process core with a request builder: the first frame it
+ * builds is the open frame (signed, carrying the manager's session key),
+ * later ones are MACed with the session's request key; `over` forges any part.
+ */
 export function openTestSession(node: TestNode) {
   const { session, hello } = node.core.openSession();
   const parsed = decodeHello(hello);
+  const own = sessionKeyPair();
+  const ids = { challenge: parsed.challenge, managerSessionKey: own.publicRaw, instancePublicKey: parsed.instancePublicKey };
+  const keys = sessionKeys(own.privateKey, parsed.instancePublicKey, ids);
   let counter = 0n;
+  let opened = false;
   return {
     session,
     hello: parsed,
-    frame(commands: Command[], over: { counter?: bigint; sessionId?: Uint8Array; sign?: (m: Buffer) => Uint8Array; flags?: number } = {}) {
-      const ids = { flags: over.flags ?? 0, counter: over.counter ?? ++counter, session: over.sessionId ?? parsed.challenge, nonce: randomBytes(32) };
-      return { ids, ...encodeRequest(ids, commands, over.sign ?? node.manager.sign) };
+    ids,
+    keys,
+    frame(commands: Command[], over: FrameOverrides = {}) {
+      const open = over.open ?? !opened;
+      opened = true;
+      const opening = open ? { session: over.sessionId ?? parsed.challenge, sessionKey: over.sessionKey ?? own.publicRaw } : undefined;
+      const ids = { flags: over.flags ?? 0, counter: over.counter ?? ++counter, opening };
+      return { ids, ...encodeRequest(ids, commands, open ? { sign: over.sign ?? node.manager.sign } : { key: over.key ?? keys.request }) };
     },
   };
 }
 
-/** True iff `reply` ends with the instance key's signature over "teearray/reply/v2" || SHA-256(the reply before it). */
-export function replySigned(instancePublicKey: Uint8Array, reply: Buffer): boolean {
-  const end = reply.length - signatureBytes;
-  return end >= 0 && verify(null, Buffer.concat([replyDomain, sha256(reply.subarray(0, end))]), ed25519PublicKey(instancePublicKey), reply.subarray(end));
+export interface FrameOverrides {
+  counter?: bigint;
+  flags?: number;
+  /** Build an open frame (default: only the session's first frame) or a MACed one. */
+  open?: boolean;
+  /** Open frame: the challenge, the manager's session key, the signer. */
+  sessionId?: Uint8Array;
+  sessionKey?: Uint8Array;
+  sign?: (m: Buffer) => Uint8Array;
+  /** Later frames: the MAC key. */
+  key?: Uint8Array;
+}
+
+/** True iff `reply` ends with the HMAC-SHA-256 under the session's reply key of the reply before it. */
+export function replyAuthentic(replyKey: Uint8Array, reply: Buffer): boolean {
+  const end = reply.length - macBytes;
+  return end >= 0 && timingSafeEqual(mac(replyKey, reply.subarray(0, end)), reply.subarray(end));
 }
 
 /** What `core.handle` answered: the reply frame, or the code it closed the session with. */
@@ -107,18 +139,17 @@ export function closeCode(answer: Buffer | { close: string }): string {
 }
 
 export type TestSession = ReturnType<typeof openTestSession>;
-export type FrameOverrides = Parameters<TestSession['frame']>[1];
 
 /**
  * Sends `commands` on `s` and returns the decoded reply, after checking that
- * it is signed by the instance key HELLO announced and carries the request's
- * batch digest; throws if the node closed the session instead.
+ * it carries the session's reply MAC and the request's batch digest; throws
+ * if the node closed the session instead.
  */
 export function exchange(node: TestNode, s: TestSession, commands: Command[], over: FrameOverrides = {}): Reply & { ids: RequestIds } {
   const { frame, digest, ids } = s.frame(commands, over);
   const answer = node.core.handle(s.session, frame);
   if (!Buffer.isBuffer(answer)) throw new Error(`the node closed the session: ${answer.close}`);
-  if (!replySigned(s.hello.instancePublicKey, answer)) throw new Error('reply not signed by the instance key');
+  if (!replyAuthentic(s.keys.reply, answer)) throw new Error('reply does not carry the session MAC');
   const reply = decodeReply(answer, commands, node.config.sectorBytes);
   if (!reply.requestDigest.equals(digest)) throw new Error('reply does not carry the request digest');
   return { ...reply, ids };
