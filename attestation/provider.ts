@@ -3,8 +3,8 @@
 // A provider stands for the TEE platform: it measured the disk-node build when
 // it launched it and produces reports that bind report data to that
 // measurement through the platform's endorsement chain. The disk node only
-// ever sees this interface; its own instance key, drawn at boot, signs every
-// reply, and the per-session report binds that key. A real TEE (AWS Nitro,
+// ever sees this interface; its own instance key, drawn at boot, keys every
+// session's MACs, and the per-session report binds that key. A real TEE (AWS Nitro,
 // AMD SEV-SNP, Intel TDX) plugs in behind the same two members.
 // See docs/ATTESTATION.md.
 

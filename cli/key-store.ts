@@ -1,6 +1,6 @@
 // The manager's keys on disk (docs/CLI.md), in one data directory:
 //
-//   manager.key   Ed25519 private key (PKCS#8 PEM, 0600): signs every batch
+//   manager.key   Ed25519 private key (PKCS#8 PEM, 0600): signs every session's open frame
 //   manager.pub   its raw public key in hex: the key nodes are launched with
 //   data.key      32-byte data key in hex (0600): every array key derives from it
 //   admin.token   bearer token for the admin API (0600)

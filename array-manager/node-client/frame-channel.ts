@@ -18,7 +18,7 @@ export function openWebSocketChannel(url: string, timeoutMs: number): Promise<Fr
     // A zero masking key: RFC 6455 masking shields proxies from browser-crafted
     // bytes, which is no concern between a manager and its nodes, and ws skips
     // the XOR pass over every payload (on both ends) when the key is zero.
-    // Integrity comes from the batch signature and the reply attestation.
+    // Integrity comes from the session's MACs, under keys the attested session set up.
     const ws = new WebSocket(url, {
       maxPayload: frameBytesMax,
       perMessageDeflate: false,
