@@ -2,9 +2,10 @@
 // reads, several batches in flight, against one real disk node
 // (startDiskNode from disk-node/main.ts, in this process, with the simulated
 // TEE provider; the manager side is the production NodeClient, whose session
-// starts with an ATTEST the attested evidence verifier checks; then every
-// batch is Ed25519-signed by the manager, verified by the node, its reply
-// signed by the node's instance key and checked by the client).
+// starts with a signed open frame and an ATTEST the attested evidence
+// verifier checks; then every batch carries the session's MAC, which the node
+// checks, and every reply the node's MAC, which the client checks:
+// docs/PROTOCOL.md, v3).
 //
 // Baseline, measured in the same run with the same workload: a plain sector
 // server this file implements over the same SectorStore and the same `ws`,
@@ -16,18 +17,18 @@
 // Both servers and both clients share this process's one JavaScript thread,
 // so the figures are for client + server work together. A third figure, the
 // crypto floor, is the batch rate this thread would reach doing nothing but
-// each batch's signatures, checks and frame hashes; "ours" can approach it,
+// each batch's MACs, their checks and frame hashes; "ours" can approach it,
 // not pass it. Both stores are written in full before timing starts.
 //
 //   npm run bench -- disk-node [--quick] [--batch 64] [--inflight 8] [--seconds 1] [--rounds 5]
-import { createHash, randomBytes, randomFillSync, sign, verify } from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomFillSync, sign } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type RawData } from 'ws';
 import { attestedEvidenceVerifier } from '../array-manager/node-client/attested-connector.ts';
 import { openWebSocketChannel } from '../array-manager/node-client/frame-channel.ts';
 import { Op, type Command } from '../array-manager/node-client/frame-codec.ts';
 import { NodeClient } from '../array-manager/node-client/node-client.ts';
-import { generateKeyPair, importPublicKey } from '../attestation/ed25519.ts';
+import { generateKeyPair } from '../attestation/ed25519.ts';
 import { simPlatformName } from '../attestation/platform-name.ts';
 import { createSimChip, createSimRoot } from '../attestation/sim-platform.ts';
 import { createSimProvider } from '../attestation/sim-provider.ts';
@@ -191,23 +192,20 @@ function param(params: Map<string, string>, name: string, fallback: number, max:
 }
 
 /**
- * Batches per second if a batch cost only its cryptography, on one thread: the manager's signature and
- * the node's check of it, the node's reply signature and the client's check of it (Ed25519, node:crypto),
- * and SHA-256 of the data-carrying frame on both sides. The ceiling "ours" can approach here.
+ * Batches per second if a batch cost only its cryptography, on one thread: one SHA-256 (or HMAC) pass
+ * over the data-carrying frame on each side, the manager's MAC of the batch digest and the node's check
+ * of it, the node's MAC of the small other frame and the client's check of it (HMAC-SHA-256, node:crypto).
+ * The ceiling "ours" can approach here.
  */
 async function cryptoFloor(batch: number, seconds: number): Promise<number> {
-  const manager = generateKeyPair();
-  const node = generateKeyPair();
-  const frame = randomFillSync(Buffer.alloc(batch * (9 + sectorBytes) + 144));
-  const batchMessage = Buffer.alloc(17 + 32);
-  const replyMessage = Buffer.alloc(17 + 32); // "teearray/reply/v2" || reply digest
-  const managerKey = importPublicKey(manager.publicKey)!;
-  const nodeKey = importPublicKey(node.publicKey)!;
+  const frame = randomFillSync(Buffer.alloc(batch * (9 + sectorBytes) + 48));
+  const digest = randomBytes(32);
+  const small = randomBytes(48 + 2 * batch);
+  const key = randomBytes(32);
   const oneBatch = (): void => {
     createHash('sha256').update(frame).digest();
-    verify(null, batchMessage, managerKey, sign(null, batchMessage, manager.privateKey));
     createHash('sha256').update(frame).digest();
-    verify(null, replyMessage, nodeKey, sign(null, replyMessage, node.privateKey));
+    for (const message of [digest, digest, small, small]) createHmac('sha256', key).update(message).digest();
   };
   return throughput(oneBatch, 1, { samples: 1, seconds });
 }
@@ -257,15 +255,15 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
       });
     }
   }
-  rows.push({ name: `crypto floor ${batch}x4KiB (2 sign, 2 verify, 2 frame hashes)`, value: floor, unit: 'batch/s' });
+  rows.push({ name: `crypto floor ${batch}x4KiB (2 frame hashes, 4 small MACs)`, value: floor, unit: 'batch/s' });
   const flags = [`--batch ${batch}`, `--inflight ${inflight}`, opts.quick ? '--quick' : `--seconds ${seconds} --rounds ${rounds}`];
   return {
     bench: 'disk-node',
     command: `npm run bench -- disk-node ${flags.join(' ')}`,
     rows,
     notes: [
-      'ours: startDiskNode in this process with the sim TEE provider; NodeClient with the attested evidence verifier (one ATTEST per session; sign, verify, reply signature, check per batch)',
-      'baseline: plain ws sector server over the same SectorStore, no signatures or attestations',
+      'ours: startDiskNode in this process with the sim TEE provider; NodeClient with the attested evidence verifier (one signed open frame and ATTEST per session; a MAC each way per batch)',
+      'baseline: plain ws sector server over the same SectorStore, no MACs, signatures or attestations',
       `median of ${rounds} interleaved round(s) of ${seconds} s each for ours, the baseline and the crypto floor; client and servers share one thread`,
     ],
   };

@@ -14,11 +14,11 @@
 //
 // Not counted, on purpose: table sectors (an entry per sector, a self-MAC per
 // 145 entries, their rows' parity), journal headers and commit records,
-// frames, the per-batch Ed25519 signatures and attestations, copies, and
-// anything a node does. For 1 MiB requests these are small or avoidable by
-// design; for 4 KiB requests the per-batch signatures dominate everything
-// and are not in this floor, so the ratio there says how far small I/O is
-// from its bytes' cost, not from the design's.
+// frames, the per-batch MACs and per-session signatures and attestations,
+// copies, and anything a node does. For 1 MiB requests these are small or
+// avoidable by design; for 4 KiB requests the per-batch costs dominate and
+// are not in this floor, so the ratio there says how far small I/O is from
+// its bytes' cost, not from the design's.
 //
 // CPU is this process's (process.cpuUsage via cpu-meter.ts, all threads:
 // Node 20 has no per-thread figure), the median of a few rounds filling

@@ -5,12 +5,15 @@
 // second of this process's CPU (user + system) and CPU ms per scenario.
 // The same seeds give the same scenarios, so runs on two commits compare.
 //
-// The signature floor: every request frame that reaches a node costs four
-// Ed25519 operations that the simulator must not skip (the manager signs
-// it, the node verifies it and signs its reply, the manager verifies the
-// reply). Measured here in the same run on the same thread, times the
-// frames a scenario delivered, it bounds how fast any simulator running
-// the real manager and nodes can go: `vsFloor` is CPU per scenario over it.
+// The authentication floor: what the protocol's authentication costs at
+// least, which the simulator must not skip (docs/PROTOCOL.md, v3). Per
+// session: the open frame's Ed25519 signature and its check, the manager's
+// X25519 session key, both sides' X25519 secret and HKDF. Per request frame:
+// four HMACs over digest-sized messages (the request's MAC made and
+// checked, the reply's made and checked). Measured here in the same run on
+// the same thread, times the sessions and frames a scenario had, it bounds
+// how fast any simulator running the real manager and nodes can go:
+// `vsFloor` is CPU per scenario over it.
 //
 //   npm run bench -- sim [--quick] [--runs 300] [--seeds 0x7ea1,0xa77a] [--tally yes]
 //
@@ -20,7 +23,7 @@
 // Each seed runs `runs` scenarios (the first `runs` of the CI stream for that
 // seed). A violation fails the benchmark: a fast simulator that no longer
 // passes is no result.
-import { generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
+import { createHmac, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, sign, verify } from 'node:crypto';
 import fc from 'fast-check';
 import { emptyStats, runScenario, statsLine } from '../test/sim/runner.ts';
 import { scenarioArb } from '../test/sim/scenario.ts';
@@ -34,20 +37,42 @@ const cpuMs = (): number => {
   return (user + system) / 1000;
 };
 
-/** CPU ms of one frame's four Ed25519 operations, over messages the size of the protocol's (a domain label and a SHA-256). */
-function signatureMsPerFrame(): number {
+interface AuthFloor {
+  /** CPU ms of one session's open: signature, check, session key, two key agreements. */
+  session: number;
+  /** CPU ms of one frame's four HMACs over a digest. */
+  frame: number;
+}
+
+/** Measures the authentication floor on messages the size of the protocol's (a domain label and a SHA-256). */
+function authFloor(): AuthFloor {
   const manager = generateKeyPairSync('ed25519');
-  const node = generateKeyPairSync('ed25519');
-  const message = randomBytes(17 + 32);
-  const rounds = 400;
-  const cpu0 = cpuMs();
+  const instance = generateKeyPairSync('x25519');
+  const message = randomBytes(16 + 32);
+  const rounds = 200;
+  let cpu0 = cpuMs();
   for (let i = 0; i < rounds; i++) {
-    const request = sign(null, message, manager.privateKey);
-    if (!verify(null, message, manager.publicKey, request)) throw new Error('signature floor: a request signature did not verify');
-    const reply = sign(null, message, node.privateKey);
-    if (!verify(null, message, node.publicKey, reply)) throw new Error('signature floor: a reply signature did not verify');
+    const signature = sign(null, message, manager.privateKey);
+    if (!verify(null, message, manager.publicKey, signature)) throw new Error('auth floor: an open frame signature did not verify');
+    const own = generateKeyPairSync('x25519');
+    const a = diffieHellman({ privateKey: own.privateKey, publicKey: instance.publicKey });
+    const b = diffieHellman({ privateKey: instance.privateKey, publicKey: own.publicKey });
+    if (!Buffer.from(hkdfSync('sha256', a, message, message, 64)).equals(Buffer.from(hkdfSync('sha256', b, message, message, 64)))) throw new Error('auth floor: the two sides derived different keys');
   }
-  return (cpuMs() - cpu0) / rounds;
+  const session = (cpuMs() - cpu0) / rounds;
+  const key = randomBytes(32);
+  const frameRounds = 20 * rounds;
+  cpu0 = cpuMs();
+  for (let i = 0; i < frameRounds; i++) {
+    for (let j = 0; j < 4; j++) createHmac('sha256', key).update(message).digest();
+  }
+  return { session, frame: (cpuMs() - cpu0) / frameRounds };
+}
+
+/** CPU ms of the floor for a scenario with these sessions and frames, averaged over the floors measured. */
+function floorMs(floors: AuthFloor[], sessions: number, frames: number): number {
+  const mean = (f: (x: AuthFloor) => number) => floors.reduce((sum, x) => sum + f(x), 0) / floors.length;
+  return sessions * mean((x) => x.session) + frames * mean((x) => x.frame);
 }
 
 function intParam(opts: BenchOptions, name: string, fallback: number): number {
@@ -68,10 +93,11 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
   let allCpu = 0;
   let allWall = 0;
   let allFrames = 0;
-  const floors: number[] = [];
+  let allSessions = 0;
+  const floors: AuthFloor[] = [];
   const tally = opts.params.get('tally') === 'yes' ? new FrameTally() : undefined;
   for (const seed of seeds) {
-    floors.push(signatureMsPerFrame());
+    floors.push(authFloor());
     const stats = emptyStats();
     const cpu0 = cpuMs();
     const start = process.hrtime.bigint();
@@ -89,35 +115,45 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     allCpu += cpu;
     allWall += wall;
     allFrames += stats.frames;
-    const floorMs = (stats.frames / stats.scenarios) * floors.at(-1)!;
+    allSessions += stats.sessions;
+    const floor = floorMs(floors.slice(-1), stats.sessions, stats.frames) / stats.scenarios;
     rows.push({
       name: `seed 0x${seed.toString(16)}: ${stats.scenarios} scenarios`,
       value: (stats.scenarios * 1000) / cpu,
       unit: 'sc/cpu-s',
-      ratios: { vsFloor: cpu / stats.scenarios / floorMs },
-      extra: { wallPerSecond: stats.scenarios / wall, cpuMsPerScenario: cpu / stats.scenarios, framesPerScenario: stats.frames / stats.scenarios, floorCpuMsPerScenario: floorMs, seconds: wall },
+      ratios: { vsFloor: cpu / stats.scenarios / floor },
+      extra: {
+        wallPerSecond: stats.scenarios / wall,
+        cpuMsPerScenario: cpu / stats.scenarios,
+        framesPerScenario: stats.frames / stats.scenarios,
+        sessionsPerScenario: stats.sessions / stats.scenarios,
+        floorCpuMsPerScenario: floor,
+        seconds: wall,
+      },
     });
     notes.push(`seed 0x${seed.toString(16)}: ${statsLine(stats)}`);
   }
-  floors.push(signatureMsPerFrame());
-  const floorMs = (allFrames / allScenarios) * (floors.reduce((a, b) => a + b, 0) / floors.length);
+  floors.push(authFloor());
+  const floor = floorMs(floors, allSessions, allFrames) / allScenarios;
   rows.push({
     name: `all seeds: ${allScenarios} scenarios`,
     value: (allScenarios * 1000) / allCpu,
     unit: 'sc/cpu-s',
-    ratios: { vsFloor: allCpu / allScenarios / floorMs },
+    ratios: { vsFloor: allCpu / allScenarios / floor },
     extra: {
       wallPerSecond: allScenarios / allWall,
       cpuMsPerScenario: allCpu / allScenarios,
       framesPerScenario: allFrames / allScenarios,
-      signatureMsPerFrame: floorMs / (allFrames / allScenarios),
-      floorCpuMsPerScenario: floorMs,
-      ceilingPerCpuSecond: 1000 / floorMs,
+      sessionsPerScenario: allSessions / allScenarios,
+      authMsPerSession: floorMs(floors, 1, 0),
+      authMsPerFrame: floorMs(floors, 0, 1),
+      floorCpuMsPerScenario: floor,
+      ceilingPerCpuSecond: 1000 / floor,
       seconds: allWall,
     },
   });
   if (tally) notes.push(...tally.lines(allScenarios, 30));
   notes.push("sc/cpu-s: scenarios per second of this process's CPU, i.e. per core; wallPerSecond is lower when the cores are shared");
-  notes.push('vsFloor: CPU per scenario over its frames\' four Ed25519 operations each (measured before each seed and at the end); ceilingPerCpuSecond: the rate if nothing else cost anything');
+  notes.push('vsFloor: CPU per scenario over its sessions\' and frames\' authentication floor (measured before each seed and at the end); ceilingPerCpuSecond: the rate if nothing else cost anything');
   return { bench: 'sim', command: `npm run bench -- sim --runs ${runs} --seeds ${seeds.join(',')}`, rows, notes };
 }

@@ -62,11 +62,11 @@ export class DiskNodeCore {
 
   /** Handles one request frame: the MACed reply, or why to close the session. Never throws on bad input. */
   handle(session: Session, frame: Buffer): Buffer | Refusal {
-    let request: Request;
+    let request: Request, keys: SessionKeys;
     try {
       if (!session.keys && frame.length > limits.preAuthFrameBytesMax) throw new WireError(Status.tooLarge, 'first frame too large');
       request = wire.decodeRequest(frame, this.store.sectorBytes, !session.keys);
-      session.keys = this.authenticate(session, request);
+      keys = this.authenticate(session, request);
     } catch (err) {
       if (!(err instanceof WireError)) throw err;
       return this.refuse(err.status);
@@ -76,27 +76,26 @@ export class DiskNodeCore {
     const observer = (request.flags & wire.flagObserve) !== 0;
     if (!observer && session.seq < this.fence) return this.refuse(Status.fenced);
     if (!observer) this.fence = session.seq;
+    session.keys = keys;
 
     const ids = { counter: request.counter, digest: request.digest };
-    const slots = this.validate(request, session.keys.reportData, observer);
+    const slots = this.validate(request, keys.reportData, observer);
     const failed = slots.find((s) => s.status !== Status.ok);
     if (failed) {
       this.stats.batchesRefused++;
       for (const s of slots) (s.payloadBytes = 0), s.status === Status.ok && (s.status = Status.notExecuted);
-      return this.seal(wire.allocReply(ids, failed.status, slots).frame, session.keys);
+      return this.seal(wire.allocReply(ids, failed.status, slots).frame, keys);
     }
     const { frame: reply, offsets } = wire.allocReply(ids, Status.ok, slots);
     request.commands.forEach((c, i) => this.execute(c, reply, offsets[i], slots[i]));
     this.stats.batchesExecuted++;
-    return this.seal(reply, session.keys);
+    return this.seal(reply, keys);
   }
 
   /** A later frame's MAC, or the open frame's challenge and manager signature, then the keys its session key gives. */
   private authenticate(session: Session, { opening, digest, auth }: Request): SessionKeys {
-    if (!opening) {
-      if (timingSafeEqual(wire.mac(session.keys!.request, digest), auth)) return session.keys!;
-      throw new WireError(Status.signature, 'bad MAC');
-    }
+    if (!opening && timingSafeEqual(wire.mac(session.keys!.request, digest), auth)) return session.keys!;
+    if (!opening) throw new WireError(Status.signature, 'bad MAC');
     if (!opening.session.equals(session.challenge)) throw new WireError(Status.session, 'not this session');
     if (!verify(null, Buffer.concat([wire.openDomain, digest]), this.managerKey, auth)) throw new WireError(Status.signature, 'bad signature');
     const ids = { challenge: session.challenge, managerSessionKey: opening.sessionKey, instancePublicKey: this.instancePublicKey };

@@ -93,13 +93,19 @@ function dataDigest(c: Extract<OutgoingCommand, { op: typeof Op.write }>): Buffe
  * authenticates its batch digest (docs/PROTOCOL.md: the header, each
  * command's fixed fields, and the SHA-256 of each data part): an open frame
  * with the manager key's signature, a later one with the session's MAC.
- * Returns the frame and the digest, which the node's reply must echo.
+ * Returns the frame, in a buffer from `alloc`, and the digest, which the
+ * node's reply must echo.
  */
-export function encodeRequest(ids: RequestIds, commands: OutgoingCommand[], auth: RequestAuth): { frame: Buffer; digest: Buffer } {
+export function encodeRequest(
+  ids: RequestIds,
+  commands: OutgoingCommand[],
+  auth: RequestAuth,
+  alloc: (size: number) => Buffer = Buffer.allocUnsafe,
+): { frame: Buffer; digest: Buffer } {
   const [headerBytes, authBytes] = ids.opening ? [openHeaderBytes, signatureBytes] : [requestHeaderBytes, macBytes];
   let size = headerBytes + authBytes;
   for (const c of commands) size += commandBytes(c);
-  const frame = Buffer.allocUnsafe(size);
+  const frame = alloc(size);
   frame[0] = protocolVersion;
   frame[1] = ids.opening ? FrameType.open : FrameType.request;
   frame.writeUInt16BE(commands.length, 2);

@@ -13,6 +13,7 @@
 // (bad signature, replay, a newer session fenced this one): that too poisons it.
 import { generateKeyPairSync, timingSafeEqual } from 'node:crypto';
 import type { FrameChannel } from './frame-channel.ts';
+import { FramePool } from './frame-pool.ts';
 import {
   NodeError,
   Op,
@@ -68,6 +69,7 @@ export interface NodeClientOptions {
 
 interface Pending {
   counter: bigint;
+  frame: Buffer;
   digest: Buffer;
   commands: OutgoingCommand[];
   resolve: (results: CommandResult[]) => void;
@@ -86,6 +88,8 @@ export class NodeClient {
   private readonly ids: SessionIds;
   private readonly keys: { request: Buffer; reply: Buffer };
   private sentOpen = false;
+  /** Buffers of large frames the node has answered, for the next ones: about a journal round's worth. */
+  private readonly frames = new FramePool(4 * 1024 * 1024);
   /** Set once the session's evidence verified. */
   peer!: VerifiedPeer;
   private recordAtOpen: { version: bigint; record: Buffer } | undefined;
@@ -188,7 +192,8 @@ export class NodeClient {
     const flags = this.opts.observe ? flagObserve : 0;
     // The first frame sent opens the session: it brings the manager's session key under the manager key's signature.
     const opening = this.sentOpen ? undefined : { session: this.ids.challenge, sessionKey: this.ids.managerSessionKey };
-    const { frame, digest } = encodeRequest({ flags, counter, opening }, commands, opening ? { sign: this.opts.sign } : { key: this.keys.request });
+    const auth = opening ? { sign: this.opts.sign } : { key: this.keys.request };
+    const { frame, digest } = encodeRequest({ flags, counter, opening }, commands, auth, (size) => this.frames.take(size));
     if (frame.length > this.hello.frameBytesMax) {
       this.wake();
       throw new NodeError('E_TOO_LARGE', `batch frame of ${frame.length} bytes > ${this.hello.frameBytesMax}`);
@@ -199,7 +204,7 @@ export class NodeClient {
         () => this.poison(new NodeError('E_TIMEOUT', `no reply within ${this.opts.timeoutMs} ms`)),
         this.opts.timeoutMs,
       ).unref();
-      this.inflight.push({ counter, digest, commands, resolve, reject, timer });
+      this.inflight.push({ counter, frame, digest, commands, resolve, reject, timer });
       this.sentOpen = true;
       this.channel.send(frame);
     });
@@ -232,6 +237,7 @@ export class NodeClient {
     }
     this.inflight.shift();
     clearTimeout(pending.timer);
+    this.frames.give(pending.frame);
     this.wake();
     if (reply.batchStatus === Status.ok) return pending.resolve(reply.results);
     const detail = reply.statuses.map((s, i) => `${i}:${statusCodes[s]}`).join(' ');

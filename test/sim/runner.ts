@@ -26,8 +26,10 @@ import type { FrameTally, Phase } from './frame-tally.ts';
 export interface SimStats {
   scenarios: number;
   steps: number;
-  /** Request frames that reached a node (each signed by the manager; a node it convinces verifies it and signs its reply). */
+  /** Request frames that reached a node (each authenticated by the manager; a node it convinces checks it and MACs its reply). */
   frames: number;
+  /** Sessions nodes opened (each a signed open frame and a key agreement, if the manager got that far). */
+  sessions: number;
   crashes: number;
   nodeLosses: number;
   corruptions: number;
@@ -60,6 +62,7 @@ export function emptyStats(): SimStats {
     scenarios: 0,
     steps: 0,
     frames: 0,
+    sessions: 0,
     crashes: 0,
     nodeLosses: 0,
     corruptions: 0,
@@ -282,6 +285,7 @@ export class ScenarioRun {
     this.keys?.destroy();
     this.keys = undefined;
     this.stats.frames += this.cluster.delivered;
+    this.stats.sessions += this.cluster.sessionsOpened;
     this.stats.lateFrames += this.cluster.lateDeliveries;
     this.countNetworkOnly(before);
   }

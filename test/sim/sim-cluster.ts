@@ -46,6 +46,8 @@ export class SimCluster {
   private epoch = 0;
   /** Frames delivered to nodes so far (a step counter for crash points). */
   delivered = 0;
+  /** Sessions nodes opened (HELLOs sent): each costs the open frame's signature and the session's key agreement. */
+  sessionsOpened = 0;
   /** When set, the cluster freezes every channel once `delivered` reaches it. */
   crashAt: number | undefined;
   /** Actions to run when `delivered` reaches a count (node losses mid-operation). */
@@ -251,6 +253,7 @@ export class SimCluster {
 
   private channel(slot: number, core: DiskNodeCore): FrameChannel {
     const { session, hello } = core.openSession();
+    this.sessionsOpened++;
     // One lane per direction: the scheduler keeps each lane's frames in order.
     const toNode = {};
     const toManager = {};
@@ -291,8 +294,10 @@ export class SimCluster {
     return {
       send: (frame) => {
         const fate = this.faults.onSend?.(slot, frame) ?? 'deliver';
+        // A frame the network keeps beyond this send (withheld, duplicated) is its own copy, as on a real
+        // network: the manager reuses a frame's buffer once the node has answered it (frame-pool.ts).
         if (typeof fate === 'object') {
-          this.withhold(slot, core, session, frame, fate);
+          this.withhold(slot, core, session, Buffer.from(frame), fate);
           return close('reset by fault');
         }
         if (fate === 'reset') return close('reset by fault');
@@ -302,7 +307,7 @@ export class SimCluster {
           return deliver(bad);
         }
         deliver(frame);
-        if (fate === 'duplicate') deliver(frame);
+        if (fate === 'duplicate') deliver(Buffer.from(frame));
       },
       close: () => close('closed by manager'),
       listen(f, c) {
