@@ -1,9 +1,9 @@
 // Where a scenario's request frames go, for the simulator benchmark
 // (`npm run bench -- sim --tally yes`): each frame delivered to a node is
 // counted under the phase the runner was in and what the batch carries (each
-// command's op and the node region it touches). Every frame costs four
-// Ed25519 operations, so this is the list to cut from.
-import { Op, requestHeaderBytes } from '../../disk-node/wire.ts';
+// command's op and the node region it touches). Every frame costs a round of
+// framing, MACs and a reply, so this is the list to cut from.
+import { FrameType, Op, openHeaderBytes, requestHeaderBytes } from '../../disk-node/wire.ts';
 import { commitSector, dataStart, journalHeaderSector, tableStart, type Geometry } from '../../array-manager/geometry.ts';
 
 export type Phase = 'create' | 'io' | 'open' | 'verify';
@@ -21,7 +21,7 @@ function region(sector: number, g: Geometry | undefined): string {
 /** The batch's commands as `OP:region` words, repeats of the same word folded into one. */
 function describe(frame: Buffer, g: Geometry | undefined): string {
   const words: string[] = [];
-  let at = requestHeaderBytes;
+  let at = frame[1] === FrameType.open ? openHeaderBytes : requestHeaderBytes;
   for (let i = frame.readUInt16BE(2); i > 0 && at < frame.length; i--) {
     const op = frame[at];
     let word = opNames[op] ?? `op${op}`;
