@@ -1,14 +1,17 @@
-// The disk-node protocol core, driven in process: every command, every way a
-// signed batch is refused, that a refused batch changes nothing, and that a
+// The disk-node protocol core, driven in process: every command, every way an
+// authentic batch is refused, that a refused batch changes nothing, and that a
 // frame which is not an authentic, fresh batch gets no reply at all (the
-// session is closed). The session rules of v2 (fence, observer batches,
-// pre-auth work, ATTEST, work bound) are in session-rules.test.ts.
+// session is closed): a session's open frame must carry its challenge and the
+// manager's signature, every later frame its request key's MAC. The session
+// rules of v3 (fence, observer batches, pre-auth work, the open/request state
+// machine, reflection, low-order keys, ATTEST, work bound) are in
+// session-rules.test.ts.
 import t from 'tap';
 import fc from 'fast-check';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Op, Status, decodeReply, type Command } from '../../array-manager/node-client/frame-codec.ts';
 import { deathRecordBytesMax, batchCommandsMax } from '../../disk-node/limits.ts';
-import { closeCode, exchange, managerKeys, openTestSession, pattern, storeDigest, testNode } from './fixtures.ts';
+import { closeCode, exchange, managerKeys, openTestSession, pattern, replyAuthentic, storeDigest, testNode, type FrameOverrides } from './fixtures.ts';
 
 t.test('write, read, copy, trim, status, death record', async (t) => {
   const node = testNode(32);
@@ -69,7 +72,7 @@ t.test('death record only moves forward', async (t) => {
   t.equal(big.batchStatus, Status.tooLarge);
 });
 
-t.test('signed refusals change nothing; unauthentic frames close the session and change nothing', async (t) => {
+t.test('authentic refusals change nothing; unauthentic frames close the session and change nothing', async (t) => {
   const node = testNode(16);
   const s = openTestSession(node);
   exchange(node, s, [{ op: Op.write, sector: 0, count: 2, data: pattern(4096, 2, 9) }]);
@@ -88,11 +91,26 @@ t.test('signed refusals change nothing; unauthentic frames close the session and
   const r = exchange(node, s, [writeAll, { op: Op.read, sector: 99, count: 1 }]);
   t.same(r.statuses, [Status.notExecuted, Status.range], 'per-command codes name the culprit');
 
-  const closed: [string, object, string][] = [
-    ['forged signature', { sign: managerKeys().sign }, 'E_SIGNATURE'],
-    ['cross-session', { sessionId: openTestSession(node).hello.challenge }, 'E_SESSION'],
+  // Open frames, each on a session of its own that has not opened yet (and below the pre-auth frame bound).
+  const writeSome: Command = { op: Op.write, sector: 0, count: 8, data: pattern(4096, 8, 4) };
+  const openClosed: [string, FrameOverrides, string][] = [
+    ['forged signature on the open frame', { sign: managerKeys().sign }, 'E_SIGNATURE'],
+    ['open frame naming another session', { sessionId: openTestSession(node).hello.challenge }, 'E_SESSION'],
   ];
-  for (const [name, over, code] of closed) {
+  for (const [name, over, code] of openClosed) {
+    const fresh = openTestSession(node);
+    t.equal(closeCode(node.core.handle(fresh.session, fresh.frame([writeSome], over).frame)), code, `${name}: closed with ${code}`);
+    t.equal(storeDigest(node.core.store), before, `${name}: store unchanged`);
+  }
+  // Request frames on the opened session: the MAC equivalents.
+  const other = openTestSession(node);
+  const requestClosed: [string, FrameOverrides, string][] = [
+    ['a MAC under a random key', { key: randomBytes(32) }, 'E_SIGNATURE'],
+    ["a MAC under another session's request key", { key: other.keys.request }, 'E_SIGNATURE'],
+    ["a MAC under this session's reply key", { key: s.keys.reply }, 'E_SIGNATURE'],
+    ['a second open frame, validly signed', { open: true }, 'E_VERSION'],
+  ];
+  for (const [name, over, code] of requestClosed) {
     t.equal(closeCode(node.core.handle(s.session, s.frame([writeAll], over).frame)), code, `${name}: closed with ${code}`);
     t.equal(storeDigest(node.core.store), before, `${name}: store unchanged`);
   }
@@ -102,21 +120,31 @@ t.test('replayed and reordered batches close the session', async (t) => {
   const node = testNode(4);
   const s = openTestSession(node);
   const write = (seed: number): Command[] => [{ op: Op.write, sector: 0, count: 1, data: pattern(4096, 1, seed) }];
+  const open = s.frame([{ op: Op.status }]);
+  t.equal(decodeReply(node.core.handle(s.session, open.frame) as Buffer, [{ op: Op.status }], 4096).batchStatus, Status.ok, 'the open frame');
   const first = s.frame(write(1));
   const second = s.frame(write(2));
-  t.equal(decodeReply(node.core.handle(s.session, second.frame) as Buffer, write(2), 4096).batchStatus, Status.ok);
+  const answer = node.core.handle(s.session, second.frame) as Buffer;
+  t.ok(replyAuthentic(s.keys.reply, answer), 'a later counter runs, MACed');
+  t.equal(decodeReply(answer, write(2), 4096).batchStatus, Status.ok);
   const before = storeDigest(node.core.store);
   t.equal(closeCode(node.core.handle(s.session, first.frame)), 'E_REPLAY', 'older counter');
   t.equal(closeCode(node.core.handle(s.session, second.frame)), 'E_REPLAY', 'same frame again');
   t.equal(storeDigest(node.core.store), before);
   const other = openTestSession(node);
-  t.equal(closeCode(node.core.handle(other.session, second.frame)), 'E_SESSION', 'a batch of one session on another');
+  t.equal(closeCode(node.core.handle(other.session, second.frame)), 'E_VERSION', 'a request frame of one session on another not yet opened');
+  t.equal(closeCode(node.core.handle(other.session, open.frame)), 'E_SESSION', "one session's open frame on another");
+  exchange(node, other, [{ op: Op.status }], { flags: 1 });
+  t.equal(closeCode(node.core.handle(other.session, second.frame)), 'E_SIGNATURE', 'a request frame of one session on another, opened');
+  t.equal(storeDigest(node.core.store), before);
 });
 
-t.test('a node launched for another manager closes on our batches', async (t) => {
+t.test('a node launched for another manager closes on our open frame', async (t) => {
+  const ours = managerKeys();
   const node = testNode(4, 4096, managerKeys());
   const s = openTestSession(node);
-  t.equal(closeCode(node.core.handle(s.session, s.frame([{ op: Op.status }], { sign: managerKeys().sign }).frame)), 'E_SIGNATURE');
+  t.equal(closeCode(node.core.handle(s.session, s.frame([{ op: Op.status }], { sign: ours.sign }).frame)), 'E_SIGNATURE');
+  t.equal(s.session.keys, undefined, 'no session keys');
   t.equal(node.core.stats.batchesExecuted, 0n);
 });
 
@@ -128,7 +156,7 @@ t.test('bounds: too many commands and malformed frames close, a reply too large 
   const many: Command[] = Array.from({ length: batchCommandsMax + 1 }, () => ({ op: Op.status }));
   t.equal(closeCode(node.core.handle(s.session, s.frame(many).frame)), 'E_TOO_LARGE', 'more commands than batchCommandsMax');
   const { frame } = s.frame([{ op: Op.status }]);
-  for (const bad of [Buffer.alloc(0), frame.subarray(0, 100), Buffer.concat([frame, Buffer.alloc(1)])]) {
+  for (const bad of [Buffer.alloc(0), frame.subarray(0, 10), frame.subarray(0, frame.length - 1), Buffer.concat([frame, Buffer.alloc(1)])]) {
     t.equal(closeCode(node.core.handle(s.session, bad)), 'E_FRAME', `malformed frame of ${bad.length} bytes closes`);
   }
   t.equal(node.core.stats.batchesExecuted, 0n);

@@ -2,17 +2,21 @@
 // node-client.ts), driven against the real protocol core over an in-process
 // channel with faults: pipelining keeps results in order, the in-flight and
 // waiting bounds hold, silence times out, and any reply that is forged,
-// altered, replayed, unasked-for or signed by another instance poisons the
-// session: every pending batch fails with the same error and the channel is
-// closed. A node that closes the session (a tampered request, a newer session
-// fenced this one) fails the session, never just the batch.
+// altered (any one bit of it), replayed, unasked-for, reflected or MACed
+// under any key but this session's reply key poisons the session: every
+// pending batch fails with the same error and the channel is closed. A node
+// that closes the session (a tampered, replayed or re-flagged request, a
+// newer session fenced this one) fails the session, never just the batch. A
+// HELLO whose instance key is a low-order point, or a man in the middle's own
+// key, never gets a session opened.
 import t from 'tap';
 import { NodeError, Op, Status, type Command, type CommandResult } from '../../array-manager/node-client/frame-codec.ts';
 import { NodeClient } from '../../array-manager/node-client/node-client.ts';
 import { inflightBatchesMax } from '../../disk-node/limits.ts';
-import { allocReply, decodeRequest, requestHeaderBytes } from '../../disk-node/wire.ts';
-import { pattern, testClientOptions, testNode, type TestNode } from '../disk-node/fixtures.ts';
-import { CoreChannel, openCoreClient, settle } from './core-channel.ts';
+import type { Session } from '../../disk-node/node-core.ts';
+import { allocReply, decodeRequest, flagObserve, mac, macBytes, readOnlyOps, requestHeaderBytes } from '../../disk-node/wire.ts';
+import { pattern, storeDigest, testClientOptions, testNode, type TestNode } from '../disk-node/fixtures.ts';
+import { CoreChannel, lowOrderX25519, openCoreClient, settle, substituteInstanceKey } from './core-channel.ts';
 
 const sectorBytes = 4096;
 const write = (sector: number, seed: number): Command => ({ op: Op.write, sector, count: 1, data: pattern(sectorBytes, 1, seed) });
@@ -106,11 +110,14 @@ t.test('E_TIMEOUT: a node that never answers, and one that never says HELLO', as
   t.ok(mute.closed);
 });
 
-t.test('E_ATTESTATION: altered replies and replies signed by another instance poison the session', async (t) => {
-  const alterations: [string, (reply: Buffer, request: Buffer, node: TestNode) => Buffer][] = [
+t.test('E_ATTESTATION: altered replies, and replies MACed under any key but the session reply key, poison the session', async (t) => {
+  const alterations: [string, (reply: Buffer, channel: CoreChannel, node: TestNode, otherSession: CoreChannel) => Buffer][] = [
     ['a flipped bit in the READ data', (r) => flip(r, 48 + 2 + 2 + 100)],
-    ['a flipped bit in the signature', (r) => flip(r, r.length - 1)],
-    ['the same request answered by another instance', (_, request, node) => otherInstanceReply(node, request)],
+    ['a flipped bit in the MAC', (r) => flip(r, r.length - 1)],
+    ['the MAC zeroed', (r) => Buffer.from(r).fill(0, r.length - macBytes)],
+    ['the reply MACed under the session request key (reflection)', (r, channel) => remac(r, channel.session.keys!.request)],
+    ['the same reply as another instance would MAC it for this open frame', (r, channel, node) => remac(r, otherInstanceReplyKey(node, channel))],
+    ["the reply MACed under another session's reply key on the same node", (r, _, __, other) => remac(r, other.session.keys!.reply)],
   ];
   for (const [name, alter] of alterations) {
     const node = testNode(8);
@@ -120,25 +127,33 @@ t.test('E_ATTESTATION: altered replies and replies signed by another instance po
     const second = client.batch([{ op: Op.status }]);
     await settle();
     const firstIndex = channel.requests.length - 2;
-    channel.replyHook = (reply, index) => [index === firstIndex ? alter(reply, channel.requests[index], node) : reply];
+    const other = await openCoreClient(node, { observe: true });
+    channel.replyHook = (reply, index) => [index === firstIndex ? alter(reply, channel, node, other.channel) : reply];
     channel.release();
     t.same(await Promise.all([outcome(first), outcome(second)]), ['E_ATTESTATION', 'E_ATTESTATION'], `${name}: both pending batches fail`);
     t.ok(channel.closed && client.closed, `${name}: session closed`);
   }
 });
 
+/** `reply` with its MAC recomputed under `key`. */
+function remac(reply: Buffer, key: Uint8Array): Buffer {
+  const forged = Buffer.from(reply);
+  forged.set(mac(key, forged.subarray(0, forged.length - macBytes)), forged.length - macBytes);
+  return forged;
+}
+
 /**
- * A genuine reply to `request` by another disk-node instance launched for the
- * same manager: it is handed the request on a session with the same challenge,
- * so its reply has the right counter and request digest, and only the instance
- * key that signs it differs.
+ * The reply key another disk-node instance launched for the same manager
+ * derives for this session: it is handed the session's open frame on a session
+ * with the same challenge, accepts it (same manager, same challenge) and
+ * derives its keys from its own instance key and the manager's session key.
  */
-function otherInstanceReply(node: TestNode, request: Buffer): Buffer {
+function otherInstanceReplyKey(node: TestNode, channel: CoreChannel): Buffer {
   const other = testNode(8, 4096, node.manager);
-  const { session } = decodeRequest(request, 4096);
-  const reply = other.core.handle({ challenge: Buffer.from(session), seq: 1n, lastCounter: 0n }, request);
-  if (!Buffer.isBuffer(reply)) throw new Error(`the other instance closed: ${reply.close}`);
-  return reply;
+  const session: Session = { challenge: Buffer.from(channel.session.challenge), seq: 1n, lastCounter: 0n };
+  const answer = other.core.handle(session, channel.requests[0]);
+  if (!Buffer.isBuffer(answer)) throw new Error(`the other instance closed: ${answer.close}`);
+  return session.keys!.reply;
 }
 
 t.test('NodeClient.open refuses a node whose session evidence does not verify, and closes the channel', async (t) => {
@@ -155,7 +170,8 @@ t.test('NodeClient.open refuses a node whose session evidence does not verify, a
   const channel = new CoreChannel(node.core);
   const client = await NodeClient.open(channel, testClientOptions(node.manager, 5000));
   t.same(client.peer.instanceId, node.core.instanceId, 'a verified session names the instance its HELLO key derives');
-  t.same(decodeRequest(channel.requests[0], 4096).commands, [{ op: Op.attest }, { op: Op.deathRead }], 'the first batch of a session is ATTEST with DEATH_READ, both read-only');
+  t.same(decodeRequest(channel.requests[0], 4096, true).commands, [{ op: Op.attest }, { op: Op.deathRead }], 'the first batch of a session is its open frame: ATTEST with DEATH_READ, both read-only');
+  t.equal(channel.requests[1], undefined, 'and the only frame sent before open resolved');
   t.same(client.openingRecord(), { version: 0n, record: Buffer.alloc(0) }, 'the membership record it read is the session opener\'s, with no round trip of its own');
   await client.batch([{ op: Op.status }]);
   t.equal(client.openingRecord(), undefined, 'and no longer once another batch went out on the session (it may have changed the record)');
@@ -185,17 +201,18 @@ t.test('a duplicated reply with nothing in flight, and a reply to a batch never 
   t.equal(await outcome(client.batch([{ op: Op.status }])), 'E_FRAME');
 });
 
-t.test('E_NONCE: a reply signed by the right instance with the right counter answers another request', async (t) => {
+t.test('E_NONCE: a reply MACed by the right instance with the right counter answers another request', async (t) => {
   const node = testNode(8);
-  // A genuine reply from the same instance to another session's batch with the same counter: only the request digest differs.
+  // A genuine reply from the same instance to another session's batch of the same shape with the same counter:
+  // the request digest differs (and the MAC key). (The same batch would have the same digest: see the next test.)
   const b = await openCoreClient(node);
   b.channel.hold = true;
-  const pending = b.client.batch([{ op: Op.status }]);
+  const pending = b.client.batch([read(1)]);
   await settle();
   const stray = await openCoreClient(node);
   let strayReply: Buffer | undefined;
   stray.channel.replyHook = (reply) => ((strayReply = reply), [reply]);
-  await stray.client.batch([{ op: Op.status }]);
+  await stray.client.batch([read(0)]);
   t.same(strayReply!.readBigUInt64BE(8), b.channel.requests.at(-1)!.readBigUInt64BE(8), 'the same counter');
   b.channel.inject(strayReply!);
   t.equal(await outcome(pending), 'E_NONCE', 'a reply for the right op and counter but another request digest');
@@ -212,7 +229,7 @@ t.test('a poisoned session fails every pending and waiting batch and closes the 
   t.equal(sent, 1 + 3, 'the ATTEST, then three batches in flight');
   channel.inject(Buffer.from('garbage that is not a reply frame at all, but long enough to have a header and more'));
   const outcomes = await Promise.all(batches.map(outcome));
-  t.same(new Set(outcomes), new Set(['E_FRAME']), 'in flight and waiting alike fail with the poisoning error');
+  t.same(new Set(outcomes), new Set(['E_VERSION']), 'in flight and waiting alike fail with the poisoning error (its first byte is not version 3)');
   t.ok(channel.closed && client.closed);
   t.equal(channel.requests.length, sent, 'no waiting batch was sent after the poisoning');
 });
@@ -255,17 +272,18 @@ t.test('a man in the middle: a tampered request closes the session, never reads 
   }
 });
 
-t.test('a refusal forged with the right counter and request digest but without the instance key poisons the session', async (t) => {
+t.test('a refusal forged with the right counter and request digest but without the reply key poisons the session', async (t) => {
   const node = testNode(8);
   const { client, channel } = await openCoreClient(node);
   channel.hold = true;
   const batch = client.batch([write(0, 1)]);
   await settle();
   // Everything a relay can compute from the request it carries: the counter and the batch digest.
-  const request = decodeRequest(channel.requests.at(-1)!, 4096);
+  const request = decodeRequest(channel.requests.at(-1)!, 4096, false);
   const { frame: forged } = allocReply({ counter: request.counter, digest: request.digest }, Status.range, [{ op: Op.write, status: Status.range, payloadBytes: 0 }]);
+  forged.fill(0, forged.length - macBytes);
   channel.inject(forged);
-  t.equal(await outcome(batch), 'E_ATTESTATION', 'not E_RANGE: the client never takes an unsigned refusal for the node\'s');
+  t.equal(await outcome(batch), 'E_ATTESTATION', 'not E_RANGE: the client never takes an unMACed refusal for the node\'s');
   t.ok(client.closed && channel.closed);
 });
 
@@ -284,9 +302,131 @@ t.test('fence: a newer manager session closes the older one on its next batch; o
   t.notOk(observer.client.closed);
 });
 
-function flip(frame: Buffer, at: number): Buffer {
+t.test('E_ATTESTATION: the same batch on another session of the same node, with the same counter and digest, answered by that session', async (t) => {
+  const node = testNode(8);
+  // A request frame names no session: two sessions that send the same batch with the same counter have the same batch
+  // digest, so the other session's genuine reply has the right counter and digest; only its MAC key tells it apart.
+  const a = await openCoreClient(node, { observe: true });
+  const b = await openCoreClient(node, { observe: true });
+  b.channel.hold = true;
+  const pending = b.client.batch([{ op: Op.status }]);
+  await settle();
+  let theirs: Buffer | undefined;
+  a.channel.replyHook = (reply) => ((theirs = reply), [reply]);
+  await a.client.batch([{ op: Op.status }]);
+  t.same(decodeRequest(a.channel.requests[1], 4096, false).digest, decodeRequest(b.channel.requests[1], 4096, false).digest, 'the same batch digest on both sessions');
+  t.same(theirs!.subarray(0, 48), Buffer.concat([theirs!.subarray(0, 16), decodeRequest(b.channel.requests[1], 4096, false).digest]), 'so their reply names our counter and digest');
+  b.channel.inject(theirs!);
+  t.equal(await outcome(pending), 'E_ATTESTATION', 'refused on its MAC');
+  t.ok(b.client.closed && b.channel.closed);
+});
+
+t.test('every single bit of a reply flipped poisons the session; past the layout and the request ids, with E_ATTESTATION', async (t) => {
+  const node = testNode(8);
+  const commands: Command[] = [{ op: Op.status }];
+  let length = 0;
+  {
+    const { client, channel } = await openCoreClient(node, { observe: true });
+    channel.replyHook = (reply) => ((length = reply.length), [reply]);
+    await client.batch(commands);
+    client.close();
+  }
+  t.equal(length, 48 + 2 + 72 + macBytes, 'a STATUS reply: header, result, payload, MAC');
+  /** What a flip at byte `at` to `value` may give besides E_ATTESTATION: the layout and the request ids are checked before the MAC. */
+  const layout = (at: number, value: number): string | undefined =>
+    at < 2 ? 'E_VERSION' : at < 6 || at === 48 || (at === 49 && value >= 12) ? 'E_FRAME' : at >= 8 && at < 48 ? 'E_NONCE' : undefined;
+  const wrong: string[] = [];
+  const codes = new Map<string, number>();
+  for (let bit = 0; bit < length * 8; bit++) {
+    const [at, mask] = [bit >> 3, 1 << (bit & 7)];
+    const { client, channel } = await openCoreClient(node, { observe: true });
+    const target = channel.requests.length;
+    let value = 0;
+    channel.replyHook = (reply, index) => (index === target ? ((value = reply[at] ^ mask), [flip(reply, at, mask)]) : [reply]);
+    const code = await outcome(client.batch(commands));
+    codes.set(code, (codes.get(code) ?? 0) + 1);
+    const allowed = new Set(['E_ATTESTATION', layout(at, value)]);
+    if (!allowed.has(code) || !client.closed || !channel.closed) wrong.push(`byte ${at} mask ${mask}: ${code}${client.closed ? '' : ', session not closed'}`);
+  }
+  t.same(wrong, [], `all ${length * 8} flips poison the session: ${JSON.stringify(Object.fromEntries(codes))}`);
+  t.notOk(codes.has('resolved'), 'no altered reply was taken');
+});
+
+t.test('reflection to the client: its own request, or the node\'s reply to another batch, in place of the reply', async (t) => {
+  const cases: [string, (reply: Buffer, channel: CoreChannel) => Buffer, string][] = [
+    ['the request frame itself', (_, channel) => channel.requests.at(-1)!, 'E_VERSION'],
+    ['the request frame relabelled as a reply', (_, channel) => flip(channel.requests.at(-1)!, 1, 3 ^ 4), 'E_FRAME'],
+    ['the open frame', (_, channel) => channel.requests[0], 'E_VERSION'],
+  ];
+  for (const [name, reflect, code] of cases) {
+    const node = testNode(8);
+    const { client, channel } = await openCoreClient(node);
+    channel.replyHook = (reply) => [reflect(reply, channel)];
+    t.equal(await outcome(client.batch([write(0, 1)])), code, `${name}: ${code}`);
+    t.ok(client.closed && channel.closed, `${name}: poisoned`);
+  }
+});
+
+t.test('a man in the middle of the requests: a replayed request, a request re-flagged as an observer\'s, a reply sent back as a request, all close the session', async (t) => {
+  const cases: [string, (request: Buffer, channel: CoreChannel, lastReply: Buffer) => Buffer, string][] = [
+    ['the previous request again (valid MAC, used counter)', (_, channel) => channel.requests.at(-2)!, 'E_REPLAY'],
+    ['the observer flag set', (r) => flip(r, 5, flagObserve), 'E_SIGNATURE'],
+    ['a reserved bit set', (r) => flip(r, 7), 'E_SIGNATURE'],
+    ['the counter raised', (r) => flip(r, 8), 'E_SIGNATURE'],
+    ["the node's last reply as the request", (_, __, lastReply) => lastReply, 'E_VERSION'],
+  ];
+  for (const [name, tamper, code] of cases) {
+    const node = testNode(8);
+    const { client, channel } = await openCoreClient(node);
+    let lastReply: Buffer = Buffer.alloc(0);
+    channel.replyHook = (reply) => ((lastReply = reply), [reply]);
+    t.equal(await outcome(client.batch([write(0, 1)])), 'resolved');
+    const before = storeDigest(node.core.store);
+    const executed = node.core.stats.batchesExecuted;
+    const tampered = channel.requests.length;
+    channel.requestHook = (request, index) => (index === tampered ? tamper(request, channel, lastReply) : request);
+    t.equal(await outcome(client.batch([write(0, 2)])), 'E_CLOSED', `${name}: the batch fails E_CLOSED`);
+    t.equal(channel.closedBy, code, `${name}: the node closed with ${code}`);
+    t.equal(node.core.stats.batchesExecuted, executed, `${name}: nothing ran`);
+    t.equal(storeDigest(node.core.store), before, `${name}: the store is unchanged`);
+  }
+});
+
+t.test('a HELLO whose instance key is a low-order X25519 point: E_ATTESTATION before anything is sent', async (t) => {
+  const node = testNode(8);
+  for (const [name, point] of lowOrderX25519) {
+    const channel = new CoreChannel(node.core);
+    channel.helloHook = (hello) => Buffer.concat([hello.subarray(0, 64), point]);
+    t.equal(await outcome(NodeClient.open(channel, testClientOptions(node.manager, 5000))), 'E_ATTESTATION', `${name}: E_ATTESTATION`);
+    t.same([channel.requests.length, channel.closed], [0, true], `${name}: nothing sent, channel closed`);
+  }
+  t.equal(node.core.stats.batchesExecuted, 0n);
+});
+
+t.test('a HELLO with another instance key: a relay that cannot MAC fails on the MAC, one that can fails on the evidence; no store-changing batch is sent', async (t) => {
+  const node = testNode(8);
+  const other = testNode(8, 4096, node.manager);
+  const cases: [string, (channel: CoreChannel) => void][] = [
+    ["another genuine instance's key, the replies untouched", (channel) => (channel.helloHook = (h) => Buffer.concat([h.subarray(0, 64), other.core.instancePublicKey]))],
+    ["the relay's own key, the replies re-MACed under the keys it gives", (channel) => void substituteInstanceKey(channel)],
+  ];
+  for (const [name, attack] of cases) {
+    const before = storeDigest(node.core.store);
+    const channel = new CoreChannel(node.core);
+    attack(channel);
+    const opened = NodeClient.open(channel, testClientOptions(node.manager, 5000));
+    const err = await opened.then(() => undefined, (e: unknown) => e as NodeError);
+    t.equal(err?.code, 'E_ATTESTATION', `${name}: E_ATTESTATION (${err?.message})`);
+    t.ok(channel.closed, `${name}: channel closed`);
+    t.ok(channel.requests.every((r, i) => decodeRequest(r, 4096, i === 0).commands.every((c) => readOnlyOps.has(c.op))), `${name}: every frame sent is read-only`);
+    t.equal(channel.requests.length, 1, `${name}: only the open frame`);
+    t.equal(storeDigest(node.core.store), before, `${name}: the store is unchanged`);
+  }
+});
+
+function flip(frame: Buffer, at: number, mask = 0x01): Buffer {
   const copy = Buffer.from(frame);
-  copy[at] ^= 0x01;
+  copy[at] ^= mask;
   return copy;
 }
 

@@ -3,9 +3,13 @@
 // so the attacker's CPU is not the manager's event loop. Every stranger
 // reconnects at once whenever the node drops it, until the time is up:
 // WebSockets that send empty binary frames as fast as they can, random
-// garbage frames, well-formed batches on their own challenge with a bad
-// signature, TCP connections that never send the upgrade, handshakes
-// dribbled a byte at a time, and upgraded sessions that sit idle. Prints
+// garbage frames, well-formed open frames on their own challenge with a
+// session key and a bad signature (protocol v3: the node verifies one
+// signature, derives no key and closes), well-formed request frames with a
+// made-up MAC before any open frame (closed at the parse: a session has no
+// MAC key to check until its open frame verified), TCP connections that
+// never send the upgrade, handshakes dribbled a byte at a time, and upgraded
+// sessions that sit idle. Prints
 // {"event":"started"} once the strangers are launched, and its counts as
 // one JSON line at the end.
 import { randomBytes } from 'node:crypto';
@@ -16,7 +20,7 @@ import { decodeHello, encodeRequest, Op } from '../../array-manager/node-client/
 import { prng } from '../sim/prng.ts';
 
 /** How many strangers of each kind: 100 in all. */
-export const strangerMix = { emptyFrames: 25, garbage: 15, badSignature: 15, halfOpen: 15, slowHandshake: 15, idle: 15 } as const;
+export const strangerMix = { emptyFrames: 25, garbage: 15, badSignature: 8, forgedMac: 7, halfOpen: 15, slowHandshake: 15, idle: 15 } as const;
 export type StrangerKind = keyof typeof strangerMix;
 
 export interface FloodStats {
@@ -63,10 +67,15 @@ function wsStranger(kind: StrangerKind, port: number, next: () => number, stats:
     if (kind === 'emptyFrames') pump(ws, () => Buffer.alloc(0), stats);
     if (kind === 'garbage') pump(ws, () => randomBytes(1 + Math.floor(next() * 256)), stats);
     if (kind === 'badSignature') {
-      // A well-formed batch on the stranger's own challenge: the node must verify it, find it forged, and close.
+      // A well-formed open frame on the stranger's own challenge: the node must verify it, find it forged, and close.
       const session = decodeHello(hello).challenge;
       let counter = 0n;
-      pump(ws, () => encodeRequest({ flags: 0, counter: ++counter, session, nonce: randomBytes(32) }, [{ op: Op.status }], () => randomBytes(64)).frame, stats);
+      pump(ws, () => encodeRequest({ flags: 0, counter: ++counter, opening: { session, sessionKey: randomBytes(32) } }, [{ op: Op.status }], { sign: () => randomBytes(64) }).frame, stats);
+    }
+    if (kind === 'forgedMac') {
+      // A well-formed request frame under a made-up key, where the node expects an open frame.
+      let counter = 0n;
+      pump(ws, () => encodeRequest({ flags: 0, counter: ++counter }, [{ op: Op.status }], { key: randomBytes(32) }).frame, stats);
     }
   });
   return new Promise((resolve) => ws.once('close', () => resolve()));
@@ -74,7 +83,7 @@ function wsStranger(kind: StrangerKind, port: number, next: () => number, stats:
 
 /** Runs every stranger of strangerMix against 127.0.0.1:`port` until `stop` settles. */
 export async function flood(port: number, seed: number, stop: Promise<void>): Promise<FloodStats> {
-  const stats: FloodStats = { connections: { emptyFrames: 0, garbage: 0, badSignature: 0, halfOpen: 0, slowHandshake: 0, idle: 0 }, frames: 0 };
+  const stats: FloodStats = { connections: { emptyFrames: 0, garbage: 0, badSignature: 0, forgedMac: 0, halfOpen: 0, slowHandshake: 0, idle: 0 }, frames: 0 };
   let stopped = false;
   void stop.then(() => (stopped = true));
   const strangers = (Object.entries(strangerMix) as [StrangerKind, number][]).flatMap(([kind, n]) =>
