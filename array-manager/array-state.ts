@@ -21,6 +21,13 @@ async function holdsRecord(node: { batch(commands: OutgoingCommand[]): Promise<C
   return res.op === Op.deathRead && res.version === version && res.record.equals(record);
 }
 
+/** Lets go of what an array holds: its node sessions, its crypto pool's threads and its keys. */
+export async function releaseArray(held: { handles: NodeHandle[]; pool?: CryptoPool; keys: KeySet }): Promise<void> {
+  for (const h of held.handles) h.close();
+  await held.pool?.close();
+  held.keys.destroy();
+}
+
 export class ArrayError extends Error {
   constructor(
     readonly code: string,

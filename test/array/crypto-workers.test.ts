@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { createArray } from '../../array-manager/array-create.ts';
 import { openArray } from '../../array-manager/array-open.ts';
 import { rowSector, slotOfShard } from '../../array-manager/geometry.ts';
+import { CryptoPool } from '../../array-manager/crypto/crypto-pool.ts';
 import { cryptoWorkersAuto } from '../../array-manager/sector-batch.ts';
 import type { VirtualDisk } from '../../array-manager/virtual-disk.ts';
 import { SimCluster, dataKey } from '../sim/sim-cluster.ts';
@@ -106,6 +107,34 @@ t.test('closing the array closes its pool', async (t) => {
   await disk.close();
   t.ok(closed, 'the pool was closed before the array finished closing');
   await t.rejects(pool.open([0], Buffer.alloc(S), Buffer.alloc(28), Buffer.alloc(S)), { code: 'E_POOL_CLOSED' });
+});
+
+t.test('a create or open that fails once the pool has started closes the pool', async (t) => {
+  t.setTimeout(60_000);
+  const closed: CryptoPool[] = [];
+  const close = CryptoPool.prototype.close;
+  CryptoPool.prototype.close = function (this: CryptoPool) {
+    closed.push(this);
+    return close.call(this);
+  };
+  t.teardown(() => void (CryptoPool.prototype.close = close));
+  const cluster = new SimCluster(6, 600);
+  const key = dataKey();
+  // Every node answers the first frame of its session (the ATTEST that reads its membership record), then
+  // three of six die: creation fails formatting, an open fails marking them dead, both after the pool started.
+  const loseThreeAfterSessions = () => cluster.after(6, () => [0, 1, 2].forEach((slot) => cluster.kill(slot)));
+  loseThreeAfterSessions();
+  await t.rejects(createArray({ connector: cluster.connector(), dataKey: key, k: 4, m: 2, journalPieces: 32, cryptoWorkers: 2 }), 'create fails');
+  [0, 1, 2].forEach((slot) => cluster.restart(slot));
+  await (await createArray({ connector: cluster.connector(), dataKey: key, k: 4, m: 2, journalPieces: 32 })).close();
+  loseThreeAfterSessions();
+  await t.rejects(openArray({ connector: cluster.connector(), dataKey: key, cryptoWorkers: 2 }), 'open fails');
+  t.same(
+    closed.map((pool) => pool.workerCount),
+    [2, 2],
+    'each failure closed its pool of two workers',
+  );
+  for (const pool of closed) await t.rejects(pool.seal([0], Buffer.alloc(S), Buffer.alloc(S), Buffer.alloc(28)), { code: 'E_POOL_CLOSED' });
 });
 
 t.test('cryptoWorkers out of bounds is E_CONFIG, before any node is contacted', async (t) => {
