@@ -15,15 +15,16 @@
 import { randomBytes } from 'node:crypto';
 import { deriveKeySet } from './crypto/key-set.ts';
 import { encodeTable } from './crypto/table-sector.ts';
-import { ArrayState, ArrayError, type CacheLimits } from './array-state.ts';
+import { ArrayError, type ArrayState, type CacheLimits } from './array-state.ts';
+import { startArray } from './array-start.ts';
 import { commitSector, journalPiecesDefault, planGeometry, rowSector, sectorBytes, slotOfShard, tableSectorsFor, type Geometry } from './geometry.ts';
 import { batchWorkBytesMax } from '../disk-node/limits.ts';
 import { SlotState, arrayIdBytes, encodeMembership, type Membership } from './membership.ts';
 import { encodeCommit } from '../journal/journal-record.ts';
 import { Op, type OutgoingCommand } from './node-client/frame-codec.ts';
 import { NodeHandle, healthDefaults, type HealthPolicy, type NodeConnector } from './node-handle.ts';
-import { VirtualDisk } from './virtual-disk.ts';
-import { cryptoWorkerCount, startCryptoPool, type CryptoWorkers } from './sector-batch.ts';
+import type { VirtualDisk } from './virtual-disk.ts';
+import { cryptoWorkerCount, type CryptoWorkers } from './sector-batch.ts';
 
 export interface CreateOptions {
   connector: NodeConnector;
@@ -80,15 +81,7 @@ export async function createArray(opts: CreateOptions): Promise<VirtualDisk> {
     keyErasure: opts.keyErasure ?? false,
     slots: instanceIds.map((instanceId) => ({ state: SlotState.live, instanceId, cursor: 0 })),
   };
-  const state = new ArrayState(geometry, keys, membership, handles, opts.caches, startCryptoPool(keys, cryptoWorkers));
-  try {
-    await format(state, opts.onProgress);
-  } catch (err) {
-    handles.forEach((h) => h.close());
-    await state.pool?.close();
-    throw err;
-  }
-  return new VirtualDisk(state);
+  return startArray({ geometry, keys, membership, handles, caches: opts.caches, cryptoWorkers }, (state) => format(state, opts.onProgress));
 }
 
 /** Every node must take every write: a node that fails during creation fails the creation. */

@@ -12,15 +12,16 @@
 //      pending, and in key-erasure mode wipe what is left of uncommitted
 //      entries.
 import { deriveKeySet, type KeySet } from './crypto/key-set.ts';
-import { ArrayError, ArrayState, type CacheLimits } from './array-state.ts';
+import { ArrayError, type ArrayState, type CacheLimits } from './array-state.ts';
+import { startArray } from './array-start.ts';
 import { commitSector, journalHeaderSector, journalPayloadStart, sectorBytes } from './geometry.ts';
 import { applyEntry, type SlotApply } from './journal-apply.ts';
 import { adoptMembership, isMemberState, decodeMembership, type Adoption, type MembershipResponse } from './membership.ts';
 import { planRecovery } from '../journal/recovery.ts';
 import { Op } from './node-client/frame-codec.ts';
 import { NodeHandle, healthDefaults, transportFault, type HealthPolicy, type NodeConnector } from './node-handle.ts';
-import { VirtualDisk } from './virtual-disk.ts';
-import { cryptoWorkerCount, startCryptoPool, type CryptoWorkers } from './sector-batch.ts';
+import type { VirtualDisk } from './virtual-disk.ts';
+import { cryptoWorkerCount, type CryptoWorkers } from './sector-batch.ts';
 
 export interface OpenOptions {
   connector: NodeConnector;
@@ -132,23 +133,21 @@ export async function inspectArray(opts: OpenOptions): Promise<Adoption> {
 
 export async function openArray(opts: OpenOptions): Promise<VirtualDisk> {
   const cryptoWorkers = cryptoWorkerCount(opts.cryptoWorkers);
+  // adopt() checked that the record has a slot for each handle.
   const { handles, keys, adopted } = await adopt(opts);
   const { membership, usable, highest, killed } = adopted;
-  if (membership.slots.length !== handles.length) {
-    throw new ArrayError('E_CONFIG', `${handles.length} nodes configured for an array of ${membership.slots.length}`);
-  }
   membership.slots.forEach((s, slot) => (handles[slot].pinned = isMemberState(s.state) ? s.instanceId : undefined));
-  const state = new ArrayState(membership.geometry, keys, membership, handles, opts.caches, startCryptoPool(keys, cryptoWorkers));
-  state.membershipFloor = highest;
-  const lost = state.memberSlots().filter((slot) => !usable.includes(slot));
-  // A node live in the adopted record never holds an older one (that would refute it), so there is no
-  // update to finish; but nodes dead in it may hold higher versions, and the next record must go above them.
-  // The adopted record may also mark dead members a complete update may have killed (adoptMembership's
-  // `killed`): no node holds it as it is, so it is written before anything relies on it.
-  if (lost.length) await state.markDead(lost, 'missing at open, or answering as another instance');
-  else if (highest > membership.version || killed.length) await state.restampMembership();
-  await recoverJournal(state);
-  return new VirtualDisk(state);
+  return startArray({ geometry: membership.geometry, keys, membership, handles, caches: opts.caches, cryptoWorkers }, async (state) => {
+    state.membershipFloor = highest;
+    const lost = state.memberSlots().filter((slot) => !usable.includes(slot));
+    // A node live in the adopted record never holds an older one (that would refute it), so there is no
+    // update to finish; but nodes dead in it may hold higher versions, and the next record must go above them.
+    // The adopted record may also mark dead members a complete update may have killed (adoptMembership's
+    // `killed`): no node holds it as it is, so it is written before anything relies on it.
+    if (lost.length) await state.markDead(lost, 'missing at open, or answering as another instance');
+    else if (highest > membership.version || killed.length) await state.restampMembership();
+    await recoverJournal(state);
+  });
 }
 
 async function recoverJournal(state: ArrayState): Promise<void> {

@@ -21,6 +21,13 @@ async function holdsRecord(node: { batch(commands: OutgoingCommand[]): Promise<C
   return res.op === Op.deathRead && res.version === version && res.record.equals(record);
 }
 
+/** Lets go of what an array holds: its node sessions, its crypto pool's threads and its keys. */
+export async function releaseArray(held: { handles: NodeHandle[]; pool?: CryptoPool; keys: KeySet }): Promise<void> {
+  for (const h of held.handles) h.close();
+  await held.pool?.close();
+  held.keys.destroy();
+}
+
 export class ArrayError extends Error {
   constructor(
     readonly code: string,
@@ -43,6 +50,7 @@ export interface ArrayCounters {
   nodeFailures: number;
   bytesSentToNodes: number;
   bytesReceivedFromNodes: number;
+  cryptoWorkersLost: number;
 }
 
 /** Why a slot is to be marked dead, and which node it held then (when known). */
@@ -64,7 +72,7 @@ export const cacheDefaults: CacheLimits = { rowsMax: 1024, tablesMax: 4096 };
 export interface ArrayEvent {
   /** ISO time. */
   at: string;
-  kind: 'slot-dead' | 'slot-in-doubt' | 'slot-back' | 'unavailable' | 'slot-replaced' | 'rebuild-done' | 'rebuild-stalled' | 'scrub-done' | 'scrub-stalled';
+  kind: 'slot-dead' | 'slot-in-doubt' | 'slot-back' | 'unavailable' | 'slot-replaced' | 'rebuild-done' | 'rebuild-stalled' | 'scrub-done' | 'scrub-stalled' | 'crypto-worker-lost';
   slot?: number;
   reason: string;
 }
@@ -99,6 +107,7 @@ export class ArrayState {
     nodeFailures: 0,
     bytesSentToNodes: 0,
     bytesReceivedFromNodes: 0,
+    cryptoWorkersLost: 0,
   };
   readonly readLatency = new LatencyHistogram();
   readonly writeLatency = new LatencyHistogram();
@@ -146,6 +155,13 @@ export class ArrayState {
     this.tables = new LRUCache({ max: caches.tablesMax });
     for (const h of handles) {
       h.onHealth = (inDoubt, reason) => this.event({ kind: inDoubt ? 'slot-in-doubt' : 'slot-back', slot: h.slot, reason });
+    }
+    // No request fails with the worker (the pool redoes its share inline), so this count and event are how an operator hears of it.
+    if (pool) {
+      pool.onWorkerLost = ({ reason, replaced }) => {
+        this.counters.cryptoWorkersLost++;
+        this.event({ kind: 'crypto-worker-lost', reason: `${reason}; ${replaced ? 'replaced' : 'not replaced (too many losses): its share of each batch now runs on the manager thread'}` });
+      };
     }
   }
 

@@ -10,7 +10,7 @@
 // therefore only waits for the writes queued before it. A transaction always
 // lands in a single entry, whole or not at all.
 // Reads go straight to the nodes under the shared side of the apply lock.
-import { ArrayError, type ArrayState } from './array-state.ts';
+import { ArrayError, releaseArray, type ArrayState } from './array-state.ts';
 import { sectorBytes, userSectors } from './geometry.ts';
 import { EntryBudget, JournalWriter, type PreparedEntry } from './journal-writer.ts';
 import { readUserSectors } from './row-reader.ts';
@@ -337,8 +337,6 @@ export class VirtualDisk {
   async close(): Promise<void> {
     await this.flush().catch(() => {});
     this.closed = true;
-    for (const h of this.state.handles) h.close();
-    await this.state.pool?.close();
-    this.state.keys.destroy();
+    await releaseArray(this.state);
   }
 }

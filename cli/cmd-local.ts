@@ -134,7 +134,7 @@ export async function localCommand(argv: string[]): Promise<void> {
     healing,
     extraStatus: () => ({ processes: local.processes }),
     onServing: async ({ nbd, adminPort: port }) => {
-      await writeLocalConfig({ dir, k, m, nodes: local.endpoints, spares: local.spares, nbd, pskFile, adminPort: port, deathWindowSeconds, probeSeconds });
+      await writeLocalConfig({ dir, k, m, nodes: local.endpoints, spares: local.spares, nbd, pskFile, adminPort: port, deathWindowSeconds, probeSeconds, cryptoWorkers });
     },
     nbdListen,
     nbdLimits: { idleTimeoutMs: idleTimeoutSeconds * 1000 },

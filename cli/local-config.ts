@@ -1,15 +1,17 @@
 // The config file `teearray local` writes into its data directory while it
 // runs (DATA_DIR/array.json): the same format as a multi-host array's
 // (docs/CLI.md, "Config file"), naming the local nodes, the spares, the
-// export and the admin port actually bound. It lets `teearray array status`
-// (and replace, scrub, rate) find the running manager without options, and
-// it is the file the healer rewrites when a spare takes a slot. Removed on a
-// clean stop: the array it describes lives in the nodes' RAM only.
+// export and the admin port actually bound, and the crypto worker setting.
+// It lets `teearray array status` (and replace, scrub, rate) find the running
+// manager without options, and it is the file the healer rewrites when a
+// spare takes a slot. Removed on a clean stop: the array it describes lives
+// in the nodes' RAM only.
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NbdListenerAddress } from '../array-manager/nbd/nbd-listeners.ts';
 import { parseArrayConfig, rebuildConfigDefaults, mbpsBytes, type RebuildConfig } from './array-config.ts';
 import { writeFileAtomic } from './config-file.ts';
+import type { CryptoWorkers } from '../array-manager/sector-batch.ts';
 
 export const localConfigFile = 'array.json';
 
@@ -24,6 +26,8 @@ export interface LocalConfigInput {
   adminPort: number;
   deathWindowSeconds: number;
   probeSeconds: number;
+  /** As given to `teearray local`: an `array open` or `nbd` from this file then runs with the same threads. */
+  cryptoWorkers: CryptoWorkers;
   rebuild?: RebuildConfig;
 }
 
@@ -38,6 +42,7 @@ export async function writeLocalConfig(c: LocalConfigInput): Promise<string> {
     nodes: c.nodes,
     spares: c.spares,
     dataDir: '.',
+    cryptoWorkers: c.cryptoWorkers,
     nbd: {
       ...(unix?.kind === 'unix' && { unixSocket: unix.path }),
       ...(tcp?.kind === 'tcp' && { host: tcp.host, port: tcp.port, ...(c.pskFile ? { tls: { pskFile: c.pskFile } } : { insecureTcp: true }) }),

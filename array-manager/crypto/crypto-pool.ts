@@ -14,6 +14,14 @@
 // failed open() zero-fills `out` instead of leaving it untouched; either way
 // no unauthenticated plaintext is ever written.
 //
+// A worker that crashes or exits (its 'error' or 'exit' event) fails no
+// request: the share it held is run again on the calling thread from the
+// batch's own buffers (the worker only ever wrote its arena), and a new worker
+// takes its place, at most `respawnsMax` times over the pool's life, so that
+// a worker that crashes on every job (a bug, memory exhaustion) does not
+// respawn forever; past that bound a lost worker's shares run on the calling
+// thread. Each loss is reported to onWorkerLost (the array counts and logs it).
+//
 // Secrets: one 64-byte SharedArrayBuffer holding the sector keys, shared with
 // the workers and zeroed by close(). Workers are unref'd while idle, so a pool
 // that is never closed does not keep the process alive.
@@ -44,12 +52,25 @@ export interface CryptoPoolOptions {
   queuedBatchesMax?: number;
   /** The worker module; override when the program is bundled. */
   workerUrl?: URL;
+  /** Workers started in place of lost ones over the pool's life (default respawnsMaxDefault). */
+  respawnsMax?: number;
+}
+
+/** A worker thread that crashed or exited, as told to CryptoPool.onWorkerLost. */
+export interface WorkerLoss {
+  /** Its place in the pool, 0-based. */
+  worker: number;
+  reason: string;
+  /** False once respawnsMax replacements are used: its shares run on the calling thread from now on. */
+  replaced: boolean;
 }
 
 /** Measured by bench/crypto.ts on the 2-core reference machine (docs/PERFORMANCE.md). */
 export const inlineBelowSectorsDefault = 32;
 export const poolWorkersMax = 16;
 const queuedBatchesMaxDefault = 64;
+/** Enough for the rare crash over a long run (each one is logged), few enough that a worker crashing on every job stops being restarted at once. */
+const respawnsMaxDefault = 8;
 
 // The worker starts as a two-line script: it installs the TypeScript loader
 // when its entry is a .ts file (development and tests: tsx's --import hooks
@@ -70,36 +91,44 @@ interface Batch {
 interface PoolWorker {
   thread: Worker;
   arena: { slice(count: number): ArenaSlice };
-  /** Resolves the job in flight on this worker, if any. */
-  settle: ((reply: PoolReply) => void) | null;
+  /** Resolves the job in flight on this worker, if any: with null when the worker was lost before it replied. */
+  settle: ((reply: PoolReply | null) => void) | null;
+  /** False once it crashed or exited: it takes no more jobs, and its replies, if any still arrive, are ignored. */
+  alive: boolean;
 }
 
 export class CryptoPool {
   readonly inlineBelowSectors: number;
+  /** Told of every worker lost; the pool goes on either way. */
+  onWorkerLost: (loss: WorkerLoss) => void = () => {};
   private readonly keys: SectorKeys;
   private readonly sharedKeys: Uint8Array;
+  private readonly keyBuffer: SharedArrayBuffer;
+  private readonly workerUrl: URL;
+  private readonly loader: string | undefined;
   private readonly workers: PoolWorker[];
   private readonly shareSectorsMax: number;
   private readonly queuedBatchesMax: number;
+  private respawnsLeft: number;
   private tail: Promise<unknown> = Promise.resolve();
   private queued = 0;
   private closed = false;
-  private failure: Error | null = null;
 
   constructor(keys: SectorKeys, options: CryptoPoolOptions = {}) {
     const workerCount = options.workers ?? Math.max(1, availableParallelism() - 1);
     assert(Number.isInteger(workerCount) && workerCount >= 1 && workerCount <= poolWorkersMax, 'workers');
     this.inlineBelowSectors = Math.max(1, options.inlineBelowSectors ?? inlineBelowSectorsDefault);
     this.queuedBatchesMax = options.queuedBatchesMax ?? queuedBatchesMaxDefault;
+    this.respawnsLeft = options.respawnsMax ?? respawnsMaxDefault;
     this.shareSectorsMax = Math.ceil(batchSectorsMax / (workerCount + 1));
-    const keyBuffer = new SharedArrayBuffer(2 * keyBytes);
-    this.sharedKeys = new Uint8Array(keyBuffer);
+    this.keyBuffer = new SharedArrayBuffer(2 * keyBytes);
+    this.sharedKeys = new Uint8Array(this.keyBuffer);
     this.sharedKeys.set(keys.sectorEncryption, 0);
     this.sharedKeys.set(keys.sectorMac, keyBytes);
-    this.keys = sharedSectorKeys(keyBuffer);
-    const workerUrl = options.workerUrl ?? defaultWorkerUrl();
-    const loader = typeScriptLoader(workerUrl);
-    this.workers = Array.from({ length: workerCount }, () => this.spawn(workerUrl, loader, keyBuffer));
+    this.keys = sharedSectorKeys(this.keyBuffer);
+    this.workerUrl = options.workerUrl ?? defaultWorkerUrl();
+    this.loader = typeScriptLoader(this.workerUrl);
+    this.workers = Array.from({ length: workerCount }, (_, i) => this.spawn(i));
   }
 
   get workerCount(): number {
@@ -122,32 +151,43 @@ export class CryptoPool {
     this.closed = true;
     await this.tail;
     this.sharedKeys.fill(0);
+    // Stopped on purpose: their exits are no loss.
+    for (const w of this.workers) w.alive = false;
     await Promise.all(this.workers.map((w) => w.thread.terminate()));
   }
 
-  private spawn(url: URL, loader: string | undefined, keys: SharedArrayBuffer): PoolWorker {
+  /** Starts the worker for place `index`, with an arena of its own (a lost worker's may still be written by its dying thread). */
+  private spawn(index: number): PoolWorker {
     const arena = new SharedArrayBuffer(arenaBytes(this.shareSectorsMax));
-    const workerData: WorkerSetup = { entry: url.href, loader, keys, arena, shareSectorsMax: this.shareSectorsMax };
+    const workerData: WorkerSetup = { entry: this.workerUrl.href, loader: this.loader, keys: this.keyBuffer, arena, shareSectorsMax: this.shareSectorsMax };
     const thread = new Worker(workerBoot, { eval: true, workerData });
-    const worker: PoolWorker = { thread, arena: arenaViews(arena, this.shareSectorsMax), settle: null };
+    const worker: PoolWorker = { thread, arena: arenaViews(arena, this.shareSectorsMax), settle: null, alive: true };
     thread.unref();
     thread.on('message', (reply: PoolReply) => {
+      if (!worker.alive) return;
       const settle = worker.settle;
       assert(settle, 'crypto worker replied with no job in flight');
       worker.settle = null;
       thread.unref();
       settle(reply);
     });
-    const fail = (err: Error): void => {
-      this.failure ??= err;
-      worker.settle?.({ ok: false, message: err.message });
-      worker.settle = null;
-    };
-    thread.on('error', fail);
-    thread.on('exit', (code) => {
-      if (!this.closed) fail(new Error(`crypto worker exited with code ${code}`));
-    });
+    thread.on('error', (err) => this.lost(index, worker, `crashed: ${err.message}`));
+    thread.on('exit', (code) => this.lost(index, worker, `exited with code ${code}`));
     return worker;
+  }
+
+  /** A worker crashed or exited: its job in flight is handed back to be run inline, and it is replaced while respawns are left. */
+  private lost(index: number, worker: PoolWorker, reason: string): void {
+    if (!worker.alive) return; // 'exit' follows 'error'
+    worker.alive = false;
+    worker.settle?.(null);
+    worker.settle = null;
+    const replaced = !this.closed && this.respawnsLeft > 0;
+    if (replaced) {
+      this.respawnsLeft--;
+      this.workers[index] = this.spawn(index);
+    }
+    this.onWorkerLost({ worker: index, reason: `crypto worker ${index} ${reason}`, replaced });
   }
 
   private async run(batch: Batch): Promise<number> {
@@ -169,18 +209,23 @@ export class CryptoPool {
 
   /** Runs one batch: the first share on this thread, one share per worker. */
   private async spread(batch: Batch, count: number): Promise<number> {
-    if (this.failure) throw this.failure;
     // Share 0 is this thread's and share i + 1 is worker i's, so a batch too
     // small to fill every share leaves workers idle, never this thread.
     const share = Math.ceil(count / (this.workers.length + 1));
     const span = (i: number): [number, number] => [Math.min(count, i * share), Math.min(count, (i + 1) * share)];
-    const posted = this.workers.map((w, i) => this.post(w, batch, ...span(i + 1)));
+    // The workers as posted to: a lost one is replaced in this.workers while
+    // the batch runs, and a reply it sent before is in its own arena.
+    const crew = [...this.workers];
+    const posted = crew.map((w, i) => this.post(w, batch, ...span(i + 1)));
     const local = this.share(batch, ...span(0));
     // Wait for every worker even if this thread's share failed: a worker
     // must be idle before the next batch reuses its arena.
-    const replies = [local, ...(await Promise.all(posted))];
-    this.workers.forEach((w, i) => {
-      if (replies[i + 1].ok) this.collect(w, batch, ...span(i + 1));
+    const answers = await Promise.all(posted);
+    // A lost worker's share is run here, from the batch's buffers: only the
+    // worker's arena held that share's work, never the batch's `out`.
+    const replies = [local, ...answers.map((reply, i) => reply ?? this.share(batch, ...span(i + 1)))];
+    crew.forEach((w, i) => {
+      if (answers[i]?.ok) this.collect(w, batch, ...span(i + 1));
     });
     return this.settled(batch, replies);
   }
@@ -206,9 +251,11 @@ export class CryptoPool {
     return runShare(this.keys, op, ids, sectors(input, from, to), entryRange(entries, from, to), sectors(out, from, to));
   }
 
-  private post(w: PoolWorker, batch: Batch, from: number, to: number): Promise<PoolReply> {
+  /** Hands a share to `w`; resolves to its reply, or to null when there is no live worker to run it. */
+  private post(w: PoolWorker, batch: Batch, from: number, to: number): Promise<PoolReply | null> {
     const count = to - from;
     if (count === 0) return Promise.resolve({ ok: true, blank: 0 });
+    if (!w.alive) return Promise.resolve(null);
     const slice = w.arena.slice(count);
     slice.data.set(sectors(batch.input, from, to));
     if (batch.op === 'open') slice.entries.set(entryRange(batch.entries, from, to));

@@ -16,6 +16,7 @@ const counterHelp: Record<string, string> = {
   nodeFailures: 'Nodes marked dead',
   bytesSentToNodes: 'Payload bytes sent to disk nodes',
   bytesReceivedFromNodes: 'Payload bytes read from disk nodes',
+  cryptoWorkersLost: 'Crypto worker threads that crashed or exited (their work was redone on the manager thread)',
 };
 
 const snake = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);

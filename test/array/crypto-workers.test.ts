@@ -1,16 +1,19 @@
 // An array with crypto worker threads (cryptoWorkers) stores and returns the
 // same bytes as one without, through writes with partial rows and trims in
 // one journal entry, reopens and repairs; a tampered shard is caught and
-// repaired as inline; the pool is closed with the array; bad settings are
-// refused before any node is contacted.
+// repaired as inline; a crypto worker killed mid-request costs no request and
+// is counted; the pool is closed with the array, and by a create or open that
+// fails; bad settings are refused before any node is contacted.
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { createArray } from '../../array-manager/array-create.ts';
 import { openArray } from '../../array-manager/array-open.ts';
 import { rowSector, slotOfShard } from '../../array-manager/geometry.ts';
+import { CryptoPool } from '../../array-manager/crypto/crypto-pool.ts';
 import { cryptoWorkersAuto } from '../../array-manager/sector-batch.ts';
 import type { VirtualDisk } from '../../array-manager/virtual-disk.ts';
 import { SimCluster, dataKey } from '../sim/sim-cluster.ts';
+import { killWorkerOnNextJob } from '../crypto/helpers.ts';
 
 const S = 4096;
 
@@ -106,6 +109,59 @@ t.test('closing the array closes its pool', async (t) => {
   await disk.close();
   t.ok(closed, 'the pool was closed before the array finished closing');
   await t.rejects(pool.open([0], Buffer.alloc(S), Buffer.alloc(28), Buffer.alloc(S)), { code: 'E_POOL_CLOSED' });
+});
+
+t.test('a crypto worker killed mid-write is counted and logged; every write and read still gives the right bytes', async (t) => {
+  t.setTimeout(60_000);
+  const cluster = new SimCluster(6, 600);
+  const key = dataKey();
+  const disk = await createArray({ connector: cluster.connector(), dataKey: key, k: 4, m: 2, journalPieces: 64, cryptoWorkers: 1 });
+  const model = randomBytes(128 * S);
+  killWorkerOnNextJob(disk.state.pool!, 0);
+  await disk.writeSectors(0, model.subarray(0, 64 * S));
+  t.equal(disk.state.counters.cryptoWorkersLost, 1, 'the loss is counted');
+  t.match(
+    disk.state.events.filter((e) => e.kind === 'crypto-worker-lost'),
+    [{ reason: /^crypto worker 0 exited with code \d+; replaced$/ }],
+    'and reported as an event',
+  );
+  killWorkerOnNextJob(disk.state.pool!, 0);
+  t.ok((await disk.readSectors(0, 64)).equals(model.subarray(0, 64 * S)), 'a read whose worker died returns what was written');
+  await disk.writeSectors(64, model.subarray(64 * S));
+  t.ok((await disk.readSectors(0, 128)).equals(model), 'the replacement seals and opens');
+  t.equal(disk.state.counters.cryptoWorkersLost, 2);
+  await disk.close();
+  const again = await openArray({ connector: cluster.connector(), dataKey: key });
+  t.ok((await again.readSectors(0, 128)).equals(model), 'reopened without a pool, the nodes hold what was written');
+  await again.close();
+});
+
+t.test('a create or open that fails once the pool has started closes the pool', async (t) => {
+  t.setTimeout(60_000);
+  const closed: CryptoPool[] = [];
+  const close = CryptoPool.prototype.close;
+  CryptoPool.prototype.close = function (this: CryptoPool) {
+    closed.push(this);
+    return close.call(this);
+  };
+  t.teardown(() => void (CryptoPool.prototype.close = close));
+  const cluster = new SimCluster(6, 600);
+  const key = dataKey();
+  // Every node answers the first frame of its session (the ATTEST that reads its membership record), then
+  // three of six die: creation fails formatting, an open fails marking them dead, both after the pool started.
+  const loseThreeAfterSessions = () => cluster.after(6, () => [0, 1, 2].forEach((slot) => cluster.kill(slot)));
+  loseThreeAfterSessions();
+  await t.rejects(createArray({ connector: cluster.connector(), dataKey: key, k: 4, m: 2, journalPieces: 32, cryptoWorkers: 2 }), 'create fails');
+  [0, 1, 2].forEach((slot) => cluster.restart(slot));
+  await (await createArray({ connector: cluster.connector(), dataKey: key, k: 4, m: 2, journalPieces: 32 })).close();
+  loseThreeAfterSessions();
+  await t.rejects(openArray({ connector: cluster.connector(), dataKey: key, cryptoWorkers: 2 }), 'open fails');
+  t.same(
+    closed.map((pool) => pool.workerCount),
+    [2, 2],
+    'each failure closed its pool of two workers',
+  );
+  for (const pool of closed) await t.rejects(pool.seal([0], Buffer.alloc(S), Buffer.alloc(S), Buffer.alloc(28)), { code: 'E_POOL_CLOSED' });
 });
 
 t.test('cryptoWorkers out of bounds is E_CONFIG, before any node is contacted', async (t) => {

@@ -1,11 +1,13 @@
 // The worker pool gives the same results as inline sealing and opening, for
 // every way a batch can be cut into shares, reports tampering with the right
-// index, bounds its queue, and shuts down without leaving threads behind.
-import tap from 'tap';
+// index, bounds its queue, survives workers that die mid-batch (replacing
+// them a bounded number of times), and shuts down without leaving threads
+// behind.
+import tap, { type Test } from 'tap';
 import { entryBytes, sectorBytes } from '../../array-manager/crypto/crypto-constants.ts';
-import { CryptoPool } from '../../array-manager/crypto/crypto-pool.ts';
+import { CryptoPool, type WorkerLoss } from '../../array-manager/crypto/crypto-pool.ts';
 import { openSectors, sealSectors } from '../../array-manager/crypto/sector-crypto.ts';
-import { testKeys } from './helpers.ts';
+import { killWorkerOnNextJob, testKeys } from './helpers.ts';
 
 const keys = testKeys();
 
@@ -78,6 +80,53 @@ tap.test('concurrent batches queue up to the bound; bad shapes are typed errors'
   }
   await t.rejects(pool.seal([0, 1], Buffer.alloc(sectorBytes), Buffer.alloc(8192), Buffer.alloc(56)), { code: 'E_CRYPTO_LENGTH' });
   await t.rejects(pool.open([0, -1], Buffer.alloc(8192), Buffer.alloc(56), Buffer.alloc(8192)), { code: 'E_CRYPTO_INDEX' });
+});
+
+/** Seals `n` sectors through the pool and opens them again through it; both checked against inline crypto. */
+async function roundTrip(t: Test, pool: CryptoPool, n: number, seed: number, what: string): Promise<void> {
+  const { indices, plain } = batch(n, seed);
+  const sealed = Buffer.alloc(n * sectorBytes);
+  const entries = Buffer.alloc(n * entryBytes);
+  await pool.seal(indices, plain, sealed, entries);
+  const inlineOpened = Buffer.alloc(n * sectorBytes);
+  openSectors(keys, indices, sealed, entries, inlineOpened);
+  t.ok(inlineOpened.equals(plain), `${what}: sealed right`);
+  const opened = Buffer.alloc(n * sectorBytes);
+  await pool.open(indices, sealed, entries, opened);
+  t.ok(opened.equals(plain), `${what}: opened right`);
+}
+
+tap.test('a worker killed mid-batch fails nothing: its share is redone here, and it is replaced', async (t) => {
+  t.setTimeout(30_000);
+  const pool = new CryptoPool(keys, { workers: 2, inlineBelowSectors: 1 });
+  t.teardown(() => pool.close());
+  const losses: WorkerLoss[] = [];
+  pool.onWorkerLost = (loss) => losses.push(loss);
+  killWorkerOnNextJob(pool, 1);
+  await roundTrip(t, pool, 300, 5, 'the batch its worker died in');
+  t.match(losses, [{ worker: 1, reason: /^crypto worker 1 exited with code \d+$/, replaced: true }], 'the loss is reported, the worker replaced');
+  for (let i = 0; i < 3; i++) await roundTrip(t, pool, 301, 6 + i, `batch ${i} after`);
+  t.equal(losses.length, 1, 'the replacement works: no more losses');
+  t.equal(pool.workerCount, 2);
+});
+
+tap.test('workers that crash on every job are replaced respawnsMax times, then their shares run here', async (t) => {
+  t.setTimeout(30_000);
+  const workerUrl = new URL('./fixtures/crashing-crypto-worker.ts', import.meta.url);
+  const pool = new CryptoPool(keys, { workers: 2, inlineBelowSectors: 1, respawnsMax: 3, workerUrl });
+  t.teardown(() => pool.close());
+  const losses: WorkerLoss[] = [];
+  pool.onWorkerLost = (loss) => losses.push(loss);
+  for (let i = 0; i < 4; i++) await roundTrip(t, pool, 90, 20 + i, `batch ${i}`);
+  t.same(
+    losses.map((l) => l.replaced),
+    [true, true, true, false, false],
+    'both workers lost on each job: three replaced, then both retired',
+  );
+  t.ok(
+    losses.every((l) => /^crypto worker [01] crashed: .*crashing-crypto-worker fixture/.test(l.reason)),
+    'each loss names its worker and the crash',
+  );
 });
 
 tap.test('close() stops the workers; later work is E_POOL_CLOSED', async (t) => {

@@ -1,7 +1,10 @@
 // Shared helpers for the sector-crypto tests: vector loading, a fixed key
-// set, and an assertion that a call fails with a given typed error code.
+// set, an assertion that a call fails with a given typed error code, and a
+// way to kill a crypto pool's worker in the middle of a batch.
 import { readFileSync } from 'node:fs';
+import type { Worker } from 'node:worker_threads';
 import type { Test } from 'tap';
+import type { CryptoPool } from '../../array-manager/crypto/crypto-pool.ts';
 import { CryptoError } from '../../array-manager/crypto/crypto-errors.ts';
 import { deriveKeySet, type KeySet } from '../../array-manager/crypto/key-set.ts';
 
@@ -36,4 +39,18 @@ export function flipBit(buf: Uint8Array, bit: number): Buffer {
   const copy = Buffer.from(buf);
   copy[bit >> 3] ^= 1 << (bit & 7);
   return copy;
+}
+
+/**
+ * Terminates worker `index` of `pool` as soon as it is handed its next job,
+ * as if it died mid-batch. Reaches into the pool: it has no API to kill a
+ * worker.
+ */
+export function killWorkerOnNextJob(pool: CryptoPool, index: number): void {
+  const { thread } = (pool as unknown as { workers: { thread: Worker }[] }).workers[index];
+  const post = thread.postMessage.bind(thread);
+  thread.postMessage = (job: unknown) => {
+    post(job);
+    void thread.terminate();
+  };
 }
