@@ -96,7 +96,13 @@ function reconstructData(state: ArrayState, shards: Buffer[], present: boolean[]
 
 /** How a rebuild or a scrub loads rows, unlike a reader. */
 export interface RowLoadOptions {
-  /** Read the nodes even for rows the cache holds (a scrub checks what the nodes hold). Rows of an entry not yet applied still come from memory: their homes are about to change. */
+  /**
+   * Check what every serving node holds (a scrub): read the nodes even for
+   * rows the cache holds, and wait for a node silent at once (reconnecting,
+   * up to its death window) rather than complete the rows without it. Rows
+   * of an entry not yet applied still come from memory: their homes are
+   * about to change (the scrub applies such an entry first).
+   */
   fresh?: boolean;
   /** Keep the rows in the cache (default); a walk over the whole array would only evict the rows readers use. */
   cache?: boolean;
@@ -129,7 +135,14 @@ export async function loadRows(state: ArrayState, region: Region, rows: number[]
     region === 'data' ? readTableSet(state, missing.flatMap((row) => Array.from({ length: k }, (_, j) => tableIndexOf(row * k + j)))) : undefined,
     state.eachSlot(from, (slot) => readNodeSectors(state, slot, sectors), true),
   ]);
+  // Silent nodes are waited for at most once: now when every shard must be checked, else only when a row needs them.
   let waited = false;
+  const waitForSilent = async () => {
+    waited = true;
+    const silent = from.filter((slot) => !read.has(slot));
+    for (const [slot, data] of await state.eachSlot(silent, (slot) => fetchSectors(state, slot, sectors, true))) read.set(slot, data);
+  };
+  if (opts.fresh && !from.every((slot) => read.has(slot))) await waitForSilent();
   for (let i = 0; i < missing.length; i++) {
     const fetched = () => new Map([...read].map(([slot, data]) => [slot, data[i]] as const));
     try {
@@ -139,9 +152,7 @@ export async function loadRows(state: ArrayState, region: Region, rows: number[]
       if ((code !== 'E_UNAVAILABLE' && code !== 'E_UNRECOVERABLE') || waited || from.every((slot) => read.has(slot))) throw err;
       // Too few good shards among those that answered at once (silent, or no rebuild verifies): wait for the
       // silent nodes (reconnecting, up to their death window) rather than fail, then try this row again.
-      waited = true;
-      const silent = from.filter((slot) => !read.has(slot));
-      for (const [slot, data] of await state.eachSlot(silent, (slot) => fetchSectors(state, slot, sectors, true))) read.set(slot, data);
+      await waitForSilent();
       i--;
     }
   }

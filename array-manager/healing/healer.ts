@@ -106,7 +106,7 @@ export class Healer {
     this.opts = { ...healerDefaults, ...options };
     const state = disk.state;
     this.rebuilder = new Rebuilder(state, () => disk.flush(), this.opts.rebuild);
-    this.scrubber = new Scrubber(state, this.opts.scrub);
+    this.scrubber = new Scrubber(state, () => disk.flush(), this.opts.scrub);
     if (this.opts.resumeScrub && this.opts.resumeScrub.finishedAt === undefined) this.scrubber.begin(this.opts.resumeScrub);
     this.throttle = new Throttle(this.opts.rate, () => state.lastForegroundAt);
     this.spares = [...this.opts.spares];

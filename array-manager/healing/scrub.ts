@@ -8,9 +8,12 @@
 //
 // Each batch is read and repaired under the shared side of the apply lock,
 // like a rebuild batch, so no entry's apply changes a stripe between its
-// read and its repair; stripes of an entry committed but not yet applied
-// are checked from memory and their nodes at the next pass.
-import type { ArrayState } from '../array-state.ts';
+// read and its repair. A stripe of an entry committed but not yet applied
+// would come from memory (its published rows), and the shards that entry
+// leaves alone would go unchecked on their nodes: so the entry is applied
+// first (a flush applies it), and a batch that keeps meeting new entries is
+// left for a later try instead of being counted as checked.
+import { ArrayError, type ArrayState } from '../array-state.ts';
 import { tableEntriesMax } from '../crypto/crypto-constants.ts';
 import { stripeRow, stripes, type Region } from '../geometry.ts';
 import { loadRows } from '../row-reader.ts';
@@ -43,6 +46,8 @@ export interface ScrubResult {
 
 /** Unrecoverable stripes kept in a result; more are counted, not listed. */
 const lostRangesMax = 1024;
+/** Flushes a batch may meet a newly committed entry among its stripes before it is left for later. */
+const pendingTriesMax = 3;
 
 export class Scrubber {
   /** The running or last pass. */
@@ -54,6 +59,8 @@ export class Scrubber {
 
   constructor(
     private readonly state: ArrayState,
+    /** Resolves once every write queued before the call is committed and applied (VirtualDisk.flush). */
+    private readonly flush: () => Promise<void>,
     readonly options: ScrubOptions = scrubDefaults,
   ) {}
 
@@ -73,8 +80,9 @@ export class Scrubber {
 
   /**
    * Checks the next batch of stripes; returns the bytes read (0 once the pass
-   * is done). A batch that meets E_UNAVAILABLE (nodes silent for now) throws,
-   * and the caller retries it later.
+   * is done). A batch that meets E_UNAVAILABLE (nodes silent for now, or
+   * stripes that new entries keep changing) throws, and the caller retries it
+   * later.
    */
   async step(): Promise<number> {
     const state = this.state;
@@ -90,20 +98,10 @@ export class Scrubber {
     const count = Math.min(this.options.stripesPerBatch, (region === 'table' ? g.tableRows : total) - first);
     const rows = Array.from({ length: count }, (_, i) => row + i);
     const onRepair = (slot: number) => (result.repairedBySlot[slot] = (result.repairedBySlot[slot] ?? 0) + 1);
-    await state.lock.read(async () => {
-      try {
-        await loadRows(state, region, rows, { fresh: true, cache: false, onRepair });
-      } catch (err) {
-        if ((err as { code?: string }).code !== 'E_UNRECOVERABLE') throw err;
-        // Some stripe of the batch is lost: check them one by one to name each, and keep the rest.
-        for (const r of rows) {
-          await loadRows(state, region, [r], { fresh: true, cache: false, onRepair }).catch((e: unknown) => {
-            if ((e as { code?: string }).code !== 'E_UNRECOVERABLE') throw e;
-            this.lost(region, r);
-          });
-        }
-      }
-    });
+    for (let tries = 0; !(await state.lock.read(() => this.check(region, rows, onRepair))); tries++) {
+      if (tries === pendingTriesMax) throw new ArrayError('E_UNAVAILABLE', `scrub: stripes from ${region} row ${row} keep changing; checked later`);
+      await this.flush();
+    }
     result.rowsChecked = first + count;
     if (result.rowsChecked >= total) {
       result.finishedAt = new Date().toISOString();
@@ -113,6 +111,25 @@ export class Scrubber {
     this.totals.bytes += bytes;
     this.rate.add(bytes);
     return bytes;
+  }
+
+  /** Checks `rows` on their nodes, under the apply lock; false, checking nothing, while an entry not yet applied holds one of them. */
+  private async check(region: Region, rows: number[], onRepair: (slot: number) => void): Promise<boolean> {
+    const state = this.state;
+    if (rows.some((r) => state.published.rows.has(state.rowKey(region, r)))) return false;
+    try {
+      await loadRows(state, region, rows, { fresh: true, cache: false, onRepair });
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'E_UNRECOVERABLE') throw err;
+      // Some stripe of the batch is lost: check them one by one to name each, and keep the rest.
+      for (const r of rows) {
+        await loadRows(state, region, [r], { fresh: true, cache: false, onRepair }).catch((e: unknown) => {
+          if ((e as { code?: string }).code !== 'E_UNRECOVERABLE') throw e;
+          this.lost(region, r);
+        });
+      }
+    }
+    return true;
   }
 
   /** Records stripe `row` of `region` as lost, with the user sectors whose data it held. */

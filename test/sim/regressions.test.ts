@@ -208,6 +208,25 @@ const cases: Case[] = [
     violation: 'replace slot 0: E_CLOSED E_CLOSED: session closed: reset by fault with 1 really faulty of m=1',
   },
   {
+    // A scrub right after a partition of slot 1 healed: slot 1's node was
+    // still reconnecting when the pass read table row 0, the stripe verified
+    // from the other three shards, and the pass counted it as checked with
+    // slot 1's corrupt shard never read. Fixed in row-reader.ts: a scrub
+    // (fresh) waits for a serving node that is silent at once, as a read
+    // short of shards does, up to its death window.
+    found: 'soak, seed 850303767',
+    scenario: arrayOf(3, 1, [
+      [
+        { kind: 'corrupt', slot: 5, row: 0, byte: 0 },
+        { kind: 'partition', slot: 1, afterFrames: 0, healAfterMs: 1 },
+      ],
+      [writeSector0(0), { kind: 'scrub', steps: 0, stripesPerBatch: 16 }],
+      [{ kind: 'replace', slot: 0, force: false, spare: 'fresh' }],
+    ]),
+    injected: (stats) => stats.corruptions === 1 && stats.partitions === 1 && stats.scrubs === 1 && stats.repairedShards >= 1,
+    violation: "scrub: a whole pass with no fault in its group left slot 1's corrupted shard of stripe 0 (table row 0, node sector 10) in place with 1 really faulty of m=1",
+  },
+  {
     // A scrub with one data shard of a stripe missing (slot 0 lost) and a
     // parity shard corrupt (slot 5): the reconstruction that verified left
     // that parity out, and reconstruct() rewrote it in place as it should

@@ -533,7 +533,7 @@ export class ScenarioRun {
       rebuilder: new Rebuilder(disk.state, () => disk.flush(), rebuildOptions),
       batches: 0,
       scrubOptions,
-      scrubber: new Scrubber(disk.state, scrubOptions),
+      scrubber: new Scrubber(disk.state, () => disk.flush(), scrubOptions),
       passBegan: -1,
       replacing: 0,
       replaces: Promise.resolve(),
@@ -797,8 +797,8 @@ export class ScenarioRun {
   /**
    * A scrub pass ran whole in a group with no fault: every corrupted shard
    * m allows (its node still there and serving the stripe, the faults
-   * within m) must be gone from node memory. The entries applied first, so
-   * a stripe the pass could only check from memory is on the nodes too.
+   * within m) must be gone from node memory: a pass reads every stripe from
+   * every node that serves it (healing/scrub.ts).
    */
   private async checkScrubbed(): Promise<void> {
     const disk = this.disk;
