@@ -135,7 +135,7 @@ export async function openArray(opts: OpenOptions): Promise<VirtualDisk> {
   const cryptoWorkers = cryptoWorkerCount(opts.cryptoWorkers);
   // adopt() checked that the record has a slot for each handle.
   const { handles, keys, adopted } = await adopt(opts);
-  const { membership, usable, highest, killed } = adopted;
+  const { membership, usable, highest, unheld } = adopted;
   membership.slots.forEach((s, slot) => (handles[slot].pinned = isMemberState(s.state) ? s.instanceId : undefined));
   return startArray({ geometry: membership.geometry, keys, membership, handles, caches: opts.caches, cryptoWorkers }, async (state) => {
     state.membershipFloor = highest;
@@ -143,9 +143,10 @@ export async function openArray(opts: OpenOptions): Promise<VirtualDisk> {
     // A node live in the adopted record never holds an older one (that would refute it), so there is no
     // update to finish; but nodes dead in it may hold higher versions, and the next record must go above them.
     // The adopted record may also mark dead members a complete update may have killed (adoptMembership's
-    // `killed`): no node holds it as it is, so it is written before anything relies on it.
+    // `killed`), or be the common part of records all proven incomplete: then no node holds it as it is
+    // (`unheld`), so it is written before anything relies on it.
     if (lost.length) await state.markDead(lost, 'missing at open, or answering as another instance');
-    else if (highest > membership.version || killed.length) await state.restampMembership();
+    else if (highest > membership.version || unheld) await state.restampMembership();
     await recoverJournal(state);
   });
 }

@@ -194,7 +194,7 @@ function revives(later: Membership, earlier: Membership): boolean {
  * latest complete update), when exactly one record of that version stands
  * (standingRecords: an unrefuted rival means the answers cannot tell which
  * update completed, and the open waits for more nodes; with none standing,
- * their common parent), and when at least k
+ * the part every answered record agrees on, adoptCommonPart), and when at least k
  * of the responders are live in it under the instance they were pinned to,
  * once the members a complete update may have killed are marked dead in it.
  * Returns the adopted record and the slots usable now.
@@ -211,6 +211,8 @@ export interface Adoption {
    * manager must write it (above `highest`) before relying on it.
    */
   killed: number[];
+  /** No node holds `membership` as it is (`killed`, or every answered record was refuted): the manager writes it first. */
+  unheld: boolean;
 }
 
 /**
@@ -226,11 +228,11 @@ export function adoptMembership(responses: MembershipResponse[], arrayId?: Buffe
   const same = valid.filter((r) => r.record!.arrayId.equals(first.arrayId));
   const { k, m } = first.geometry;
   const standing = standingRecords(same);
+  if (standing.length === 0) return adoptCommonPart(same, responses, first.version);
   const top = standing.reduce((v, c) => (c.version > v ? c.version : v), 0n);
   const atTop = standing.filter((c) => c.version === top);
   if (atTop.length !== 1) {
-    const why = atTop.length ? `${atTop.length} different records of version ${top} stand` : 'every record is proven incomplete';
-    throw new MembershipError('E_QUORUM', `membership: ${why}; waiting for more nodes to tell which update completed`);
+    throw new MembershipError('E_QUORUM', `membership: ${atTop.length} different records of version ${top} stand; waiting for more nodes to tell which update completed`);
   }
   const best = atTop[0];
   // Every slot live in the record answered with it: it is complete as it stands, so no answer is missing.
@@ -255,7 +257,49 @@ export function adoptMembership(responses: MembershipResponse[], arrayId?: Buffe
   if (whole.length < k) {
     throw new MembershipError('E_QUORUM', `only ${whole.length} live nodes answered under their pinned identity; need k = ${k}`);
   }
-  return { membership: adopted, usable, highest: first.version, killed };
+  return { membership: adopted, usable, highest: first.version, killed, unheld: killed.length > 0 };
+}
+
+/**
+ * Every answered record is refuted (docs/JOURNAL.md, "When no record stands"): no answer holds the latest
+ * complete update C, and more answers cannot change that (a refuted record stays refuted). With m+1
+ * answers, one comes from a node live in C, whose record was stored after C completed and so keeps every
+ * member C killed dead. The adopted record therefore keeps a slot a member only under an instance that
+ * every answered record pins there as a member, and only as far as every one of them has it: rebuilding,
+ * at the lowest cursor, unless live in all. It marks dead what any answered record marks dead (a death
+ * some manager already recorded), and a slot whose records pin different instances. No node holds it:
+ * the manager writes it above every version answered before relying on it.
+ */
+function adoptCommonPart(same: MembershipResponse[], responses: MembershipResponse[], highest: bigint): Adoption {
+  const records = same.map((r) => r.record!);
+  const base = records.reduce((a, b) => (b.version > a.version ? b : a));
+  const lowest = records.reduce((v, r) => (r.version < v ? r.version : v), base.version);
+  const { k, m } = base.geometry;
+  if (same.length < m + 1) {
+    throw new MembershipError('E_QUORUM', `membership: every record is proven incomplete and ${same.length} nodes answered; need m+1 = ${m + 1} to include one that stored the latest complete update`);
+  }
+  const rows = base.geometry.tableRows + base.geometry.dataRows;
+  const slotsOut = base.slots.map((_, i): SlotRecord => {
+    const here = records.map((r) => r.slots[i]);
+    const instance = here[0].instanceId;
+    if (here.every((s) => isMemberState(s.state) && s.instanceId.equals(instance))) {
+      const cursor = here.reduce((c, s) => Math.min(c, s.state === SlotState.live ? rows : s.cursor), rows);
+      return here.every((s) => s.state === SlotState.live) ? { state: SlotState.live, instanceId: instance, cursor: 0 } : { state: SlotState.rebuilding, instanceId: instance, cursor };
+    }
+    // Dead under an instance some record already marks dead there (the newest such record's), else under
+    // the instance of the oldest record: never a new death of a replacement no record killed.
+    const deadIn = records.filter((r) => r.slots[i].state === SlotState.dead).sort((a, b) => (a.version < b.version ? 1 : -1))[0];
+    const oldest = records.reduce((a, b) => (b.version < a.version ? b : a));
+    return { state: SlotState.dead, instanceId: Buffer.from((deadIn ?? oldest).slots[i].instanceId), cursor: 0 };
+  });
+  const adopted: Membership = { ...base, version: lowest, slots: slotsOut };
+  const killed = base.slots.map((_, i) => i).filter((i) => isMemberState(base.slots[i].state) && !isMemberState(slotsOut[i].state));
+  const usable = responses.filter((r) => liveIn(adopted, r.slot, r.instanceId)).map((r) => r.slot);
+  const whole = usable.filter((slot) => adopted.slots[slot].state === SlotState.live || adopted.slots[slot].cursor >= rows);
+  if (whole.length < k) {
+    throw new MembershipError('E_QUORUM', `membership: every record is proven incomplete; only ${whole.length} live nodes answered under an identity every record pins; need k = ${k}`);
+  }
+  return { membership: adopted, usable, highest, killed, unheld: true };
 }
 
 /**

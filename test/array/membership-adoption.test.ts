@@ -6,7 +6,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { randomBytes } from 'node:crypto';
-import { SlotState, adoptMembership, withDead, type Membership, type MembershipResponse } from '../../array-manager/membership.ts';
+import { SlotState, adoptMembership, withDead, withSlots, type Membership, type MembershipResponse } from '../../array-manager/membership.ts';
 
 const ids = Array.from({ length: 8 }, () => randomBytes(16));
 
@@ -73,6 +73,37 @@ t.test('two updates each stored by one node, each node live in the other: the re
   t.equal(membership.version, 1n);
   t.equal(highest, 2n);
   t.throws(() => adoptMembership(answers([a, b, v1, v1, v1], [0, 1])), { code: 'E_QUORUM' }, 'fewer than m+1 answers');
+});
+
+t.test('every record refuted: the part every answered record agrees on, written above them', async (t) => {
+  // k=5 m=3 (soak seed 316507884): v2 marks slot 4 dead and reaches every slot but 3 and 4; the next
+  // manager adopts v1 (slot 3 refutes v2) and restamps it as v3, which reaches 1, 3, 4, 5, 7. v3 is
+  // refuted by 0, 2, 6 (they hold v2), v2 by the v3 holders (v3 brings slot 4 back), and no one holds v1.
+  const v1 = genesis(5, 3);
+  const v2 = withDead(v1, [4]);
+  const v3 = withDead(v1, [], 2n);
+  const held = [v2, v3, v2, v3, v3, v3, v2, v3];
+  const all = [0, 1, 2, 3, 4, 5, 6, 7];
+  const { membership, usable, highest, unheld, killed } = adoptMembership(answers(held, all));
+  t.same(deadSet(membership), [4], 'slot 4, dead in one of the records, stays dead');
+  t.same(usable, [0, 1, 2, 3, 5, 6, 7]);
+  t.equal(highest, 3n);
+  t.ok(unheld, 'no node holds it: the manager writes it first');
+  t.same(killed, [4]);
+  t.throws(() => adoptMembership(answers(held, [0, 1, 2])), { code: 'E_QUORUM', message: /need m\+1/ }, 'fewer than m+1 answers: refused');
+  // Records of one version that refute each other: a replacement one pins and another does not is not
+  // trusted (the slot stays dead under the old instance), nor a rebuild cursor beyond the lowest.
+  const replacement = randomBytes(16);
+  const a = withSlots(v2, new Map([[4, { state: SlotState.rebuilding, instanceId: replacement, cursor: 3 }]]));
+  const b = withSlots(v2, new Map([[4, { state: SlotState.rebuilding, instanceId: replacement, cursor: 1 }]]));
+  const c = withDead(v2, [0], 2n);
+  const mixed = adoptMembership(answers([a, a, a, a, c, c, c, c], all));
+  t.same(deadSet(mixed.membership), [0, 4], 'dead in one record: dead; pinned differently: dead');
+  t.ok(mixed.membership.slots[4].instanceId.equals(ids[4]), 'the old instance is the one dead');
+  t.equal(mixed.membership.version, 3n);
+  const agreed = adoptMembership(answers([a, a, b, b, b, b, b, b], all));
+  t.same(agreed.membership.slots[4], { state: SlotState.rebuilding, instanceId: replacement, cursor: 1 }, 'rebuilding, at the lowest cursor');
+  t.same(deadSet(agreed.membership), []);
 });
 
 /** One step of a history: a manager that reaches `reach` and stores its update on the first `stored` of the slots it writes to. */

@@ -352,6 +352,32 @@ const cases: Case[] = [
     injected: (stats) => stats.replacements >= 2 && stats.crashes >= 1,
     violation: 'after recovery: slot 2 trusts stripes up to 1; no manager rebuilt more than 0',
   },
+  {
+    // Manager 1 cannot reach slot 4 (partitioned until the crash) and marks
+    // it dead in v2, stored on slots 0, 1, 2, 5, 6 and 7 before it crashes;
+    // slot 3 keeps v1. Manager 2 hears every node: v2 is refuted by slot 3,
+    // v1 stands and is adopted, and its restamp (v3, v1's slots) reaches
+    // slots 1, 3, 4, 5 and 7 before the crash in recovery. Manager 3 hears
+    // all eight: v3 is refuted by slots 0, 2 and 6 (v2 below it), v2 by the
+    // v3 holders (v3 brings slot 4 back), no answer holds v1, and the open
+    // refused, waiting for nodes that had all answered. Fixed in
+    // membership.ts (adoptCommonPart).
+    found: 'soak, seed 316507884',
+    scenario: {
+      ...arrayOf(5, 3, [
+        [
+          { kind: 'crash', afterFrames: 21, duringRecovery: 13 },
+          { kind: 'write', sector: 0, count: 5, seed: 0 },
+          { kind: 'partition', slot: 4, afterFrames: 2, healAfterMs: -1 },
+        ],
+        [{ kind: 'replace', slot: 0, force: false, spare: 'fresh' }],
+      ]),
+      delivery: { seed: 13, jitter: 1, slotDelays: [5, 0, 4, 4, 0, 0, 5, 1] },
+    },
+    injected: (stats) => stats.crashes === 2 && stats.partitions === 1 && stats.replacements === 1,
+    violation:
+      'open after crash: E_QUORUM E_QUORUM: membership: every record is proven incomplete; waiting for more nodes to tell which update completed with 1 really faulty of m=3',
+  },
 ];
 
 for (const c of cases) {
