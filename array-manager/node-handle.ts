@@ -131,8 +131,12 @@ export class NodeHandle {
     } catch (err) {
       // Opened for the node the slot held before a replacement: that failure is not the new node's.
       if (pins !== this.pins) return this.session();
+      // The pinned node sent its HELLO before the network broke the session: it was reached, so an
+      // outage ends here, like after any answer (an unauthenticated HELLO can only delay a death, never cause one).
+      const broke = (err as NodeError).brokeAfterHelloFrom;
+      if (broke && this.pinned?.equals(broke)) this.answered([]);
       // The node cannot be reached: its outage starts now (a session that broke is not one).
-      if (transportFault(err) && this.failingSince === undefined) {
+      else if (transportFault(err) && this.failingSince === undefined) {
         this.failingSince = this.health.clock.now();
         this.onHealth(true, (err as Error).message);
       }

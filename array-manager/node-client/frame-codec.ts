@@ -45,6 +45,13 @@ function writeBytes(c: Extract<OutgoingCommand, { op: typeof Op.write }>): numbe
 }
 
 export class NodeError extends Error {
+  /**
+   * A session that broke (closed, timed out) while opening, after the node's
+   * HELLO arrived: the instance id that HELLO announced. The node answered;
+   * the network broke the session (NodeHandle does not count it as an outage).
+   */
+  brokeAfterHelloFrom?: Buffer;
+
   constructor(
     readonly code: string,
     message: string,

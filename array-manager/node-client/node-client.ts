@@ -122,6 +122,9 @@ export class NodeClient {
         clearTimeout(timer);
         client?.poison(err instanceof NodeError ? err : new NodeError('E_ATTESTATION', err.message));
         channel.close();
+        if (client && err instanceof NodeError && (err.code === 'E_CLOSED' || err.code === 'E_TIMEOUT')) {
+          err.brokeAfterHelloFrom = instanceIdOf(client.hello.instancePublicKey);
+        }
         reject(err);
       };
       channel.listen(
