@@ -4,11 +4,12 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { createArray } from '../../array-manager/array-create.ts';
-import { rowSector, stripes } from '../../array-manager/geometry.ts';
+import { rowSector, slotOfShard, stripes } from '../../array-manager/geometry.ts';
 import { SlotState, decodeMembership, encodeMembership, type Membership } from '../../array-manager/membership.ts';
 import { tagRecord } from '../../array-manager/record-mac.ts';
 import { Op } from '../../array-manager/node-client/frame-codec.ts';
 import { Healer } from '../../array-manager/healing/healer.ts';
+import { Scrubber } from '../../array-manager/healing/scrub.ts';
 import type { ArrayEvent } from '../../array-manager/array-state.ts';
 import type { VirtualDisk } from '../../array-manager/virtual-disk.ts';
 import { SimCluster, dataKey } from '../sim/sim-cluster.ts';
@@ -226,5 +227,27 @@ t.test('scrub repairs every corruption that m allows and names the node; beyond 
   while (healer.scrubber.running) await healer.scrubber.step();
   t.match(healer.scrubber.result!.unrecoverable, [{ region: 'data', row: 10, first: 40, count: 4 }], 'the lost row is named with its sectors');
   t.equal(healer.scrubber.result!.rowsChecked, stripes(g), 'the walk went on past it');
+  await disk.close();
+});
+
+t.test('scrub checks on the nodes a stripe whose write is committed but not yet applied, not from memory', async (t) => {
+  const cluster = new SimCluster(3, 300);
+  const { disk } = await filled(cluster, 2, 1, 100);
+  const g = disk.state.geometry;
+  const row = 20;
+  // The write below changes data shard 0 of the row (sector 2 * row); corrupt a node's copy of shard 1, which it leaves alone.
+  const slot = slotOfShard(g, row, 1);
+  const sector = rowSector(g, 'data', row);
+  const before = Buffer.from(cluster.nodes[slot].store.view(sector, 1)[0]);
+  cluster.nodes[slot].store.view(sector, 1)[0][7] ^= 0x5a;
+  await disk.writeSectors(2 * row, randomBytes(S));
+  t.ok(disk.state.published.rows.has(disk.state.rowKey('data', row)), 'the write is committed, its apply still pending');
+  t.notSame(cluster.nodes[slot].store.view(sector, 1)[0], before, 'the write did not touch the corrupt copy');
+  // A batch of the pass that starts at this row, right away (the apply waits a moment for a next write to carry it).
+  const scrubber = new Scrubber(disk.state, () => disk.flush(), { stripesPerBatch: 4 });
+  scrubber.begin({ startedAt: new Date().toISOString(), rowsChecked: g.tableRows + row, totalRows: stripes(g), repairedBySlot: {}, unrecoverable: [] });
+  await scrubber.step();
+  t.same(scrubber.result!.repairedBySlot, { [slot]: 1 }, "the node's corrupt copy of the untouched shard was found");
+  t.same(cluster.nodes[slot].store.view(sector, 1)[0], before, 'and repaired');
   await disk.close();
 });
