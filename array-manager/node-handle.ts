@@ -131,7 +131,7 @@ export class NodeHandle {
     } catch (err) {
       // Opened for the node the slot held before a replacement: that failure is not the new node's.
       if (pins !== this.pins) return this.session();
-      // The pinned node sent its HELLO before the network broke the session: it was reached, so an
+      // The pinned node sent its HELLO before the connection was closed: it was reached, so an
       // outage ends here, like after any answer (an unauthenticated HELLO can only delay a death, never cause one).
       const broke = (err as NodeError).brokeAfterHelloFrom;
       if (broke && this.pinned?.equals(broke)) this.answered([]);

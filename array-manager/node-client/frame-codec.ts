@@ -46,9 +46,11 @@ function writeBytes(c: Extract<OutgoingCommand, { op: typeof Op.write }>): numbe
 
 export class NodeError extends Error {
   /**
-   * A session that broke (closed, timed out) while opening, after the node's
-   * HELLO arrived: the instance id that HELLO announced. The node answered;
-   * the network broke the session (NodeHandle does not count it as an outage).
+   * A session closed while opening, after the node's HELLO arrived: the
+   * instance id that HELLO announced. The node answered; the connection was
+   * broken (NodeHandle does not count it as an outage). A node that goes
+   * silent after its HELLO (E_TIMEOUT) gets no such mark: a hung node is
+   * unreachable for the death window like one that does not answer at all.
    */
   brokeAfterHelloFrom?: Buffer;
 

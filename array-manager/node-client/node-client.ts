@@ -122,7 +122,7 @@ export class NodeClient {
         clearTimeout(timer);
         client?.poison(err instanceof NodeError ? err : new NodeError('E_ATTESTATION', err.message));
         channel.close();
-        if (client && err instanceof NodeError && (err.code === 'E_CLOSED' || err.code === 'E_TIMEOUT')) {
+        if (client && err instanceof NodeError && err.code === 'E_CLOSED') {
           err.brokeAfterHelloFrom = instanceIdOf(client.hello.instancePublicKey);
         }
         reject(err);
