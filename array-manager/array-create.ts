@@ -71,7 +71,14 @@ export async function createArray(opts: CreateOptions): Promise<VirtualDisk> {
       throw new ArrayError('E_CREATE_NODE', `slot ${h.slot}: ${(err as Error).message}`);
     }
   }
-  const geometry = planGeometry(opts.k, opts.m, Math.min(smallest, opts.nodeSectors ?? smallest), opts.journalPieces ?? journalPiecesDefault);
+  let geometry: Geometry;
+  try {
+    geometry = planGeometry(opts.k, opts.m, Math.min(smallest, opts.nodeSectors ?? smallest), opts.journalPieces ?? journalPiecesDefault);
+  } catch (err) {
+    // Nodes too small for the shape, or a journal out of bounds: nothing was written, and no session may stay open.
+    handles.forEach((h) => h.close());
+    throw err;
+  }
   const arrayId = randomBytes(arrayIdBytes);
   const keys = deriveKeySet(opts.dataKey, arrayId);
   const membership: Membership = {

@@ -10,7 +10,7 @@
 // the slot's failure surface as a NodeFailure, which the array may turn into
 // a death record. Refusals the node signs (E_RANGE, E_DEATH_VERSION, ...) are
 // answers, not failures, and pass through.
-import { NodeError, type CommandResult, type OutgoingCommand } from './node-client/frame-codec.ts';
+import { ClosedAfterHello, NodeError, type CommandResult, type OutgoingCommand } from './node-client/frame-codec.ts';
 import type { NodeClient } from './node-client/node-client.ts';
 
 export interface NodeConnector {
@@ -133,8 +133,7 @@ export class NodeHandle {
       if (pins !== this.pins) return this.session();
       // The pinned node sent its HELLO before the connection was closed: it was reached, so an
       // outage ends here, like after any answer (an unauthenticated HELLO can only delay a death, never cause one).
-      const broke = (err as NodeError).brokeAfterHelloFrom;
-      if (broke && this.pinned?.equals(broke)) this.answered([]);
+      if (err instanceof ClosedAfterHello && this.pinned?.equals(err.instanceId)) this.answered([]);
       // The node cannot be reached: its outage starts now (a session that broke is not one).
       else if (transportFault(err) && this.failingSince === undefined) {
         this.failingSince = this.health.clock.now();

@@ -45,20 +45,28 @@ function writeBytes(c: Extract<OutgoingCommand, { op: typeof Op.write }>): numbe
 }
 
 export class NodeError extends Error {
-  /**
-   * A session closed while opening, after the node's HELLO arrived: the
-   * instance id that HELLO announced. The node answered; the connection was
-   * broken (NodeHandle does not count it as an outage). A node that goes
-   * silent after its HELLO (E_TIMEOUT) gets no such mark: a hung node is
-   * unreachable for the death window like one that does not answer at all.
-   */
-  brokeAfterHelloFrom?: Buffer;
-
   constructor(
     readonly code: string,
-    message: string,
+    /** The message without its code. */
+    readonly detail: string,
   ) {
-    super(`${code}: ${message}`);
+    super(`${code}: ${detail}`);
+  }
+}
+
+/**
+ * A session that closed while opening, after the node's HELLO arrived
+ * (E_CLOSED), with the instance id that HELLO announced. The node answered;
+ * the connection was broken, so NodeHandle does not count it as an outage. A
+ * node that goes silent after its HELLO (E_TIMEOUT) gets no such error: a hung
+ * node is unreachable for the death window like one that does not answer.
+ */
+export class ClosedAfterHello extends NodeError {
+  constructor(
+    closed: NodeError,
+    readonly instanceId: Buffer,
+  ) {
+    super(closed.code, closed.detail);
   }
 }
 

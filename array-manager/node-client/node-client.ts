@@ -15,6 +15,7 @@ import { generateKeyPairSync, timingSafeEqual } from 'node:crypto';
 import type { FrameChannel } from './frame-channel.ts';
 import { FramePool } from './frame-pool.ts';
 import {
+  ClosedAfterHello,
   NodeError,
   Op,
   Status,
@@ -122,10 +123,8 @@ export class NodeClient {
         clearTimeout(timer);
         client?.poison(err instanceof NodeError ? err : new NodeError('E_ATTESTATION', err.message));
         channel.close();
-        if (client && err instanceof NodeError && err.code === 'E_CLOSED') {
-          err.brokeAfterHelloFrom = instanceIdOf(client.hello.instancePublicKey);
-        }
-        reject(err);
+        const closedAfterHello = client && err instanceof NodeError && err.code === 'E_CLOSED';
+        reject(closedAfterHello ? new ClosedAfterHello(err, instanceIdOf(client!.hello.instancePublicKey)) : err);
       };
       channel.listen(
         (frame) => {

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { createArray } from '../../array-manager/array-create.ts';
 import { openArray } from '../../array-manager/array-open.ts';
 import { SimCluster, dataKey } from '../sim/sim-cluster.ts';
+import type { NodeClient } from '../../array-manager/node-client/node-client.ts';
 
 const S = 4096;
 
@@ -122,4 +123,19 @@ t.test('an array created over the nodes of an earlier one replaces it', async (t
   t.equal(reopened.state.arrayId.toString('hex'), second.state.arrayId.toString('hex'), 'a manager opens the new array');
   t.same(await reopened.readSectors(10, 2), data);
   await reopened.close();
+});
+
+t.test('a create refused for its geometry closes every session it opened', async (t) => {
+  for (const { nodeSectors, journalPieces, message } of [
+    { nodeSectors: 600, journalPieces: 2, message: /journal of 2 pieces/ },
+    { nodeSectors: 8, journalPieces: 8, message: /leave no room for data/ },
+  ]) {
+    const cluster = new SimCluster(3, nodeSectors);
+    const connector = cluster.connector();
+    const clients: NodeClient[] = [];
+    const tracking = { ...connector, connect: async (slot: number) => clients[clients.push(await connector.connect(slot)) - 1] };
+    await t.rejects(createArray({ connector: tracking, dataKey: dataKey(), k: 2, m: 1, journalPieces }), { code: 'E_GEOMETRY', message });
+    t.equal(clients.length, 3, 'every node was asked first');
+    t.same(clients.map((c) => c.closed), [true, true, true], `no session left open (${message.source})`);
+  }
 });

@@ -20,6 +20,7 @@ import { faultKinds, healingKinds, sectorSpan } from './scenario.ts';
 import { SeededDelivery } from './delivery-scheduler.ts';
 import { SimCluster, dataKey, type FaultPolicy } from './sim-cluster.ts';
 import { slotsMarkedDead } from './marked-dead.ts';
+import { watchForHang } from './hang-watch.ts';
 import { FaultLedger, type Moment } from './fault-ledger.ts';
 import type { FrameTally, Phase } from './frame-tally.ts';
 
@@ -91,7 +92,7 @@ export function statsLine(stats: SimStats): string {
 const beyondMCodes = new Set(['E_TOO_MANY_DEAD', 'E_QUORUM', 'E_UNRECOVERABLE', 'E_NO_ARRAY']);
 /** A refusal the client may retry: correct whenever nodes are in doubt, whatever the cause. */
 const retryableCode = 'E_UNAVAILABLE';
-/** Real time a group may take before the run is declared hung. */
+/** Real time a group may wait, its process not starved, before the run is declared hung (hang-watch.ts). */
 const groupTimeoutMs = 20_000;
 const nodeSectors = 150;
 
@@ -433,10 +434,9 @@ export class ScenarioRun {
   }
 
   private async race<T>(p: Promise<T>): Promise<T | 'frozen' | 'hung'> {
-    let timer: NodeJS.Timeout | undefined;
-    const hung = new Promise<'hung'>((r) => (timer = setTimeout(() => r('hung'), groupTimeoutMs)));
-    const result = await Promise.race([p, this.cluster.whenFrozen(), hung]);
-    clearTimeout(timer);
+    const watch = watchForHang(groupTimeoutMs);
+    const result = await Promise.race([p, this.cluster.whenFrozen(), watch.hung]);
+    watch.stop();
     if (result === 'hung') this.violations.push('operations hung with no crash');
     return result;
   }

@@ -228,7 +228,14 @@ export class SimCluster {
     runDue(this.timers, this.virtualMs);
   }
 
-  connector(timeoutMs = 2000): NodeConnector {
+  /**
+   * `timeoutMs` is real time, so by default it is far beyond any run: every
+   * frame a live manager sends here is answered, or its channel closes at
+   * once (a node down, a reset, a withheld frame), so the timeout has nothing
+   * to catch, and a run starved of CPU (a loaded machine) must not see
+   * timeouts a run on an idle one does not: a seed replays alike anywhere.
+   */
+  connector(timeoutMs = 3_600_000): NodeConnector {
     const epoch = this.epoch;
     return {
       slots: this.n,

@@ -101,7 +101,8 @@ async function soak(seconds: number): Promise<Summary> {
         const v = await runScenario(sc, stats);
         if (v.length) throw new Error(v.join('\n'));
       }),
-      { numRuns: 50, seed },
+      // The violation's text goes in the report: fast-check leaves it out unless told.
+      { numRuns: 50, seed, includeErrorInReport: true },
     );
     if (result.failed) {
       violations++;
