@@ -151,8 +151,10 @@ export class ArrayState {
   ) {
     this.stored = membership;
     this.code = createErasureCode({ k: geometry.k, m: geometry.m, shardBytes: 4096 });
-    this.rows = new LRUCache({ max: caches.rowsMax });
-    this.tables = new LRUCache({ max: caches.tablesMax });
+    // Bounded by count through maxSize (each entry sizes 1), not max: with max, lru-cache allocates its arrays
+    // for every entry up front, about 1 ms per array opened, which the simulator pays at every manager it starts.
+    this.rows = new LRUCache({ maxSize: caches.rowsMax, sizeCalculation: () => 1 });
+    this.tables = new LRUCache({ maxSize: caches.tablesMax, sizeCalculation: () => 1 });
     for (const h of handles) {
       h.onHealth = (inDoubt, reason) => this.event({ kind: inDoubt ? 'slot-in-doubt' : 'slot-back', slot: h.slot, reason });
     }

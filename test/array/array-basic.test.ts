@@ -139,3 +139,13 @@ t.test('a create refused for its geometry closes every session it opened', async
     t.same(clients.map((c) => c.closed), [true, true, true], `no session left open (${message.source})`);
   }
 });
+
+t.test('the row and table caches hold at most their limits', async (t) => {
+  const cluster = new SimCluster(3, 600);
+  const disk = await createArray({ connector: cluster.connector(), dataKey: dataKey(), k: 2, m: 1, journalPieces: 8, caches: { rowsMax: 3, tablesMax: 2 } });
+  for (let i = 0; i < 8; i++) await disk.writeSectors(i * 150, randomBytes(2 * S));
+  await disk.flush();
+  t.equal(disk.state.rows.size, 3, 'rows: full, not beyond');
+  t.equal(disk.state.tables.size, 2, 'tables: full, not beyond');
+  await disk.close();
+});

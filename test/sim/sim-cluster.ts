@@ -162,11 +162,19 @@ export class SimCluster {
   /**
    * Stops all traffic of the current manager: its frames go nowhere from now
    * on, and it can open no new session (a crashed process does nothing; its
-   * leftover timers must not act as a zombie manager).
+   * leftover timers must not act as a zombie manager). Its sessions close, as
+   * a dead process's sockets do: what it still waited for fails at once, and
+   * whatever it tries next waits forever on a dead clock or connector, so
+   * nothing of it is left to keep in memory (pending requests held until
+   * their timeout kept every crashed manager, its caches and frame buffers,
+   * alive for the connector's hour).
    */
   freezeAll(): void {
     this.epoch++;
-    for (const c of this.channels) c.frozen = true;
+    for (const c of this.channels) {
+      c.frozen = true;
+      c.close();
+    }
     this.channels.clear();
     this.crashAt = undefined;
     for (const l of this.frozenListeners.splice(0)) l();
@@ -300,6 +308,8 @@ export class SimCluster {
     };
     return {
       send: (frame) => {
+        // A crashed manager's frames go nowhere and draw no fault: the live manager's draws stay its own.
+        if (state.frozen) return;
         const fate = this.faults.onSend?.(slot, frame) ?? 'deliver';
         // A frame the network keeps beyond this send (withheld, duplicated) is its own copy, as on a real
         // network: the manager reuses a frame's buffer once the node has answered it (frame-pool.ts).
