@@ -146,9 +146,12 @@ function tableRowShards(state: ArrayState, g: Geometry, first: number, rows: num
   const n = g.k + g.m;
   const tables = tableSectorsFor(g.dataRows, g.k);
   const perSlot = Array.from({ length: n }, () => Buffer.alloc(rows * sectorBytes));
+  // One row's shards, reused row after row (zeroed first: a row past the last table sector stays blank).
+  const scratch = Buffer.alloc(n * sectorBytes);
+  const shards = Array.from({ length: n }, (_, j) => scratch.subarray(j * sectorBytes, (j + 1) * sectorBytes));
   for (let r = 0; r < rows; r++) {
     const row = first + r;
-    const shards = Array.from({ length: n }, () => Buffer.alloc(sectorBytes));
+    scratch.fill(0);
     for (let j = 0; j < g.k; j++) if (row * g.k + j < tables) encodeTable(state.keys, row * g.k + j, shards[j]);
     state.code.encode(shards.slice(0, g.k), shards.slice(g.k));
     shards.forEach((shard, j) => shard.copy(perSlot[slotOfShard(g, row, j)], r * sectorBytes));

@@ -163,7 +163,10 @@ export async function loadRows(state: ArrayState, region: Region, rows: number[]
 async function verifyRow(state: ArrayState, region: Region, row: number, fetched: Map<number, Buffer>, tables: Map<number, Buffer> | undefined, opts: RowLoadOptions): Promise<Buffer[]> {
   const { k, m } = state.geometry;
   const n = k + m;
-  const shards = Array.from({ length: n }, () => Buffer.alloc(sectorBytes));
+  // One allocation for the row (the one the cache keeps), one for the parity recomputed to check it, not one
+  // per shard: fewer buffers for the collector to track.
+  const arena = Buffer.alloc(n * sectorBytes);
+  const shards = Array.from({ length: n }, (_, j) => arena.subarray(j * sectorBytes, (j + 1) * sectorBytes));
   const present = new Array<boolean>(n).fill(false);
   for (const [slot, data] of fetched) {
     if (!state.serves(slot, region, row)) continue;
@@ -193,11 +196,12 @@ async function verifyRow(state: ArrayState, region: Region, row: number, fetched
   if (present.some((p, j) => !p && j < k) && !reconstructData(state, shards, present, valid)) {
     throw new ArrayError('E_UNRECOVERABLE', `${region} row ${row}: no reconstruction verifies`);
   }
-  const parity = Array.from({ length: m }, () => Buffer.alloc(sectorBytes));
+  const recomputed = Buffer.alloc(m * sectorBytes);
+  const parity = Array.from({ length: m }, (_, i) => recomputed.subarray(i * sectorBytes, (i + 1) * sectorBytes));
   state.code.encode(shards.slice(0, k), parity);
   parity.forEach((p, i) => {
     if (present[k + i] && !p.equals(shards[k + i])) wrong.push(k + i);
-    shards[k + i] = p;
+    p.copy(shards[k + i]);
   });
   if (wrong.length) await repair(state, region, row, wrong, shards, opts.onRepair);
   if (opts.cache !== false) state.rows.set(state.rowKey(region, row), shards);
