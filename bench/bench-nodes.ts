@@ -6,6 +6,7 @@ import type { KeyStore } from '../cli/key-store.ts';
 import type { Logger } from '../cli/log.ts';
 import { startLocalNodes, type LocalNodes } from '../cli/node-processes.ts';
 import { distDir } from '../cli/paths.ts';
+import { runtimeFlags } from '../cli/runtime-flags.ts';
 import type { BenchOptions } from './report.ts';
 
 export const cliPath = join(distDir, 'teearray.mjs');
@@ -25,7 +26,7 @@ export class BenchNodes {
   start(count: number, nodeMib: number, keys: KeyStore): Promise<LocalNodes> {
     return startLocalNodes(
       count,
-      { sectors: nodeMib * 256, managerPublicKey: keys.managerPublicKey, platformDir: keys.platformDir, host: '127.0.0.1', command: [process.execPath, cliPath] },
+      { sectors: nodeMib * 256, managerPublicKey: keys.managerPublicKey, platformDir: keys.platformDir, host: '127.0.0.1', command: [process.execPath, ...runtimeFlags, cliPath] },
       this.log,
     );
   }

@@ -6,6 +6,7 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { formatResult, type BenchOptions, type BenchResult } from './report.ts';
+import { runtimeFlags } from '../cli/runtime-flags.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const reserved = new Set(['run', 'report', 'bench-nodes', 'cpu-meter', 'floor']);
@@ -47,6 +48,9 @@ async function main(): Promise<void> {
   for (const name of names) {
     if (!all.includes(name)) throw new Error(`unknown benchmark "${name}"; available: ${all.join(', ')}`);
   }
+  // The figures depend on the runtime's flags (cli/runtime-flags.ts): say which ran.
+  const missing = runtimeFlags.filter((f) => !process.execArgv.includes(f));
+  console.log(`runtime: node ${process.version} ${runtimeFlags.filter((f) => !missing.includes(f)).join(' ')}${missing.length ? ` (without ${missing.join(' ')}: run it through npm run bench)` : ''}`);
   const results: BenchResult[] = [];
   for (const name of names.length ? names : all) {
     const mod = (await import(pathToFileURL(join(here, `${name}.ts`)).href)) as {
