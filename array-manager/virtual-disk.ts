@@ -323,13 +323,17 @@ export class VirtualDisk {
   private nextRequestWithin(ms: number): Promise<boolean> {
     if (this.queue.length > 0) return Promise.resolve(true);
     return new Promise((resolve) => {
-      const done = (queued: boolean) => {
+      const wake = () => {
         this.wake = undefined;
-        resolve(queued);
+        resolve(true);
       };
-      this.wake = () => done(true);
+      this.wake = wake;
+      // Only this wait's own timer may end it: the timer of an earlier wait, which a request ended before
+      // the next wait began, must not take the new wait's wake away (a request would then go unnoticed).
       void this.state.clock.sleep(ms).then(() => {
-        if (this.wake) done(false);
+        if (this.wake !== wake) return;
+        this.wake = undefined;
+        resolve(false);
       });
     });
   }
