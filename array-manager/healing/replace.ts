@@ -11,7 +11,7 @@
 import { ArrayError, type ArrayState } from '../array-state.ts';
 import { tableStart } from '../geometry.ts';
 import { SlotState, isMemberState } from '../membership.ts';
-import { Op } from '../node-client/frame-codec.ts';
+import { ClosedAfterHello, Op } from '../node-client/frame-codec.ts';
 import type { NodeClient } from '../node-client/node-client.ts';
 import { transportFault } from '../node-handle.ts';
 
@@ -42,6 +42,10 @@ async function admit(state: ArrayState, req: ReplaceRequest): Promise<Buffer> {
   try {
     client = await connector.connectEndpoint(req.endpoint);
   } catch (err) {
+    // The node answered and the connection closed while the session opened (a reset, or another session to the
+    // same node fencing this one): nothing about the node was learnt, so this is no verdict on it. Retryable, not
+    // an E_REPLACE_ refusal, which sets a hot spare aside for good (healer.ts).
+    if (err instanceof ClosedAfterHello) throw new ArrayError('E_UNAVAILABLE', `${req.endpoint}: the session closed while it opened (${err.message}); retry`);
     throw new ArrayError('E_REPLACE_ATTESTATION', `${req.endpoint}: no attested session: ${(err as Error).message}`);
   }
   try {

@@ -136,6 +136,35 @@ t.test('hot spares: a dead slot is replaced and rebuilt without an operator', as
   await disk.close();
 });
 
+t.test('a hot spare whose session is reset while it opens is kept, and takes the slot on the retry', async (t) => {
+  const cluster = new SimCluster(5, 400);
+  const { disk, expect } = await filled(cluster, 3, 2, 100);
+  const spare = cluster.addSpare();
+  // The first frame the manager sends a spare (its session's open frame, after the node's HELLO) is reset.
+  let resets = 0;
+  cluster.faults = { onSend: (slot) => (slot === -1 && resets++ === 0 ? 'reset' : 'deliver') };
+  const healer = new Healer(disk, { spares: [spare], retryMs: 10, rebuild: { stripesPerBatch: 64, checkpointMs: 0 } });
+  const done = new Promise<void>((resolve) => disk.state.listeners.add((e) => e.kind === 'rebuild-done' && resolve()));
+  healer.start();
+  cluster.kill(2);
+  await disk.state.markDead([2], 'test: node lost');
+  let waiting = true;
+  const setAside = (async () => {
+    while (waiting && healer.rejectedSpares.length === 0) await new Promise((r) => setTimeout(r, 10));
+    return 'the spare was set aside';
+  })();
+  t.equal(await Promise.race([done.then(() => 'rebuilt'), setAside]), 'rebuilt', 'the slot was rebuilt');
+  waiting = false;
+  t.ok(resets >= 1, 'the spare\'s first session was reset after its HELLO');
+  t.same(healer.rejectedSpares, [], 'not set aside: a reset says nothing about the node');
+  t.same(healer.spares, [], 'taken');
+  t.equal(disk.state.membership.slots[2].state, SlotState.live, 'the spare rebuilt the slot');
+  await healer.stop();
+  cluster.faults = {};
+  t.same(await disk.readSectors(0, expect.length / S), expect);
+  await disk.close();
+});
+
 t.test('a dead slot is first offered its own endpoint: a node restarted there takes it; one that kept its memory is refused', async (t) => {
   const cluster = new SimCluster(3, 400);
   const { disk, expect } = await filled(cluster, 2, 1, 200, true);

@@ -402,6 +402,30 @@ const cases: Case[] = [
     violation:
       'open after crash: E_QUORUM E_QUORUM: membership: every record is proven incomplete; waiting for more nodes to tell which update completed with 1 really faulty of m=3',
   },
+  {
+    // Two replacements offered the same node (a member of this array, at a
+    // spare's endpoint) at once: the second's session fenced the first's
+    // while it opened, and the first was refused E_REPLACE_ATTESTATION, a
+    // verdict on the node, which makes the healer set a hot spare aside for
+    // good; a reset by the network at that moment did the same. A session
+    // that closes after the node's HELLO is now a retryable E_UNAVAILABLE
+    // (healing/replace.ts); the retry meets E_REPLACE_IN_USE.
+    found: 'soak, seed 109718272, shrunk',
+    scenario: {
+      ...smallArray([
+        [{ kind: 'kill', slot: 0, afterFrames: 0, restart: true }],
+        [
+          { kind: 'replace', slot: 0, force: true, spare: 'member' },
+          { kind: 'replace', slot: 0, force: false, spare: 'member' },
+          { kind: 'write', sector: 1, count: 1, seed: 0 },
+        ],
+        [{ kind: 'kill', slot: 0, afterFrames: 0, restart: false }],
+      ]),
+      delivery: { seed: 1325732144, jitter: 3, slotDelays: [0, 0, 0, 0, 1, 0, 0, 0] },
+    },
+    injected: (stats) => stats.replaceRefusals === 1 && stats.retryableRefusals === 1,
+    violation: 'replace slot 0 with a member spare (force): E_REPLACE_ATTESTATION: sim:member:1:2: no attested session: E_CLOSED: session closed: E_FENCED; expected E_REPLACE_IN_USE',
+  },
 ];
 
 for (const c of cases) {
