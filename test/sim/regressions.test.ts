@@ -426,6 +426,26 @@ const cases: Case[] = [
     injected: (stats) => stats.replaceRefusals === 1 && stats.retryableRefusals === 1,
     violation: 'replace slot 0 with a member spare (force): E_REPLACE_ATTESTATION: sim:member:1:2: no attested session: E_CLOSED: session closed: E_FENCED; expected E_REPLACE_IN_USE',
   },
+  {
+    // The simulator's bookkeeping, not the manager: a `member` spare is a
+    // member's node offered at a spare's endpoint, which must be refused.
+    // The runner took the node at a member's slot even after it had
+    // restarted empty (a new instance, no record), which the manager rightly
+    // accepted. Fixed in runner.ts: only a node the membership pins is offered.
+    found: 'soak, seeds 374731437 and 744035791, shrunk',
+    scenario: arrayOf(3, 2, [
+      [{ kind: 'corrupt', slot: 0, row: 0, byte: 0 }],
+      [
+        { kind: 'replace', slot: 0, force: false, spare: 'fresh' },
+        { kind: 'replace', slot: 0, force: false, spare: 'member' },
+        { kind: 'partition', slot: 1, afterFrames: 4, healAfterMs: 30051 },
+        { kind: 'kill', slot: 0, afterFrames: 13, restart: true },
+      ],
+      [{ kind: 'trim', sector: 0, count: 1 }],
+    ]),
+    injected: (stats) => stats.replacements === 1 && stats.replaceRefusals === 1 && stats.nodeLosses === 1,
+    violation: 'replace slot 1 with a member spare: accepted; expected E_REPLACE_IN_USE',
+  },
 ];
 
 for (const c of cases) {

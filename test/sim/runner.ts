@@ -584,7 +584,8 @@ export class ScenarioRun {
     else if (op.spare === 'small') [endpoint, expect] = [c.addSpare(g.nodeSectors - 1), 'E_REPLACE_TOO_SMALL'];
     else if (op.spare === 'foreign') [endpoint, expect] = [this.foreignSpare(disk), 'E_REPLACE_IN_USE'];
     else if (op.spare === 'member') {
-      const member = order.find((s) => s !== slot && state.isMember(s) && !c.isDead(s) && !c.isPartitioned(s));
+      // A member's node as the membership pins it: a node restarted empty at a member's slot is no member, and may be taken.
+      const member = order.find((s) => s !== slot && state.isMember(s) && !c.isDead(s) && !c.isPartitioned(s) && c.nodes[s].instanceId.equals(slots[s].instanceId));
       if (member === undefined) return;
       endpoint = `sim:member:${member}:${this.step}`;
       c.spares.set(endpoint, c.nodes[member]);
