@@ -45,6 +45,9 @@ export interface HealerOptions {
   clock: Clock;
 }
 
+/** Longest wait between two rounds of offering a dead slot candidates that could not be reached. */
+const spareRetryMaxMs = 60_000;
+
 export const healerDefaults: HealerOptions = {
   rate: rateDefaults,
   rebuild: rebuildDefaults,
@@ -93,6 +96,8 @@ export class Healer {
   private nextScrubAt: number | undefined;
   /** Slots waiting for a spare, and the timers that will hand them one. */
   private readonly waitingForSpare = new Map<number, NodeJS.Timeout>();
+  /** Rounds in a row in which no candidate for the slot could be reached (the retry's backoff). */
+  private readonly unreachableRounds = new Map<number, number>();
   private readonly onEvent = (e: ArrayEvent) => {
     if (e.kind === 'slot-dead' && e.slot !== undefined) this.scheduleSpare(e.slot);
   };
@@ -199,17 +204,22 @@ export class Healer {
 
   private scheduleSpare(slot: number): void {
     if (!this.opts.autoReplace || this.stopped || this.waitingForSpare.has(slot)) return;
+    this.unreachableRounds.delete(slot);
     this.waitingForSpare.set(slot, setTimeout(() => void this.takeSpare(slot), this.opts.replaceDelayMs));
   }
 
   /**
    * Offers `slot` its own endpoint (reuseRestarted), then the spares in
-   * order, until one takes it; a spare that is refused is set aside with the
-   * reason.
+   * order, until one takes it. A spare refused on a verdict about the node
+   * (too small, in use, evidence that does not verify) is set aside with the
+   * reason; one that cannot be reached now is kept, the next is tried, and
+   * the slot is offered them all again later (a flaky network must not use
+   * up the spares).
    */
   private async takeSpare(slot: number): Promise<void> {
     this.waitingForSpare.delete(slot);
     const state = this.disk.state;
+    let unreachable = 0;
     const own = this.opts.reuseRestarted ? state.handles[slot].connector.endpointOf?.(slot) : undefined;
     if (own && !this.stopped && !state.isMember(slot)) {
       const refused = await this.replace({ slot, endpoint: own, reason: `its own endpoint ${own}, restarted empty` }).then(
@@ -217,16 +227,22 @@ export class Healer {
         (err: Error & { code?: string }) => err,
       );
       if (!refused) return;
-      if (!refused.code?.startsWith('E_REPLACE_')) return this.retrySpare(slot);
+      if (refused.code === 'E_REPLACE_UNREACHABLE') unreachable++;
+      else if (!refused.code?.startsWith('E_REPLACE_')) return this.retrySpare(slot);
     }
-    while (!this.stopped && !state.isMember(slot) && this.spares.length > 0) {
-      const endpoint = this.spares[0];
+    const tried = new Set<string>();
+    for (let endpoint; !this.stopped && !state.isMember(slot) && (endpoint = this.spares.find((s) => !tried.has(s))) !== undefined; ) {
+      tried.add(endpoint);
       try {
+        // (replace() takes it off the spares.)
         await this.replace({ slot, endpoint, reason: `hot spare ${endpoint}` });
-        this.spares.splice(this.spares.indexOf(endpoint), 1);
         return;
       } catch (err) {
         const code = (err as { code?: string }).code ?? '';
+        if (code === 'E_REPLACE_UNREACHABLE') {
+          unreachable++;
+          continue;
+        }
         if (!code.startsWith('E_REPLACE_')) return this.retrySpare(slot);
         if (code === 'E_REPLACE_LIVE') return;
         this.spares.splice(this.spares.indexOf(endpoint), 1);
@@ -234,11 +250,20 @@ export class Healer {
         await this.opts.persist?.({ slot: -1, endpoint: '', spares: [...this.spares] }).catch(() => {});
       }
     }
+    if (unreachable > 0 && !state.isMember(slot)) this.retrySpare(slot, true);
   }
 
-  /** Nodes unreachable for now, or the slot changed: try again later. */
-  private retrySpare(slot: number): void {
-    if (!this.stopped) this.waitingForSpare.set(slot, setTimeout(() => void this.takeSpare(slot), this.opts.retryMs));
+  /**
+   * Nodes unreachable for now, or the slot changed: try again later. After
+   * rounds in which no candidate could be reached the wait doubles, up to
+   * spareRetryMaxMs, so a slot whose host is gone costs a connection attempt
+   * a minute, not one a second.
+   */
+  private retrySpare(slot: number, nothingReached = false): void {
+    const rounds = nothingReached ? (this.unreachableRounds.get(slot) ?? 0) + 1 : 0;
+    this.unreachableRounds.set(slot, rounds);
+    const delay = Math.min(this.opts.retryMs * 2 ** Math.max(0, rounds - 1), Math.max(this.opts.retryMs, spareRetryMaxMs));
+    if (!this.stopped) this.waitingForSpare.set(slot, setTimeout(() => void this.takeSpare(slot), delay));
   }
 
   private async run(): Promise<void> {

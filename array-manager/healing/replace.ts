@@ -11,7 +11,7 @@
 import { ArrayError, type ArrayState } from '../array-state.ts';
 import { tableStart } from '../geometry.ts';
 import { SlotState, isMemberState } from '../membership.ts';
-import { ClosedAfterHello, Op } from '../node-client/frame-codec.ts';
+import { Op, type NodeError } from '../node-client/frame-codec.ts';
 import type { NodeClient } from '../node-client/node-client.ts';
 import { transportFault } from '../node-handle.ts';
 
@@ -34,6 +34,9 @@ export interface ReplaceResult {
 /** Persists the slot's new endpoint before the membership changes (the CLI rewrites its config file). */
 export type PersistEndpoint = (slot: number, endpoint: string) => Promise<void>;
 
+/** Failures to open a session that say the node could not be reached, not that it is unfit. */
+const unreachable = new Set(['E_CONNECT', 'E_TIMEOUT', 'E_CLOSED']);
+
 /** Opens the new node, checks it, and returns its instance id; closes the session whatever happens. */
 async function admit(state: ArrayState, req: ReplaceRequest): Promise<Buffer> {
   const connector = state.handles[req.slot].connector;
@@ -42,17 +45,17 @@ async function admit(state: ArrayState, req: ReplaceRequest): Promise<Buffer> {
   try {
     client = await connector.connectEndpoint(req.endpoint);
   } catch (err) {
-    // The node answered and the connection closed while the session opened (a reset, or another session to the
-    // same node fencing this one): nothing about the node was learnt, so this is no verdict on it. Retryable, not
-    // an E_REPLACE_ refusal, which sets a hot spare aside for good (healer.ts).
-    if (err instanceof ClosedAfterHello) throw new ArrayError('E_UNAVAILABLE', `${req.endpoint}: the session closed while it opened (${err.message}); retry`);
+    // Nothing answered, nothing within the timeout, or the connection closed while the session opened (a reset, or
+    // another session to the same node fencing this one): nothing about the node was learnt, so this is no verdict
+    // on it. Retryable, and a hot spare that meets it is kept (healer.ts).
+    if (unreachable.has((err as NodeError).code)) throw new ArrayError('E_REPLACE_UNREACHABLE', `${req.endpoint}: not reachable now (${(err as Error).message}); retry`);
     throw new ArrayError('E_REPLACE_ATTESTATION', `${req.endpoint}: no attested session: ${(err as Error).message}`);
   }
   try {
     return await check(state, req, client);
   } catch (err) {
     // The session broke while the node was checked: nothing changed, and the operator may retry.
-    if (transportFault(err)) throw new ArrayError('E_UNAVAILABLE', `${req.endpoint}: the session broke while the node was checked (${(err as Error).message}); retry`);
+    if (transportFault(err)) throw new ArrayError('E_REPLACE_UNREACHABLE', `${req.endpoint}: the session broke while the node was checked (${(err as Error).message}); retry`);
     throw err;
   } finally {
     client.close();

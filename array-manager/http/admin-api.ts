@@ -67,6 +67,7 @@ export const httpStatusOf: Record<string, number> = {
   E_REPLACE_UNSUPPORTED: 501,
   E_REPLACE_ATTESTATION: 502,
   E_UNAVAILABLE: 503,
+  E_REPLACE_UNREACHABLE: 503,
   E_TOO_MANY_DEAD: 503,
   E_UNRECOVERABLE: 503,
   E_CLOSED: 503,
@@ -152,7 +153,7 @@ function sendError(res: Response, err: unknown): void {
   const status = (code && httpStatusOf[code]) || 500;
   const message = String((err as Error)?.message ?? err);
   const body = { error: status === 500 && !code ? 'E_INTERNAL' : (code ?? 'E_INTERNAL'), message: code && message.startsWith(`${code}: `) ? message.slice(code.length + 2) : message };
-  if (status === 503 && code === 'E_UNAVAILABLE') res.set('retry-after', '1');
+  if (code === 'E_UNAVAILABLE' || code === 'E_REPLACE_UNREACHABLE') res.set('retry-after', '1');
   // A body refused unread must not be parsed as the next request on this connection.
   if (status === 413 || status === 415) res.set('connection', 'close');
   res.status(status).json(body);

@@ -180,6 +180,7 @@ t.test("the healer's typed errors keep their code and get their HTTP status", as
     ['E_REPLACE_UNSUPPORTED', 501],
     ['E_REPLACE_ATTESTATION', 502],
     ['E_UNAVAILABLE', 503],
+    ['E_REPLACE_UNREACHABLE', 503],
     ['E_TOO_MANY_DEAD', 503],
     ['E_RATE', 400],
   ];
@@ -189,7 +190,7 @@ t.test("the healer's typed errors keep their code and get their HTTP status", as
     const res = await api.call('POST', '/slots/1/replace', '{"endpoint":"ws://a:1","force":true}');
     t.equal(res.status, status, `${code} → ${status}`);
     t.same(res.body, { error: code, message: `what ${code} says` }, `${code}: the code, and the message without it`);
-    t.equal(res.headers.get('retry-after'), code === 'E_UNAVAILABLE' ? '1' : null, `${code}: Retry-After only when retrying helps`);
+    t.equal(res.headers.get('retry-after'), code === 'E_UNAVAILABLE' || code === 'E_REPLACE_UNREACHABLE' ? '1' : null, `${code}: Retry-After only when retrying helps`);
   }
   const other = await serve(t, { disk, token, healer: stubHealer(Object.assign(new Error('E_SOMETHING: odd'), { code: 'E_SOMETHING' })) });
   t.same((await other.call('POST', '/scrub')).body, { error: 'E_SOMETHING', message: 'odd' }, 'an unmapped code: 500 with its code');
@@ -215,8 +216,8 @@ t.test('replace through the API, refusals from the real healer, then the rebuild
   t.equal(dead.state, 'degraded');
   t.equal(dead.slots[1].state, 'dead');
   const nowhere = await api.call('POST', '/slots/1/replace', '{"endpoint":"ws://nowhere:1"}');
-  t.equal(nowhere.status, 502);
-  t.equal(nowhere.body.error, 'E_REPLACE_ATTESTATION', 'nothing answers there');
+  t.equal(nowhere.status, 503);
+  t.equal(nowhere.body.error, 'E_REPLACE_UNREACHABLE', 'nothing answers there: retry, no verdict on the node');
   const small = await api.call('POST', '/slots/1/replace', JSON.stringify({ endpoint: wsSpare(cluster, 100) }));
   t.equal(small.status, 422);
   t.equal(small.body.error, 'E_REPLACE_TOO_SMALL');

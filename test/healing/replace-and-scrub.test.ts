@@ -39,7 +39,7 @@ t.test('a replacement that fails a check changes nothing, with a typed error', a
   await disk.state.markDead([1], 'test');
   const afterDeath = version();
   t.ok(afterDeath > before);
-  await t.rejects(healer.replace({ slot: 1, endpoint: 'sim:spare:nowhere' }), { code: 'E_REPLACE_ATTESTATION' }, 'nothing answers');
+  await t.rejects(healer.replace({ slot: 1, endpoint: 'sim:spare:nowhere' }), { code: 'E_REPLACE_UNREACHABLE' }, 'nothing answers: retryable, no verdict');
   await t.rejects(healer.replace({ slot: 1, endpoint: cluster.addSpare(200) }), { code: 'E_REPLACE_TOO_SMALL' }, 'too small for the geometry');
   // A node that holds a membership record is, or was, in an array.
   const used = cluster.addSpare();
@@ -111,9 +111,10 @@ t.test('hot spares: a dead slot is replaced and rebuilt without an operator', as
   const { disk, expect } = await filled(cluster, 3, 2, 300);
   const tooSmall = cluster.addSpare(100);
   const good = cluster.addSpare();
+  const left = cluster.addSpare();
   const persisted: { slot: number; endpoint: string; spares: string[] }[] = [];
   const healer = new Healer(disk, {
-    spares: [tooSmall, good],
+    spares: [tooSmall, good, left],
     rebuild: { stripesPerBatch: 64, checkpointMs: 0 },
     persist: async (change) => void persisted.push(change),
   });
@@ -125,9 +126,9 @@ t.test('hot spares: a dead slot is replaced and rebuilt without an operator', as
   await disk.state.markDead([2], 'test: node lost');
   await done;
   t.equal(disk.state.membership.slots[2].state, SlotState.live, 'the spare rebuilt the slot');
-  t.same(healer.spares, [], 'both spares used up: one taken, one refused');
+  t.same(healer.spares, [left], 'one spare taken, one refused, the last one left');
   t.match(healer.rejectedSpares, [{ endpoint: tooSmall, reason: /E_REPLACE_TOO_SMALL/ }]);
-  t.match(persisted.at(-1), { slot: 2, endpoint: good, spares: [] }, 'the config learns the new endpoint before the membership changes');
+  t.same(persisted.at(-1), { slot: 2, endpoint: good, spares: [left] }, 'the config learns the new endpoint before the membership changes');
   t.same(events.map((e) => e.kind).filter((k) => k !== 'slot-in-doubt' && k !== 'slot-back'), ['slot-dead', 'slot-replaced', 'rebuild-done']);
   await healer.stop();
   cluster.kill(0);
@@ -162,6 +163,47 @@ t.test('a hot spare whose session is reset while it opens is kept, and takes the
   await healer.stop();
   cluster.faults = {};
   t.same(await disk.readSectors(0, expect.length / S), expect);
+  await disk.close();
+});
+
+t.test('a hot spare that cannot be reached is kept: the next one takes the slot, and it takes a later one when it answers', async (t) => {
+  const cluster = new SimCluster(5, 400);
+  const { disk, expect } = await filled(cluster, 3, 2, 100);
+  // A spare whose host is down for now: nothing answers at its endpoint until it is put back.
+  const later = cluster.addSpare();
+  const laterNode = cluster.spares.get(later)!;
+  cluster.spares.delete(later);
+  const good = cluster.addSpare();
+  const attempts: string[] = [];
+  const connector = disk.state.handles[0].connector;
+  const connectEndpoint = connector.connectEndpoint!.bind(connector);
+  connector.connectEndpoint = (endpoint) => (attempts.push(endpoint), connectEndpoint(endpoint));
+  const healer = new Healer(disk, { spares: [later, good], retryMs: 10, rebuild: { stripesPerBatch: 64, checkpointMs: 0 } });
+  const rebuilt = () => new Promise<void>((resolve) => disk.state.listeners.add((e) => e.kind === 'rebuild-done' && resolve()));
+  healer.start();
+  let done = rebuilt();
+  cluster.kill(2);
+  await disk.state.markDead([2], 'test: node lost');
+  await done;
+  t.same(attempts, [later, good], 'the unreachable spare first, then the next');
+  t.same(healer.spares, [later], 'the unreachable spare is kept');
+  t.same(healer.rejectedSpares, [], 'and not set aside: being down says nothing about the node');
+  // Now it is the only spare and still down: the slot waits, offered it again and again, less and less often.
+  attempts.length = 0;
+  done = rebuilt();
+  cluster.kill(3);
+  await disk.state.markDead([3], 'test: node lost');
+  const startedAt = Date.now();
+  while (attempts.length < 4) await new Promise((r) => setTimeout(r, 5));
+  t.ok(Date.now() - startedAt >= 10 + 20 + 40, `the waits between rounds double (${Date.now() - startedAt} ms for four rounds)`);
+  t.equal(disk.state.membership.slots[3].state, SlotState.dead, 'the slot waits for a spare');
+  cluster.spares.set(later, laterNode);
+  await done;
+  t.same(healer.spares, [], 'the spare took the slot once it answered');
+  t.ok(disk.state.membership.slots[3].instanceId.equals(laterNode.instanceId), 'slot 3 is the spare that was down');
+  t.same(healer.rejectedSpares, []);
+  await healer.stop();
+  t.same(await disk.readSectors(0, expect.length / S), expect, 'every byte, with two slots rebuilt');
   await disk.close();
 });
 

@@ -408,7 +408,7 @@ const cases: Case[] = [
     // while it opened, and the first was refused E_REPLACE_ATTESTATION, a
     // verdict on the node, which makes the healer set a hot spare aside for
     // good; a reset by the network at that moment did the same. A session
-    // that closes after the node's HELLO is now a retryable E_UNAVAILABLE
+    // that closes while it opens is now the retryable E_REPLACE_UNREACHABLE
     // (healing/replace.ts); the retry meets E_REPLACE_IN_USE.
     found: 'soak, seed 109718272, shrunk',
     scenario: {

@@ -590,7 +590,7 @@ export class ScenarioRun {
       endpoint = `sim:member:${member}:${this.step}`;
       c.spares.set(endpoint, c.nodes[member]);
       expect = 'E_REPLACE_IN_USE';
-    } else [endpoint, expect] = ['sim:spare:none', 'E_REPLACE_ATTESTATION'];
+    } else [endpoint, expect] = ['sim:spare:none', 'E_REPLACE_UNREACHABLE'];
     if (slots[slot].state !== SlotState.dead && !force) expect = 'E_REPLACE_LIVE';
     const spare = c.spares.get(endpoint);
     const before = { state: slots[slot].state, instance: hex(slots[slot].instanceId), spare: spare && op.spare !== 'member' ? spareImage(spare, tableStart(g)) : undefined };
@@ -634,6 +634,15 @@ export class ScenarioRun {
       const changes = unchanged();
       if (changes.length) this.violations.push(`replace slot ${slot} with a ${op.spare} spare: refused with ${code} but changed ${changes.join(', ')}`);
       this.stats.replaceRefusals++;
+      undo?.();
+      return;
+    }
+    if (code === 'E_REPLACE_UNREACHABLE' && (this.groupNetwork || op.spare === 'member')) {
+      // The spare could not be reached (a network fault, or the array's own session to a member fencing the check's):
+      // retryable, and refused before anything changed.
+      const changes = unchanged();
+      if (changes.length) this.violations.push(`replace slot ${slot} with a ${op.spare} spare: ${code} but changed ${changes.join(', ')}`);
+      this.stats.retryableRefusals++;
       undo?.();
       return;
     }
