@@ -53,32 +53,17 @@ export async function createArray(opts: CreateOptions): Promise<VirtualDisk> {
   if (opts.dataKey.length !== 32) throw new ArrayError('E_CONFIG', 'the data key must be 32 bytes');
   const cryptoWorkers = cryptoWorkerCount(opts.cryptoWorkers);
   const handles = Array.from({ length: n }, (_, slot) => new NodeHandle(slot, opts.connector, undefined, { ...healthDefaults, ...opts.connector.health, ...opts.health }));
-  const instanceIds: Buffer[] = [];
-  let smallest = Infinity;
-  // Nodes reused from an earlier array hold its membership: the new one must go above it, or they refuse it.
-  let highest = 0n;
-  for (const h of handles) {
-    try {
-      const session = await h.session();
-      // A fresh handle's session, just opened: its first batch read the record (NodeClient.openingRecord).
-      const { version } = session.openingRecord()!;
-      if (version > highest) highest = version;
-      smallest = Math.min(smallest, session.hello.sectorCount);
-      instanceIds.push(Buffer.from(session.peer.instanceId));
-      h.pinned = instanceIds[instanceIds.length - 1];
-    } catch (err) {
-      handles.forEach((x) => x.close());
-      throw new ArrayError('E_CREATE_NODE', `slot ${h.slot}: ${(err as Error).message}`);
-    }
-  }
-  let geometry: Geometry;
+  let opened: OpenedNodes, geometry: Geometry;
   try {
-    geometry = planGeometry(opts.k, opts.m, Math.min(smallest, opts.nodeSectors ?? smallest), opts.journalPieces ?? journalPiecesDefault);
+    opened = await openAll(handles);
+    geometry = planGeometry(opts.k, opts.m, Math.min(opened.smallest, opts.nodeSectors ?? opened.smallest), opts.journalPieces ?? journalPiecesDefault);
   } catch (err) {
-    // Nodes too small for the shape, or a journal out of bounds: nothing was written, and no session may stay open.
+    // A node that does not answer, nodes too small for the shape, or a journal out of bounds: nothing was written,
+    // and no session may stay open.
     handles.forEach((h) => h.close());
     throw err;
   }
+  const { instanceIds, highest } = opened;
   const arrayId = randomBytes(arrayIdBytes);
   const keys = deriveKeySet(opts.dataKey, arrayId);
   const membership: Membership = {
@@ -89,6 +74,33 @@ export async function createArray(opts: CreateOptions): Promise<VirtualDisk> {
     slots: instanceIds.map((instanceId) => ({ state: SlotState.live, instanceId, cursor: 0 })),
   };
   return startArray({ geometry, keys, membership, handles, caches: opts.caches, cryptoWorkers }, (state) => format(state, opts.onProgress));
+}
+
+interface OpenedNodes {
+  instanceIds: Buffer[];
+  /** The fewest sectors any node has. */
+  smallest: number;
+  /** The highest membership version any node holds: nodes reused from an earlier array refuse a record not above it. */
+  highest: bigint;
+}
+
+/** Opens a session to every node, in slot order, and pins each handle to the instance that answered. */
+async function openAll(handles: NodeHandle[]): Promise<OpenedNodes> {
+  const opened: OpenedNodes = { instanceIds: [], smallest: Infinity, highest: 0n };
+  for (const h of handles) {
+    try {
+      const session = await h.session();
+      // A fresh handle's session, just opened: its first batch read the record (NodeClient.openingRecord).
+      const { version } = session.openingRecord()!;
+      if (version > opened.highest) opened.highest = version;
+      opened.smallest = Math.min(opened.smallest, session.hello.sectorCount);
+      h.pinned = Buffer.from(session.peer.instanceId);
+      opened.instanceIds.push(h.pinned);
+    } catch (err) {
+      throw new ArrayError('E_CREATE_NODE', `slot ${h.slot}: ${(err as Error).message}`);
+    }
+  }
+  return opened;
 }
 
 /** Every node must take every write: a node that fails during creation fails the creation. */

@@ -163,8 +163,7 @@ export async function loadRows(state: ArrayState, region: Region, rows: number[]
 async function verifyRow(state: ArrayState, region: Region, row: number, fetched: Map<number, Buffer>, tables: Map<number, Buffer> | undefined, opts: RowLoadOptions): Promise<Buffer[]> {
   const { k, m } = state.geometry;
   const n = k + m;
-  // One allocation for the row (the one the cache keeps), one for the parity recomputed to check it, not one
-  // per shard: fewer buffers for the collector to track.
+  // One allocation for the row (the one the cache keeps), not one per shard: fewer buffers for the collector to track.
   const arena = Buffer.alloc(n * sectorBytes);
   const shards = Array.from({ length: n }, (_, j) => arena.subarray(j * sectorBytes, (j + 1) * sectorBytes));
   const present = new Array<boolean>(n).fill(false);
@@ -196,13 +195,11 @@ async function verifyRow(state: ArrayState, region: Region, row: number, fetched
   if (present.some((p, j) => !p && j < k) && !reconstructData(state, shards, present, valid)) {
     throw new ArrayError('E_UNRECOVERABLE', `${region} row ${row}: no reconstruction verifies`);
   }
-  const recomputed = Buffer.alloc(m * sectorBytes);
-  const parity = Array.from({ length: m }, (_, i) => recomputed.subarray(i * sectorBytes, (i + 1) * sectorBytes));
-  state.code.encode(shards.slice(0, k), parity);
-  parity.forEach((p, i) => {
-    if (present[k + i] && !p.equals(shards[k + i])) wrong.push(k + i);
-    p.copy(shards[k + i]);
-  });
+  // The parity is recomputed into the row itself and checked against what the slots returned, still in `fetched`.
+  state.code.encode(shards.slice(0, k), shards.slice(k));
+  for (let j = k; j < n; j++) {
+    if (present[j] && !shards[j].equals(fetched.get(slotOfShard(state.geometry, row, j))!)) wrong.push(j);
+  }
   if (wrong.length) await repair(state, region, row, wrong, shards, opts.onRepair);
   if (opts.cache !== false) state.rows.set(state.rowKey(region, row), shards);
   return shards;

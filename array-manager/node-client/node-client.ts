@@ -123,8 +123,8 @@ export class NodeClient {
         clearTimeout(timer);
         client?.poison(err instanceof NodeError ? err : new NodeError('E_ATTESTATION', err.message));
         channel.close();
-        const closedAfterHello = client && err instanceof NodeError && err.code === 'E_CLOSED';
-        reject(closedAfterHello ? new ClosedAfterHello(err, instanceIdOf(client!.hello.instancePublicKey)) : err);
+        if (client && err instanceof NodeError && err.code === 'E_CLOSED') reject(new ClosedAfterHello(err, instanceIdOf(client.hello.instancePublicKey)));
+        else reject(err);
       };
       channel.listen(
         (frame) => {

@@ -262,8 +262,9 @@ t.test('scrub repairs every corruption that m allows and names the node; beyond 
   // Up to m shards of a row: data and parity shards, table shards, on several nodes.
   const injected: [number, number][] = [];
   for (let row = 0; row < 200; row += 7) {
-    const slots = [row % 6, (row + 3) % 6].slice(0, 1 + (row % 2));
-    for (const slot of slots) {
+    // Shards (not slots) chosen by row, so every shard position is hit, parity (4, 5) too.
+    for (const j of [row % 6, (row + 3) % 6].slice(0, 1 + (row % 2))) {
+      const slot = slotOfShard(g, row, j);
       flip(slot, rowSector(g, 'data', row), (row * 13) % S);
       injected.push([slot, rowSector(g, 'data', row)]);
     }
