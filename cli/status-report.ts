@@ -105,8 +105,8 @@ export function formatStatus(s: ServedStatus): string {
   const scrub = scrubLine(s);
   if (scrub) out.push(`  scrub: ${scrub}`);
   if (s.spares) {
-    const rejected = s.spares.rejected.length ? `; ${s.spares.rejected.length} refused (${s.spares.rejected.map((r) => `${r.endpoint}: ${r.reason}`).join('; ')})` : '';
-    out.push(` spares: ${s.spares.available.length ? s.spares.available.join(', ') : 'none'}${s.spares.autoReplace ? '' : ' (autoReplace off)'}${rejected}`);
+    const listed = (what: string, list: { endpoint: string; reason: string }[]) => (list.length ? `; ${list.length} ${what} (${list.map((r) => `${r.endpoint}: ${r.reason}`).join('; ')})` : '');
+    out.push(` spares: ${s.spares.available.length ? s.spares.available.join(', ') : 'none'}${s.spares.autoReplace ? '' : ' (autoReplace off)'}${listed('not reachable when last tried', s.spares.unreachable)}${listed('refused', s.spares.rejected)}`);
   }
   out.push(`journal: v${s.journalVersion}, membership v${s.membershipVersion}`, '', slotTable(s));
   const events = s.events.slice(-eventsShown);

@@ -5,7 +5,7 @@
 // rebuild runs), paced by the throttle. A batch that fails (nodes silent for
 // now, or more than m slots lost) is retried after a pause and reported; the
 // array goes on serving meanwhile.
-import type { ArrayEvent } from '../array-state.ts';
+import { ArrayError, type ArrayEvent } from '../array-state.ts';
 import { realClock, type Clock } from '../node-handle.ts';
 import type { VirtualDisk } from '../virtual-disk.ts';
 import { Rebuilder, rebuildDefaults, type RebuildOptions, type RebuildProgress } from './rebuild.ts';
@@ -78,6 +78,8 @@ export interface HealerStatus {
   counters: HealingCounters;
   spares: string[];
   rejectedSpares: { endpoint: string; reason: string }[];
+  /** Spares that could not be reached the last time they were tried, with why: kept, and tried again. */
+  unreachableSpares: { endpoint: string; reason: string }[];
 }
 
 export class Healer {
@@ -87,6 +89,8 @@ export class Healer {
   readonly probe: NodeProbe;
   readonly spares: string[];
   readonly rejectedSpares: { endpoint: string; reason: string }[] = [];
+  /** Why each spare that could not be reached last time failed, until it is reached or leaves the spares. */
+  private readonly unreachableSpares = new Map<string, string>();
   private readonly opts: HealerOptions;
   private stopped = true;
   private loop: Promise<void> | undefined;
@@ -146,12 +150,17 @@ export class Healer {
     this.throttle.rate = rate;
   }
 
-  /** Puts a new node into a slot and lets the rebuild start. */
-  replace(req: ReplaceRequest): Promise<ReplaceResult> {
+  /**
+   * Puts a new node into a slot and lets the rebuild start. `asSpare`: the
+   * healer offers one of its spares, which another slot or the operator may
+   * have taken while this waited its turn (E_SPARE_TAKEN, nothing tried).
+   */
+  replace(req: ReplaceRequest, asSpare = false): Promise<ReplaceResult> {
     const run = async () => {
+      if (asSpare && !this.spares.includes(req.endpoint)) throw new ArrayError('E_SPARE_TAKEN', `${req.endpoint} is no longer a spare`);
       const result = await replaceSlot(this.disk.state, req, (slot, endpoint) => this.persist(slot, endpoint));
       // An operator may hand a slot one of the spares: it is no longer spare.
-      if (this.spares.includes(req.endpoint)) this.spares.splice(this.spares.indexOf(req.endpoint), 1);
+      this.dropSpare(req.endpoint);
       this.cancelSpare(req.slot);
       this.wake?.();
       return result;
@@ -189,6 +198,7 @@ export class Healer {
       counters: { rebuildBytes: rebuilder.totals.bytes, rebuildBatches: rebuilder.totals.batches, scrubBytes: scrubber.totals.bytes, scrubsFinished: scrubber.totals.passes },
       spares: [...this.spares],
       rejectedSpares: [...this.rejectedSpares],
+      unreachableSpares: [...this.unreachableSpares].map(([endpoint, reason]) => ({ endpoint, reason })),
     };
   }
 
@@ -235,17 +245,19 @@ export class Healer {
       tried.add(endpoint);
       try {
         // (replace() takes it off the spares.)
-        await this.replace({ slot, endpoint, reason: `hot spare ${endpoint}` });
+        await this.replace({ slot, endpoint, reason: `hot spare ${endpoint}` }, true);
         return;
       } catch (err) {
         const code = (err as { code?: string }).code ?? '';
+        if (code === 'E_SPARE_TAKEN') continue;
         if (code === 'E_REPLACE_UNREACHABLE') {
+          this.unreachableSpares.set(endpoint, (err as Error).message);
           unreachable++;
           continue;
         }
         if (!code.startsWith('E_REPLACE_')) return this.retrySpare(slot);
         if (code === 'E_REPLACE_LIVE') return;
-        this.spares.splice(this.spares.indexOf(endpoint), 1);
+        this.dropSpare(endpoint);
         this.rejectedSpares.push({ endpoint, reason: (err as Error).message });
         await this.opts.persist?.({ slot: -1, endpoint: '', spares: [...this.spares] }).catch(() => {});
       }
@@ -263,7 +275,15 @@ export class Healer {
     const rounds = nothingReached ? (this.unreachableRounds.get(slot) ?? 0) + 1 : 0;
     this.unreachableRounds.set(slot, rounds);
     const delay = Math.min(this.opts.retryMs * 2 ** Math.max(0, rounds - 1), Math.max(this.opts.retryMs, spareRetryMaxMs));
+    // One timer per slot: a death noticed while the run ran has armed one already (scheduleSpare), which this replaces.
+    this.cancelSpare(slot);
     if (!this.stopped) this.waitingForSpare.set(slot, setTimeout(() => void this.takeSpare(slot), delay));
+  }
+
+  private dropSpare(endpoint: string): void {
+    const at = this.spares.indexOf(endpoint);
+    if (at >= 0) this.spares.splice(at, 1);
+    this.unreachableSpares.delete(endpoint);
   }
 
   private async run(): Promise<void> {

@@ -60,6 +60,8 @@ export interface SparesStatus {
   available: string[];
   /** Spares refused when they were tried (not attested, too small, in use), with why. */
   rejected: { endpoint: string; reason: string }[];
+  /** Spares still listed that could not be reached the last time they were tried, with why (retried later). */
+  unreachable: { endpoint: string; reason: string }[];
   autoReplace: boolean;
 }
 
@@ -212,7 +214,7 @@ export function arrayStatus(disk: VirtualDisk, endpoints?: string[], healing?: H
     ...(healing && {
       rebuild: rebuildStatus(healing),
       scrub: scrubStatus(healing, total),
-      spares: { available: healing.status.spares, rejected: healing.status.rejectedSpares, autoReplace: healing.autoReplace },
+      spares: { available: healing.status.spares, rejected: healing.status.rejectedSpares, unreachable: healing.status.unreachableSpares, autoReplace: healing.autoReplace },
     }),
   };
 }

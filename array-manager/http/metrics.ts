@@ -52,6 +52,7 @@ function healingFamilies(status: ArrayStatus, healing: HealingView | undefined):
     ['teearray_scrub_last_finished_timestamp_seconds', 'gauge', 'When the last scrub finished (Unix time; 0 if none has)', scrub.finishedAt ? Date.parse(scrub.finishedAt) / 1000 : 0],
     ['teearray_spares', 'gauge', 'Spare nodes not used yet', status.spares.available.length],
     ['teearray_spares_rejected', 'gauge', 'Spare nodes refused when tried', status.spares.rejected.length],
+    ['teearray_spares_unreachable', 'gauge', 'Spare nodes that could not be reached when last tried (kept, tried again)', status.spares.unreachable.length],
   ];
 }
 

@@ -68,6 +68,7 @@ function stubHealer(error: unknown): HealingControl & { calls: unknown[] } {
     scrub: { running: false },
     counters: { rebuildBytes: 0, rebuildBatches: 0, scrubBytes: 0, scrubsFinished: 0 },
     spares: [],
+    unreachableSpares: [],
     rejectedSpares: [],
   };
   return {
@@ -304,5 +305,5 @@ t.test('scrub and rate through the API', async (t) => {
   t.same((await api.call('POST', '/rate', '{"maxBytesPerSecond":0}')).body.rate.maxBytesPerSecond, 0, '0 = unlimited');
   const status = (await api.call('GET', '/status', undefined, auth)).body;
   t.same(status.rebuild.rate, { minBytesPerSecond: 3_000_000, maxBytesPerSecond: 0 }, '/status reports the rate in force');
-  t.same(status.spares, { available: [], rejected: [], autoReplace: false });
+  t.same(status.spares, { available: [], rejected: [], unreachable: [], autoReplace: false });
 });

@@ -26,7 +26,7 @@ function status(over: Partial<ServedStatus> = {}): ServedStatus {
     events: [],
     rebuild: { active: false, doneRows: 0, totalRows: 0, bytesPerSecond: 0, slots: [], rate: { minBytesPerSecond: 16e6, maxBytesPerSecond: 0 }, currentLimitBytesPerSecond: 0, bytesRebuilt: 0 },
     scrub: { running: false, rowsChecked: 0, totalRows: 766, bytesPerSecond: 0, repairedBySlot: {}, repaired: 0, unrecoverableRows: 0, unrecoverable: [] },
-    spares: { available: ['ws://10.0.0.9:7000'], rejected: [], autoReplace: true },
+    spares: { available: ['ws://10.0.0.9:7000'], rejected: [], unreachable: [], autoReplace: true },
   };
   return { ...base, ...over };
 }
@@ -54,7 +54,7 @@ t.test('optimal: the state, no action, the spares, a row per slot', async (t) =>
 });
 
 t.test('degraded: which slot, why, and what to do', async (t) => {
-  const s = status({ state: 'degraded', health: 'degraded', deadSlots: 1, spares: { available: [], rejected: [{ endpoint: 'ws://x:1', reason: 'E_REPLACE_TOO_SMALL: too small' }], autoReplace: true } });
+  const s = status({ state: 'degraded', health: 'degraded', deadSlots: 1, spares: { available: [], rejected: [{ endpoint: 'ws://x:1', reason: 'E_REPLACE_TOO_SMALL: too small' }], unreachable: [], autoReplace: true } });
   s.slots[2] = { ...s.slots[2], state: 'dead', deadReason: 'E_NODE_FAILED: slot 2 unreachable', deadAt: '2026-11-27T09:31:02.114Z' };
   s.events = [{ at: '2026-11-27T09:31:02.114Z', kind: 'slot-dead', slot: 2, reason: 'E_NODE_FAILED: slot 2 unreachable' }];
   const out = formatStatus(s);
@@ -64,8 +64,10 @@ t.test('degraded: which slot, why, and what to do', async (t) => {
   t.match(out, /^ spares: none; 1 refused \(ws:\/\/x:1: E_REPLACE_TOO_SMALL: too small\)$/m);
   t.match(out, /^ {2}2 +dead +ws:\/\/10\.0\.0\.2:7000 +2{32} +0 +E_NODE_FAILED: slot 2 unreachable$/m);
   t.match(out, /^ events \(latest 1 of 1\):\n {2}2026-11-27 09:31:02 slot-dead slot 2: E_NODE_FAILED: slot 2 unreachable$/m);
-  const spare = formatStatus({ ...s, spares: { available: ['ws://10.0.0.9:7000'], rejected: [], autoReplace: true } });
+  const spare = formatStatus({ ...s, spares: { available: ['ws://10.0.0.9:7000'], rejected: [], unreachable: [], autoReplace: true } });
   t.match(spare, /A spare will take it\./, 'with a spare ready, no command to type');
+  const down = formatStatus({ ...s, spares: { available: ['ws://10.0.0.9:7000'], rejected: [], unreachable: [{ endpoint: 'ws://10.0.0.9:7000', reason: 'E_REPLACE_UNREACHABLE: refused' }], autoReplace: true } });
+  t.match(down, /^ spares: ws:\/\/10\.0\.0\.9:7000; 1 not reachable when last tried \(ws:\/\/10\.0\.0\.9:7000: E_REPLACE_UNREACHABLE: refused\)$/m, 'a spare kept though unreachable, with why');
 });
 
 t.test('rebuilding: progress, rate, time left, the pid of local nodes', async (t) => {

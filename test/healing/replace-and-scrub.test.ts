@@ -7,7 +7,7 @@ import { createArray } from '../../array-manager/array-create.ts';
 import { rowSector, slotOfShard, stripes } from '../../array-manager/geometry.ts';
 import { SlotState, decodeMembership, encodeMembership, type Membership } from '../../array-manager/membership.ts';
 import { tagRecord } from '../../array-manager/record-mac.ts';
-import { Op } from '../../array-manager/node-client/frame-codec.ts';
+import { NodeError, Op } from '../../array-manager/node-client/frame-codec.ts';
 import { Healer } from '../../array-manager/healing/healer.ts';
 import { Scrubber } from '../../array-manager/healing/scrub.ts';
 import type { ArrayEvent } from '../../array-manager/array-state.ts';
@@ -188,6 +188,7 @@ t.test('a hot spare that cannot be reached is kept: the next one takes the slot,
   t.same(attempts, [later, good], 'the unreachable spare first, then the next');
   t.same(healer.spares, [later], 'the unreachable spare is kept');
   t.same(healer.rejectedSpares, [], 'and not set aside: being down says nothing about the node');
+  t.match(healer.status().unreachableSpares, [{ endpoint: later, reason: /E_REPLACE_UNREACHABLE: .*E_CONNECT/ }], 'status says why it was passed over');
   // Now it is the only spare and still down: the slot waits, offered it again and again, less and less often.
   attempts.length = 0;
   done = rebuilt();
@@ -200,10 +201,80 @@ t.test('a hot spare that cannot be reached is kept: the next one takes the slot,
   cluster.spares.set(later, laterNode);
   await done;
   t.same(healer.spares, [], 'the spare took the slot once it answered');
+  t.same(healer.status().unreachableSpares, [], 'and is no longer listed as unreachable');
   t.ok(disk.state.membership.slots[3].instanceId.equals(laterNode.instanceId), 'slot 3 is the spare that was down');
   t.same(healer.rejectedSpares, []);
   await healer.stop();
   t.same(await disk.readSectors(0, expect.length / S), expect, 'every byte, with two slots rebuilt');
+  await disk.close();
+});
+
+t.test('two slots dying at once take two spares; the third stays spare, none is set aside', async (t) => {
+  const cluster = new SimCluster(5, 400);
+  const { disk } = await filled(cluster, 3, 2, 50);
+  const [a, b, c] = [cluster.addSpare(), cluster.addSpare(), cluster.addSpare()];
+  // As on a real network, a spare still answers at its endpoint once it serves a slot (the simulator forgets it).
+  const cores = new Map([a, b, c].map((e) => [e, cluster.spares.get(e)!]));
+  const connector = disk.state.handles[0].connector;
+  const connectEndpoint = connector.connectEndpoint!.bind(connector);
+  connector.connectEndpoint = (endpoint) => {
+    if (cores.has(endpoint)) cluster.spares.set(endpoint, cores.get(endpoint)!);
+    return connectEndpoint(endpoint);
+  };
+  const healer = new Healer(disk, { spares: [a, b, c], retryMs: 10, rebuild: { stripesPerBatch: 64, checkpointMs: 0 } });
+  let replaced = 0;
+  const both = new Promise<void>((resolve) => disk.state.listeners.add((e) => e.kind === 'slot-replaced' && ++replaced === 2 && resolve()));
+  healer.start();
+  cluster.kill(2);
+  cluster.kill(3);
+  // Both slots' runs pick spare a before either replacement ran: the second must pass over it, not refuse it.
+  await disk.state.markDead([2, 3], 'test: two nodes lost');
+  await both;
+  await new Promise((r) => setImmediate(r)); // the second replacement's run takes its spare off the list after the event
+  t.same(healer.spares, [c], 'two spares taken, the third still spare');
+  t.same(healer.rejectedSpares, [], 'no spare set aside: the one another slot took is no verdict');
+  await healer.stop();
+  await disk.close();
+});
+
+t.test('a slot that dies again while its spares are tried keeps one retry timer, and none runs after stop()', async (t) => {
+  const cluster = new SimCluster(5, 400);
+  const { disk } = await filled(cluster, 3, 2, 50);
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  // Endpoints where a connection takes 100 ms to fail.
+  const slow = new Set(['sim:x', 'sim:y', 'sim:w']);
+  const attempts: string[] = [];
+  const connector = disk.state.handles[0].connector;
+  const connectEndpoint = connector.connectEndpoint!.bind(connector);
+  connector.connectEndpoint = async (endpoint) => {
+    attempts.push(endpoint);
+    if (!slow.has(endpoint)) return connectEndpoint(endpoint);
+    await sleep(100);
+    throw new NodeError('E_CONNECT', `nothing answers at ${endpoint}`);
+  };
+  const healer = new Healer(disk, { spares: ['sim:x', 'sim:y'], replaceDelayMs: 300, retryMs: 60_000 });
+  const h = healer as unknown as { takeSpare: (slot: number) => Promise<void>; stopped: boolean };
+  const take = h.takeSpare.bind(healer);
+  const runs: { slot: number; afterStop: boolean }[] = [];
+  h.takeSpare = (slot) => (runs.push({ slot, afterStop: h.stopped }), take(slot));
+  healer.start();
+  cluster.kill(2);
+  await disk.state.markDead([2], 'test: node lost');
+  while (!attempts.includes('sim:x')) await sleep(5);
+  // While spare x is tried, the operator puts a node in slot 2 and tries an endpoint for slot 4, both queued behind
+  // it; the new node of slot 2 dies at once, so the run goes on to spare y, and the death armed a timer meanwhile.
+  const byOperator = healer.replace({ slot: 2, endpoint: cluster.addSpare() });
+  const other = healer.replace({ slot: 4, endpoint: 'sim:w', force: true }).catch((e: { code: string }) => e.code);
+  await byOperator;
+  cluster.kill(2);
+  await disk.state.markDead([2], 'test: the new node lost too');
+  t.equal(await other, 'E_REPLACE_UNREACHABLE');
+  while (!attempts.includes('sim:y')) await sleep(5);
+  await sleep(150); // y fails: the run ends with nothing reached and sets the slot's retry
+  await healer.stop();
+  await sleep(400); // past the timer the second death armed
+  t.same(runs.filter((r) => r.afterStop), [], 'no run after stop()');
+  t.equal(runs.length, 1, 'one run: the death noticed during it did not start a second chain');
   await disk.close();
 });
 

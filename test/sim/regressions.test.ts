@@ -194,7 +194,7 @@ const cases: Case[] = [
   {
     // A frame of the replacement's check of the new node (its status, the
     // trim of its journal area) reset by the network: the transport error
-    // escaped replaceSlot untyped. Fixed in healing/replace.ts: E_UNAVAILABLE.
+    // escaped replaceSlot untyped. Fixed in healing/replace.ts: retryable (now E_REPLACE_UNREACHABLE).
     found: 'crash-sim with healing ops (sample 17 of seed 0x7ea1), shrunk by hand',
     scenario: arrayOf(2, 1, [
       [{ kind: 'write', sector: 0, count: 4, seed: 1 }],
