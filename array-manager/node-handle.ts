@@ -18,7 +18,12 @@ export interface NodeConnector {
   readonly slots: number;
   /** Opens a fresh, attestation-verified session to the node configured for `slot`. */
   connect(slot: number): Promise<NodeClient>;
-  /** Opens an attestation-verified session to a node in no slot yet (a replacement or a spare), by its endpoint. */
+  /**
+   * Opens an attestation-verified session to a node in no slot yet (a
+   * replacement or a spare), by its endpoint; its open frame is an
+   * observer's (NodeClientOptions.observeOpen), so checking a node fences
+   * nothing until the caller changes the node.
+   */
   connectEndpoint?(endpoint: string): Promise<NodeClient>;
   /** From now on the node at `endpoint` serves `slot` (a replacement); later connects to `slot` go there. */
   assign?(slot: number, endpoint: string): void;

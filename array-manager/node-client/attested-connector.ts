@@ -46,12 +46,13 @@ export function attestedConnector(opts: AttestedConnectorOptions): NodeConnector
   const signBatch = (message: Buffer) => sign(null, message, opts.managerPrivateKey);
   // A replacement changes a slot's endpoint: the connector keeps its own copy.
   const endpoints = [...opts.endpoints];
-  const open = async (endpoint: string) =>
+  const open = async (endpoint: string, observeOpen = false) =>
     NodeClient.open(await openWebSocketChannel(endpoint, timeoutMs), {
       sign: signBatch,
       managerPublicKey: opts.managerPublicKey,
       verifyEvidence: verify,
       observe: opts.observe,
+      observeOpen,
       timeoutMs,
     });
   return {
@@ -61,7 +62,7 @@ export function attestedConnector(opts: AttestedConnectorOptions): NodeConnector
       opts.onVerified?.(slot, client.peer);
       return client;
     },
-    connectEndpoint: open,
+    connectEndpoint: (endpoint) => open(endpoint, true),
     assign(slot, endpoint) {
       endpoints[slot] = endpoint;
     },

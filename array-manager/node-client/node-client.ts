@@ -60,6 +60,13 @@ export interface NodeClientOptions {
   verifyEvidence: (evidence: Buffer, expected: EvidenceExpectation) => { platform: string };
   /** Observer sessions send read-only batches that never fence the manager's sessions (status tools). */
   observe?: boolean;
+  /**
+   * Only the open frame is an observer's: the session fences no other on the
+   * node until it sends a batch that may change the store (a replacement's
+   * check: a member offered by mistake is refused without its session to the
+   * array being fenced).
+   */
+  observeOpen?: boolean;
   /** How long to wait for HELLO and for each reply. */
   timeoutMs: number;
   /** Local bound on batches in flight (the node's announced bound also applies). */
@@ -191,9 +198,9 @@ export class NodeClient {
     }
     if (this.failure) throw this.failure;
     const counter = ++this.counter;
-    const flags = this.opts.observe ? flagObserve : 0;
     // The first frame sent opens the session: it brings the manager's session key under the manager key's signature.
     const opening = this.sentOpen ? undefined : { session: this.ids.challenge, sessionKey: this.ids.managerSessionKey };
+    const flags = this.opts.observe || (opening && this.opts.observeOpen) ? flagObserve : 0;
     const auth = opening ? { sign: this.opts.sign } : { key: this.keys.request };
     const { frame, digest } = encodeRequest({ flags, counter, opening }, commands, auth, (size) => this.frames.take(size));
     if (frame.length > this.hello.frameBytesMax) {

@@ -54,6 +54,22 @@ t.test('a replacement that fails a check changes nothing, with a typed error', a
   await disk.close();
 });
 
+t.test("a member offered as a replacement is refused without fencing the array's session to it", async (t) => {
+  const cluster = new SimCluster(3, 300);
+  const { disk } = await filled(cluster, 2, 1, 20);
+  const healer = new Healer(disk);
+  cluster.kill(1);
+  await disk.state.markDead([1], 'test');
+  const session = await disk.state.handles[0].session();
+  // Slot 0's node, offered by mistake at another endpoint.
+  cluster.spares.set('sim:member-0', cluster.nodes[0]);
+  await t.rejects(healer.replace({ slot: 1, endpoint: 'sim:member-0' }), { code: 'E_REPLACE_IN_USE' });
+  await disk.writeSectors(0, randomBytes(4 * S));
+  t.notOk(session.closed, "the array's session to the node still serves (the check's open frame fenced nothing)");
+  t.equal(await disk.state.handles[0].session(), session, 'and is still the one the slot uses');
+  await disk.close();
+});
+
 t.test('--force marks a live slot dead first, then replaces it', async (t) => {
   const cluster = new SimCluster(3, 300);
   const { disk, expect } = await filled(cluster, 2, 1, 200);

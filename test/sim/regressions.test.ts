@@ -409,7 +409,9 @@ const cases: Case[] = [
     // verdict on the node, which makes the healer set a hot spare aside for
     // good; a reset by the network at that moment did the same. A session
     // that closes while it opens is now the retryable E_REPLACE_UNREACHABLE
-    // (healing/replace.ts); the retry meets E_REPLACE_IN_USE.
+    // (healing/replace.ts), and the check's open frame is an observer's
+    // (NodeClientOptions.observeOpen), so neither check fences the other or
+    // the array's session to the node: both are refused E_REPLACE_IN_USE.
     found: 'soak, seed 109718272, shrunk',
     scenario: {
       ...smallArray([
@@ -423,7 +425,7 @@ const cases: Case[] = [
       ]),
       delivery: { seed: 1325732144, jitter: 3, slotDelays: [0, 0, 0, 0, 1, 0, 0, 0] },
     },
-    injected: (stats) => stats.replaceRefusals === 1 && stats.retryableRefusals === 1,
+    injected: (stats) => stats.replaceRefusals === 2 && stats.retryableRefusals === 0,
     violation: 'replace slot 0 with a member spare (force): E_REPLACE_ATTESTATION: sim:member:1:2: no attested session: E_CLOSED: session closed: E_FENCED; expected E_REPLACE_IN_USE',
   },
   {

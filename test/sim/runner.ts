@@ -636,9 +636,10 @@ export class ScenarioRun {
       undo?.();
       return;
     }
-    if (code === 'E_REPLACE_UNREACHABLE' && (this.groupNetwork || op.spare === 'member')) {
-      // The spare could not be reached (a network fault, or the array's own session to a member fencing the check's):
-      // retryable, and refused before anything changed.
+    if (code === 'E_REPLACE_UNREACHABLE' && this.groupNetwork) {
+      // A network fault closed the spare's session: retryable, and refused before anything changed. (Without one, a
+      // member offered as a spare is refused E_REPLACE_IN_USE: the check's session is an observer's until it passes,
+      // so the array's own session to that node cannot fence it.)
       const changes = unchanged();
       if (changes.length) this.violations.push(`replace slot ${slot} with a ${op.spare} spare: ${code} but changed ${changes.join(', ')}`);
       this.stats.retryableRefusals++;

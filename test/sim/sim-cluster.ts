@@ -258,7 +258,7 @@ export class SimCluster {
         const own = this.nodes.findIndex((_, slot) => endpoint === this.endpointOf(slot) && !this.dead.has(slot) && !this.partitioned.has(slot));
         const core = own >= 0 ? this.nodes[own] : this.spares.get(endpoint);
         if (!core) throw new NodeError('E_CONNECT', `nothing answers at ${endpoint}`);
-        return NodeClient.open(this.channel(-1, core), testClientOptions(this.manager, timeoutMs));
+        return NodeClient.open(this.channel(-1, core), { ...testClientOptions(this.manager, timeoutMs), observeOpen: true });
       },
       assign: (slot, endpoint) => {
         if (epoch === this.epoch) this.assign(slot, endpoint);
