@@ -76,6 +76,13 @@ async function check(state: ArrayState, req: ReplaceRequest, client: NodeClient)
   if (state.membership.slots.some((s) => isMemberState(s.state) && s.instanceId.equals(instanceId))) {
     throw new ArrayError('E_REPLACE_IN_USE', `${req.endpoint} is already a member of this array`);
   }
+  // The open frame was an observer's (connectEndpoint): it fenced nothing, so what it read may be stale by now (a
+  // manager of another array given the same node adopting it). This read is the session's first batch that fences:
+  // from it on no older session to the node changes it, and a newer one that does fences the trim below instead.
+  const [now] = await client.batch([{ op: Op.deathRead }]);
+  if (now.op !== Op.deathRead || now.version !== 0n) {
+    throw new ArrayError('E_REPLACE_IN_USE', `${req.endpoint} took a membership record while it was checked: another array uses it`);
+  }
   // The journal area must hold nothing this array could mistake for its own (a fresh node's is empty anyway).
   await client.batch([{ op: Op.trim, sector: 0, count: tableStart(g) }]);
   return instanceId;

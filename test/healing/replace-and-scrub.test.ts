@@ -70,6 +70,32 @@ t.test("a member offered as a replacement is refused without fencing the array's
   await disk.close();
 });
 
+t.test('a node another array adopts while it is checked is refused, its journal area untouched', async (t) => {
+  const cluster = new SimCluster(3, 300);
+  const { disk } = await filled(cluster, 2, 1, 20);
+  const healer = new Healer(disk);
+  cluster.kill(1);
+  await disk.state.markDead([1], 'test');
+  const spare = cluster.addSpare();
+  const core = cluster.spares.get(spare)!;
+  // Another array's manager, given the same node by mistake, has a session to it open already ...
+  const other = await cluster.connector().connectEndpoint!(spare);
+  const connector = disk.state.handles[1].connector;
+  const connectEndpoint = connector.connectEndpoint!.bind(connector);
+  connector.connectEndpoint = async (endpoint) => {
+    const client = await connectEndpoint(endpoint);
+    // ... and adopts the node right after this check's open frame read it fresh: a record, then its journal.
+    await other.batch([{ op: Op.deathWrite, version: 3n, record: randomBytes(200) }]);
+    await other.batch([{ op: Op.write, sector: 0, count: 1, data: Buffer.alloc(S, 7) }]);
+    return client;
+  };
+  await t.rejects(healer.replace({ slot: 1, endpoint: spare }), { code: 'E_REPLACE_IN_USE' }, 'the record read again once the session fences');
+  t.ok(core.store.view(0, 1)[0].equals(Buffer.alloc(S, 7)), "the other array's journal sector was not trimmed");
+  t.equal(disk.state.membership.slots[1].state, SlotState.dead, 'nothing changed here');
+  other.close();
+  await disk.close();
+});
+
 t.test('--force marks a live slot dead first, then replaces it', async (t) => {
   const cluster = new SimCluster(3, 300);
   const { disk, expect } = await filled(cluster, 2, 1, 200);

@@ -440,8 +440,9 @@ const cases: Case[] = [
       [
         { kind: 'replace', slot: 0, force: false, spare: 'fresh' },
         { kind: 'replace', slot: 0, force: false, spare: 'member' },
-        { kind: 'partition', slot: 1, afterFrames: 4, healAfterMs: 30051 },
-        { kind: 'kill', slot: 0, afterFrames: 13, restart: true },
+        // (Frame counts retuned when the replacement check gained its fencing DEATH_READ: 4 and 13 before.)
+        { kind: 'partition', slot: 1, afterFrames: 5, healAfterMs: 30051 },
+        { kind: 'kill', slot: 0, afterFrames: 15, restart: true },
       ],
       [{ kind: 'trim', sector: 0, count: 1 }],
     ]),
