@@ -100,7 +100,7 @@ export class Healer {
   private nextScrubAt: number | undefined;
   /** Slots waiting for a spare, and the timers that will hand them one. */
   private readonly waitingForSpare = new Map<number, NodeJS.Timeout>();
-  /** Rounds in a row in which no candidate for the slot could be reached (the retry's backoff). */
+  /** Rounds in a row that ended with the slot dead and a candidate unreachable (the retry's backoff). */
   private readonly unreachableRounds = new Map<number, number>();
   private readonly onEvent = (e: ArrayEvent) => {
     if (e.kind === 'slot-dead' && e.slot !== undefined) this.scheduleSpare(e.slot);
@@ -266,13 +266,13 @@ export class Healer {
   }
 
   /**
-   * Nodes unreachable for now, or the slot changed: try again later. After
-   * rounds in which no candidate could be reached the wait doubles, up to
-   * spareRetryMaxMs, so a slot whose host is gone costs a connection attempt
-   * a minute, not one a second.
+   * Nodes unreachable for now, or the slot changed: try again later. Each
+   * round in a row that ended with the slot dead and a candidate unreachable
+   * doubles the wait, up to spareRetryMaxMs, so a slot whose host is gone
+   * costs a connection attempt a minute, not one a second.
    */
-  private retrySpare(slot: number, nothingReached = false): void {
-    const rounds = nothingReached ? (this.unreachableRounds.get(slot) ?? 0) + 1 : 0;
+  private retrySpare(slot: number, unreachableRound = false): void {
+    const rounds = unreachableRound ? (this.unreachableRounds.get(slot) ?? 0) + 1 : 0;
     this.unreachableRounds.set(slot, rounds);
     const delay = Math.min(this.opts.retryMs * 2 ** Math.max(0, rounds - 1), Math.max(this.opts.retryMs, spareRetryMaxMs));
     // One timer per slot: a death noticed while the run ran has armed one already (scheduleSpare), which this replaces.

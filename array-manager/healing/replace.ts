@@ -46,8 +46,8 @@ async function admit(state: ArrayState, req: ReplaceRequest): Promise<Buffer> {
     client = await connector.connectEndpoint(req.endpoint);
   } catch (err) {
     // Nothing answered, nothing within the timeout, or the connection closed while the session opened (a reset, or
-    // another session to the same node fencing this one): nothing about the node was learnt, so this is no verdict
-    // on it. Retryable, and a hot spare that meets it is kept (healer.ts).
+    // the node closing it): nothing about the node was learnt, so this is no verdict on it. Retryable, and a hot
+    // spare that meets it is kept (healer.ts).
     if (unreachable.has((err as NodeError).code)) throw new ArrayError('E_REPLACE_UNREACHABLE', `${req.endpoint}: not reachable now (${(err as Error).message}); retry`);
     throw new ArrayError('E_REPLACE_ATTESTATION', `${req.endpoint}: no attested session: ${(err as Error).message}`);
   }

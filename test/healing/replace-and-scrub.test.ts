@@ -9,6 +9,7 @@ import { SlotState, decodeMembership, encodeMembership, type Membership } from '
 import { tagRecord } from '../../array-manager/record-mac.ts';
 import { NodeError, Op } from '../../array-manager/node-client/frame-codec.ts';
 import { Healer } from '../../array-manager/healing/healer.ts';
+import type { NodeClient } from '../../array-manager/node-client/node-client.ts';
 import { Scrubber } from '../../array-manager/healing/scrub.ts';
 import type { ArrayEvent } from '../../array-manager/array-state.ts';
 import type { VirtualDisk } from '../../array-manager/virtual-disk.ts';
@@ -23,6 +24,22 @@ async function filled(cluster: SimCluster, k: number, m: number, sectors: number
   const expect = randomBytes(Math.min(sectors, disk.sectors) * S);
   for (let at = 0; at * S < expect.length; at += 64) await disk.writeSectors(at, expect.subarray(at * S, Math.min(expect.length, (at + 64) * S)));
   return { disk, expect };
+}
+
+/** Routes the array's connections to nodes in no slot (replacements, spares) through `via`, which may call the real one. */
+function interceptEndpoints(disk: VirtualDisk, via: (endpoint: string, open: (endpoint: string) => Promise<NodeClient>) => Promise<NodeClient>): void {
+  const connector = disk.state.handles[0].connector;
+  const open = connector.connectEndpoint!.bind(connector);
+  connector.connectEndpoint = (endpoint) => via(endpoint, open);
+}
+
+/** A filled 2+1 array whose slot 1 is dead, and a healer not started. */
+async function slotOneDead(): Promise<{ cluster: SimCluster; disk: VirtualDisk; healer: Healer }> {
+  const cluster = new SimCluster(3, 300);
+  const { disk } = await filled(cluster, 2, 1, 20);
+  cluster.kill(1);
+  await disk.state.markDead([1], 'test');
+  return { cluster, disk, healer: new Healer(disk) };
 }
 
 t.test('a replacement that fails a check changes nothing, with a typed error', async (t) => {
@@ -55,11 +72,7 @@ t.test('a replacement that fails a check changes nothing, with a typed error', a
 });
 
 t.test("a member offered as a replacement is refused without fencing the array's session to it", async (t) => {
-  const cluster = new SimCluster(3, 300);
-  const { disk } = await filled(cluster, 2, 1, 20);
-  const healer = new Healer(disk);
-  cluster.kill(1);
-  await disk.state.markDead([1], 'test');
+  const { cluster, disk, healer } = await slotOneDead();
   const session = await disk.state.handles[0].session();
   // Slot 0's node, offered by mistake at another endpoint.
   cluster.spares.set('sim:member-0', cluster.nodes[0]);
@@ -71,24 +84,18 @@ t.test("a member offered as a replacement is refused without fencing the array's
 });
 
 t.test('a node another array adopts while it is checked is refused, its journal area untouched', async (t) => {
-  const cluster = new SimCluster(3, 300);
-  const { disk } = await filled(cluster, 2, 1, 20);
-  const healer = new Healer(disk);
-  cluster.kill(1);
-  await disk.state.markDead([1], 'test');
+  const { cluster, disk, healer } = await slotOneDead();
   const spare = cluster.addSpare();
   const core = cluster.spares.get(spare)!;
   // Another array's manager, given the same node by mistake, has a session to it open already ...
   const other = await cluster.connector().connectEndpoint!(spare);
-  const connector = disk.state.handles[1].connector;
-  const connectEndpoint = connector.connectEndpoint!.bind(connector);
-  connector.connectEndpoint = async (endpoint) => {
-    const client = await connectEndpoint(endpoint);
+  interceptEndpoints(disk, async (endpoint, open) => {
+    const client = await open(endpoint);
     // ... and adopts the node right after this check's open frame read it fresh: a record, then its journal.
     await other.batch([{ op: Op.deathWrite, version: 3n, record: randomBytes(200) }]);
     await other.batch([{ op: Op.write, sector: 0, count: 1, data: Buffer.alloc(S, 7) }]);
     return client;
-  };
+  });
   await t.rejects(healer.replace({ slot: 1, endpoint: spare }), { code: 'E_REPLACE_IN_USE' }, 'the record read again once the session fences');
   t.ok(core.store.view(0, 1)[0].equals(Buffer.alloc(S, 7)), "the other array's journal sector was not trimmed");
   t.equal(disk.state.membership.slots[1].state, SlotState.dead, 'nothing changed here');
@@ -217,9 +224,7 @@ t.test('a hot spare that cannot be reached is kept: the next one takes the slot,
   cluster.spares.delete(later);
   const good = cluster.addSpare();
   const attempts: string[] = [];
-  const connector = disk.state.handles[0].connector;
-  const connectEndpoint = connector.connectEndpoint!.bind(connector);
-  connector.connectEndpoint = (endpoint) => (attempts.push(endpoint), connectEndpoint(endpoint));
+  interceptEndpoints(disk, (endpoint, open) => (attempts.push(endpoint), open(endpoint)));
   const healer = new Healer(disk, { spares: [later, good], retryMs: 10, rebuild: { stripesPerBatch: 64, checkpointMs: 0 } });
   const rebuilt = () => new Promise<void>((resolve) => disk.state.listeners.add((e) => e.kind === 'rebuild-done' && resolve()));
   healer.start();
@@ -257,12 +262,10 @@ t.test('two slots dying at once take two spares; the third stays spare, none is 
   const [a, b, c] = [cluster.addSpare(), cluster.addSpare(), cluster.addSpare()];
   // As on a real network, a spare still answers at its endpoint once it serves a slot (the simulator forgets it).
   const cores = new Map([a, b, c].map((e) => [e, cluster.spares.get(e)!]));
-  const connector = disk.state.handles[0].connector;
-  const connectEndpoint = connector.connectEndpoint!.bind(connector);
-  connector.connectEndpoint = (endpoint) => {
+  interceptEndpoints(disk, (endpoint, open) => {
     if (cores.has(endpoint)) cluster.spares.set(endpoint, cores.get(endpoint)!);
-    return connectEndpoint(endpoint);
-  };
+    return open(endpoint);
+  });
   const healer = new Healer(disk, { spares: [a, b, c], retryMs: 10, rebuild: { stripesPerBatch: 64, checkpointMs: 0 } });
   let replaced = 0;
   const both = new Promise<void>((resolve) => disk.state.listeners.add((e) => e.kind === 'slot-replaced' && ++replaced === 2 && resolve()));
@@ -286,14 +289,12 @@ t.test('a slot that dies again while its spares are tried keeps one retry timer,
   // Endpoints where a connection takes 100 ms to fail.
   const slow = new Set(['sim:x', 'sim:y', 'sim:w']);
   const attempts: string[] = [];
-  const connector = disk.state.handles[0].connector;
-  const connectEndpoint = connector.connectEndpoint!.bind(connector);
-  connector.connectEndpoint = async (endpoint) => {
+  interceptEndpoints(disk, async (endpoint, open) => {
     attempts.push(endpoint);
-    if (!slow.has(endpoint)) return connectEndpoint(endpoint);
+    if (!slow.has(endpoint)) return open(endpoint);
     await sleep(100);
     throw new NodeError('E_CONNECT', `nothing answers at ${endpoint}`);
-  };
+  });
   const healer = new Healer(disk, { spares: ['sim:x', 'sim:y'], replaceDelayMs: 300, retryMs: 60_000 });
   const h = healer as unknown as { takeSpare: (slot: number) => Promise<void>; stopped: boolean };
   const take = h.takeSpare.bind(healer);
